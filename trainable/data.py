@@ -1,0 +1,452 @@
+"""From disk to three uint8 arrays: load a data set once, print its class balance.
+
+    from trainable.data import load_data
+    data = load_data("../shared/data/pneumoniamnist/pneumoniamnist.npz")   # MedMNIST npz
+    data = load_data("../shared/data/chest_xray", size=64)                  # Kermany folders
+    data = load_data("pneumoniamnist", size=28)                             # download + md5
+    data = load_data("synthetic")                                           # smoke tests only
+
+Every source ends as the same `Data`: images `uint8 (N, C, H, W)` and labels `int64 (N,)`
+for train / val / test, plus class names. Small enough to live on the training device whole,
+which is what lets the training loop batch, sample and augment as tensors.
+
+A folder without a usable `val/` gets a validation split carved out of `train/`, stratified by
+class and grouped by patient (ids parsed from file names), so no patient sits on both sides.
+Decoded folders are cached as .npz, keyed by every file's path, size and mtime and the target
+size, so the second run skips JPEG decoding.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import urllib.request
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, UnidentifiedImageError
+from sklearn.model_selection import StratifiedGroupKFold
+
+from trainable.config import UserError
+
+SPLITS = ("train", "val", "test")
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"}
+# Kermany names: person123_bacteria_456.jpeg -> person123, IM-0115-0001.jpeg -> IM-0115,
+# NORMAL2-IM-1427-0001.jpeg -> NORMAL2-IM-1427. A name that does not match is its own patient.
+DEFAULT_PATIENT_PATTERN = r"^(person\d+|(?:NORMAL2-)?IM-\d+)"
+# A val/ folder with fewer images than this per class (Kaggle ships 8) is merged into train/.
+MIN_VAL_PER_CLASS = 25
+
+# Official MedMNIST+ files (Zenodo record 10519652) and their md5, from medmnist's info.py.
+MEDMNIST = {
+    "pneumoniamnist": {
+        "classes": ["normal", "pneumonia"],
+        "md5": {
+            28: "28209eda62fecd6e6a2d98b1501bb15f",
+            64: "8f4eceb4ccffa70c672198ea285246c6",
+            128: "05b46931834c231683c68f40c47b2971",
+            224: "d6a3c71de1b945ea11211b03746c1fe1",
+        },
+    },
+}
+MEDMNIST_URL = "https://zenodo.org/records/10519652/files/{file}?download=1"
+
+
+@dataclass
+class Data:
+    train_x: np.ndarray  # uint8 (N, C, H, W)
+    train_y: np.ndarray  # int64 (N,)
+    val_x: np.ndarray
+    val_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    classes: list[str]
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        return getattr(self, f"{name}_x"), getattr(self, f"{name}_y")
+
+    def describe(self) -> str:
+        """One line per split: 'train  normal 1214 (25.8%) / pneumonia 3494 (74.2%)'."""
+        lines = []
+        for name in SPLITS:
+            y = self.split(name)[1]
+            counts = np.bincount(y, minlength=self.num_classes)
+            parts = [
+                f"{c} {n} ({100 * n / max(len(y), 1):.1f}%)"
+                for c, n in zip(self.classes, counts, strict=True)
+            ]
+            lines.append(f"{name:<5} {' / '.join(parts)}")
+        shape = "x".join(str(s) for s in self.train_x.shape[1:])
+        return "\n".join(lines) + f"\nimages {shape} (C x H x W), uint8"
+
+
+def load_data(
+    source: str,
+    *,
+    size: int | None = None,
+    channels: int | None = None,
+    val_fraction: float = 0.1,
+    patient_pattern: str = DEFAULT_PATIENT_PATTERN,
+    seed: int = 0,
+    cache_dir: str | os.PathLike | None = None,
+) -> Data:
+    """Load `source` (npz file, class folder, MedMNIST name or 'synthetic') and check it."""
+    if size is not None and not 8 <= size <= 512:
+        raise UserError(f"--size must be between 8 and 512 pixels; got {size}")
+    if channels not in (None, 1, 3):
+        raise UserError(f"--channels must be 1 or 3; got {channels}")
+    if not 0.02 <= val_fraction <= 0.5:
+        raise UserError(f"--val-fraction must be in [0.02, 0.5]; got {val_fraction}")
+    cache = Path(cache_dir) if cache_dir else default_cache_dir()
+    path = Path(source).expanduser()
+    if source == "synthetic":
+        data = make_synthetic(seed=seed)
+    elif source in MEDMNIST:
+        npz = fetch_medmnist(source, size or 28, cache)
+        data = load_npz(npz, classes=MEDMNIST[source]["classes"])
+    elif path.is_dir():
+        data = load_folder(
+            path, size or 224, channels or 1, val_fraction, patient_pattern, seed, cache
+        )
+    elif path.is_file():
+        data = load_npz(path)
+    else:
+        known = ", ".join(["synthetic", *MEDMNIST])
+        raise UserError(
+            f"data not found: {source} (give an .npz file, a folder with "
+            f"train/<CLASS>/ images, or one of: {known})"
+        )
+    data = _resize_all(data, size)
+    data = _set_channels(data, channels)
+    check_data(data)
+    return data
+
+
+def default_cache_dir() -> Path:
+    """Where downloads and decoded folders go; IMBALANCE_SEARCH_CACHE overrides."""
+    env = os.environ.get("IMBALANCE_SEARCH_CACHE")
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "imbalance-search"
+
+
+# --- npz (MedMNIST layout) -------------------------------------------------------------
+
+
+def load_npz(path: Path, classes: list[str] | None = None) -> Data:
+    keys = [f"{s}_{k}" for s in SPLITS for k in ("images", "labels")]
+    try:
+        with np.load(path, allow_pickle=False) as f:  # never unpickle a user's file
+            missing = [k for k in keys if k not in f.files]
+            if missing:
+                raise UserError(
+                    f"{path} lacks key(s) {missing}; a MedMNIST-style npz needs {', '.join(keys)}"
+                )
+            arrays = {k: f[k] for k in keys}
+            if classes is None and "class_names" in f.files:
+                classes = [str(c) for c in f["class_names"]]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise UserError(f"cannot read {path} as .npz ({e}); re-download or re-export it") from None
+    parts = {}
+    for split in SPLITS:
+        x, y = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if len(x) != len(y):
+            raise UserError(
+                f"{path}: {split}_images has {len(x)} rows but {split}_labels "
+                f"has {len(y)}; they must match"
+            )
+        parts[split] = (_to_nchw(x, f"{path}:{split}_images"), _to_labels(y, f"{path}:{split}"))
+    if classes is None:
+        known = _medmnist_classes_for(path.name)
+        num = int(max(y.max(initial=0) for _, y in parts.values())) + 1
+        classes = known if known and len(known) == num else [str(i) for i in range(num)]
+    return Data(*parts["train"], *parts["val"], *parts["test"], classes=classes)
+
+
+def _medmnist_classes_for(filename: str) -> list[str] | None:
+    stem = filename.split(".")[0].split("_")[0]
+    return MEDMNIST.get(stem, {}).get("classes")
+
+
+def _to_nchw(x: np.ndarray, what: str) -> np.ndarray:
+    if x.ndim == 3:  # (N, H, W) grayscale
+        x = x[:, None]
+    elif x.ndim == 4 and x.shape[-1] in (1, 3):  # (N, H, W, C)
+        x = x.transpose(0, 3, 1, 2)
+    else:
+        raise UserError(f"{what} has shape {x.shape}; expected (N, H, W) or (N, H, W, 1|3)")
+    if x.dtype != np.uint8:
+        if x.size and (x.min() < 0 or x.max() > 255):
+            raise UserError(f"{what} has values outside 0..255; store 8-bit images")
+        x = x.astype(np.uint8)
+    return np.ascontiguousarray(x)
+
+
+def _to_labels(y: np.ndarray, what: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        raise UserError(
+            f"{what} labels must be integers of shape (N,) or (N, 1); got "
+            f"{y.dtype} {y.shape} (multi-label sets are not supported)"
+        )
+    return y.astype(np.int64)
+
+
+# --- MedMNIST download -----------------------------------------------------------------
+
+
+def fetch_medmnist(name: str, size: int, cache: Path, url: str | None = None) -> Path:
+    """Return the cached file, downloading and md5-checking it on first use.
+
+    A file already in the cache is used as it is, so a user may place their own copy there
+    (its md5 may differ from the official release, e.g. a re-assembled file).
+    """
+    md5 = MEDMNIST[name]["md5"].get(size)
+    if md5 is None:
+        sizes = ", ".join(str(s) for s in MEDMNIST[name]["md5"])
+        raise UserError(f"{name} comes in sizes {sizes}; got --size {size}")
+    filename = f"{name}.npz" if size == 28 else f"{name}_{size}.npz"
+    target = cache / filename
+    if target.exists():
+        return target
+    url = url or MEDMNIST_URL.format(file=filename)
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = target.with_suffix(".part")
+    print(f"downloading {url} -> {target}", flush=True)
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+            shutil.copyfileobj(response, out)
+    except OSError as e:
+        partial.unlink(missing_ok=True)
+        raise UserError(
+            f"download of {url} failed ({e}); check the network, or put the file "
+            f"at {target} yourself"
+        ) from None
+    got = file_md5(partial)
+    if got != md5:
+        partial.unlink(missing_ok=True)
+        raise UserError(f"download of {url} is corrupt (md5 {got}, expected {md5}); run again")
+    partial.rename(target)
+    return target
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+# --- class folders (Kaggle / Kermany layout) -------------------------------------------
+
+
+def load_folder(
+    root: Path,
+    size: int,
+    channels: int,
+    val_fraction: float,
+    patient_pattern: str,
+    seed: int,
+    cache: Path,
+) -> Data:
+    if not (root / "train").is_dir():
+        raise UserError(
+            f"{root} has no train/ folder; expected train/<CLASS>/*.jpeg "
+            "(and optionally val/ and test/)"
+        )
+    classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
+    if not classes:
+        raise UserError(f"{root / 'train'} has no class folders; expected train/<CLASS>/")
+    files = {split: _list_images(root / split, classes) for split in SPLITS}
+    if not files["train"][0]:
+        raise UserError(f"{root / 'train'} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    decoded = {
+        split: _decode_cached(root, paths, size, channels, cache)
+        for split, (paths, _) in files.items()
+    }
+
+    train_x, train_y = decoded["train"], files["train"][1]
+    train_names = [p.name for p in files["train"][0]]
+    val_x, val_y = decoded["val"], files["val"][1]
+    if len(val_y) == 0 or np.bincount(val_y, minlength=len(classes)).min() < MIN_VAL_PER_CLASS:
+        # Too small to select models on: pool it with train/, then carve by patient.
+        train_x = np.concatenate([train_x, val_x])
+        train_y = np.concatenate([train_y, val_y])
+        train_names += [p.name for p in files["val"][0]]
+        groups = patient_ids(train_names, patient_pattern)
+        fit_idx, val_idx = carve_validation(train_y, groups, val_fraction, seed)
+        train_x, train_y, val_x, val_y = (
+            train_x[fit_idx],
+            train_y[fit_idx],
+            train_x[val_idx],
+            train_y[val_idx],
+        )
+    return Data(train_x, train_y, val_x, val_y, decoded["test"], files["test"][1], classes)
+
+
+def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
+    paths, labels = [], []
+    for label, name in enumerate(classes):
+        folder = split_dir / name
+        if not folder.is_dir():
+            continue
+        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        paths += found
+        labels += [label] * len(found)
+    return paths, np.array(labels, dtype=np.int64)
+
+
+def patient_ids(names: list[str], pattern: str) -> np.ndarray:
+    """Patient id of each file name: the pattern's first group, else the whole name."""
+    try:
+        regex = re.compile(pattern)
+    except re.error as e:
+        raise UserError(f"--patient-pattern is not a valid regular expression ({e})") from None
+    ids = []
+    for name in names:
+        m = regex.match(name)
+        ids.append(m.group(1) if m and m.groups() else m.group(0) if m else name)
+    return np.array(ids)
+
+
+def carve_validation(
+    labels: np.ndarray, groups: np.ndarray, val_fraction: float, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split indices into (train, val), stratified by class, no group on both sides.
+
+    sklearn's StratifiedGroupKFold does both at once; we take one fold as validation.
+    """
+    n_splits = max(2, round(1 / val_fraction))
+    folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    train_idx, val_idx = next(folds.split(np.zeros(len(labels)), labels, groups))
+    return np.sort(train_idx), np.sort(val_idx)
+
+
+def _decode_cached(
+    root: Path, paths: list[Path], size: int, channels: int, cache: Path
+) -> np.ndarray:
+    if not paths:
+        return np.zeros((0, channels, size, size), dtype=np.uint8)
+    key = hashlib.sha256(f"{size}:{channels}".encode())
+    for p in paths:
+        st = p.stat()
+        key.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+    cached = cache / "decoded" / f"{key.hexdigest()[:24]}.npy"
+    if cached.exists():
+        return np.load(cached, allow_pickle=False)
+    mode = "L" if channels == 1 else "RGB"
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
+        images = list(pool.map(lambda p: _decode(p, size, mode), paths))
+    x = np.stack(images)
+    x = x[:, None] if channels == 1 else x.transpose(0, 3, 1, 2)
+    x = np.ascontiguousarray(x)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
+    np.save(tmp, x)
+    tmp.replace(cached)  # atomic: a crash never leaves a half-written cache entry
+    return x
+
+
+def _decode(path: Path, size: int, mode: str) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR))
+    except (UnidentifiedImageError, OSError) as e:
+        raise UserError(f"cannot decode image {path} ({e}); remove or replace the file") from None
+
+
+# --- synthetic (smoke tests only) ------------------------------------------------------
+
+
+def make_synthetic(
+    n_train: int = 480,
+    n_eval: int = 160,
+    size: int = 28,
+    minority_share: float = 0.25,
+    seed: int = 0,
+) -> Data:
+    """Noise images; the minority class carries a faint bright square. Never a result."""
+    rng = np.random.default_rng(seed)
+
+    def make(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = (rng.random(n) >= minority_share).astype(np.int64)  # class 0 is the minority
+        x = rng.normal(100, 30, size=(n, 1, size, size))
+        for i in np.flatnonzero(y == 0):
+            r, c = rng.integers(2, size - 10, size=2)
+            x[i, 0, r : r + 8, c : c + 8] += 60
+        return np.clip(x, 0, 255).astype(np.uint8), y
+
+    return Data(*make(n_train), *make(n_eval), *make(n_eval), classes=["minority", "majority"])
+
+
+# --- shared checks and transforms ------------------------------------------------------
+
+
+def check_data(data: Data) -> None:
+    """Refuse data a classifier cannot be trained or judged on, naming the fix."""
+    k = data.num_classes
+    for split in SPLITS:
+        x, y = data.split(split)
+        if len(y) and (y.min() < 0 or y.max() >= k):
+            raise UserError(
+                f"{split} labels must lie in 0..{k - 1} ({k} classes); found "
+                f"{sorted(set(y.tolist()) - set(range(k)))[:5]}"
+            )
+        if split != "test" and len(y) == 0:
+            raise UserError(f"the {split} split is empty")
+    present = np.unique(data.train_y)
+    if len(present) < 2:
+        raise UserError(
+            f"training data has one class only ({data.classes[present[0]]}); "
+            "an imbalance search needs at least two"
+        )
+    missing = sorted(set(range(k)) - set(np.unique(data.val_y).tolist()))
+    if missing:
+        raise UserError(
+            f"validation split lacks class(es) {[data.classes[i] for i in missing]}; "
+            "raise --val-fraction or add images"
+        )
+    shapes = {data.split(s)[0].shape[1:] for s in SPLITS if len(data.split(s)[1])}
+    if len(shapes) > 1:
+        raise UserError(f"splits have different image shapes {sorted(shapes)}; pass --size")
+
+
+def _resize_all(data: Data, size: int | None) -> Data:
+    if size is None or data.train_x.shape[-1] == size == data.train_x.shape[-2]:
+        return data
+    resized = {}
+    for split in SPLITS:
+        x, y = data.split(split)
+        t = torch.from_numpy(x).float()
+        t = F.interpolate(
+            t, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        resized[split] = (t.round().clamp(0, 255).to(torch.uint8).numpy(), y)
+    return Data(*resized["train"], *resized["val"], *resized["test"], classes=data.classes)
+
+
+def _set_channels(data: Data, channels: int | None) -> Data:
+    if channels is None or data.train_x.shape[1] == channels:
+        return data
+    out = {}
+    for split in SPLITS:
+        x, y = data.split(split)
+        if channels == 3:
+            x = np.repeat(x, 3, axis=1)
+        else:  # ITU-R 601 luma, as PIL's convert("L")
+            x = (x.astype(np.float32) * np.array([0.299, 0.587, 0.114])[:, None, None]).sum(1)
+            x = np.round(x)[:, None].astype(np.uint8)
+        out[split] = (np.ascontiguousarray(x), y)
+    return Data(*out["train"], *out["val"], *out["test"], classes=data.classes)

@@ -1,0 +1,67 @@
+"""Validation and test metrics with scikit-learn, and the decision threshold tuned on validation.
+
+    m = evaluate(probs, labels)                 # tunes the threshold on these labels
+    m = evaluate(probs, labels, threshold=t)    # applies a threshold tuned elsewhere
+
+Binary: class 1 is the positive class (pneumonia in both shipped sets). Sensitivity is its
+recall, specificity the recall of class 0. Metrics at the tuned threshold carry plain names
+(`balanced_accuracy`, `f1`, ...); the same at 0.5 end in `_05`. K > 2 classes: predictions are
+the argmax, balanced accuracy is the mean per-class recall, F1 / ROC-AUC / PR-AUC are macro
+averages, and there is no threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    average_precision_score,
+    balanced_accuracy_score,
+    f1_score,
+    recall_score,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.preprocessing import label_binarize
+
+
+def tune_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """The score cut (predict positive when score >= cut) that maximises balanced accuracy.
+
+    Balanced accuracy is (TPR + TNR) / 2 = (1 + TPR - FPR) / 2, so the best cut is the ROC
+    point that maximises Youden's J = TPR - FPR, searched over every distinct score.
+    """
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+    best = int(np.argmax(tpr - fpr))
+    return float(min(thresholds[best], 1.0))  # roc_curve's first cut is +inf
+
+
+def evaluate(probs: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict:
+    """Metrics of class probabilities `probs` (N, K) against integer `labels` (N,)."""
+    k = probs.shape[1]
+    if k > 2:
+        pred = probs.argmax(1)
+        onehot = label_binarize(labels, classes=list(range(k)))
+        return {
+            "balanced_accuracy": balanced_accuracy_score(labels, pred),
+            "accuracy": accuracy_score(labels, pred),
+            "f1": f1_score(labels, pred, average="macro", zero_division=0),
+            "roc_auc": roc_auc_score(labels, probs, multi_class="ovr", average="macro"),
+            "pr_auc": average_precision_score(onehot, probs, average="macro"),
+        }
+    scores = probs[:, 1]
+    if threshold is None:
+        threshold = tune_threshold(scores, labels)
+    out = {"threshold": threshold}
+    for suffix, cut in (("", threshold), ("_05", 0.5)):
+        pred = (scores >= cut).astype(np.int64)
+        out |= {
+            f"balanced_accuracy{suffix}": balanced_accuracy_score(labels, pred),
+            f"accuracy{suffix}": accuracy_score(labels, pred),
+            f"sensitivity{suffix}": recall_score(labels, pred, pos_label=1, zero_division=0),
+            f"specificity{suffix}": recall_score(labels, pred, pos_label=0, zero_division=0),
+            f"f1{suffix}": f1_score(labels, pred, pos_label=1, zero_division=0),
+        }
+    out["roc_auc"] = roc_auc_score(labels, scores)
+    out["pr_auc"] = average_precision_score(labels, scores)
+    return {key: float(value) for key, value in out.items()}

@@ -1,0 +1,82 @@
+"""The `model` knob: a small CNN for 28-64 px, or torchvision's ResNet-18.
+
+model = make_model("small_cnn", in_channels=1, num_classes=2, image_size=28)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+from torchvision.models import resnet18
+
+from trainable.config import UserError
+
+
+def small_cnn(in_channels: int, num_classes: int) -> nn.Module:
+    """Three conv stages and global average pooling: any input size, ~0.3 M parameters."""
+
+    def block(cin: int, cout: int) -> list[nn.Module]:
+        return [
+            nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+            nn.BatchNorm2d(cout),
+            nn.ReLU(inplace=True),
+        ]
+
+    return nn.Sequential(
+        *block(in_channels, 32),
+        *block(32, 32),
+        nn.MaxPool2d(2),
+        *block(32, 64),
+        *block(64, 64),
+        nn.MaxPool2d(2),
+        *block(64, 128),
+        *block(128, 128),
+        nn.AdaptiveAvgPool2d(1),
+        nn.Flatten(),
+        nn.Linear(128, num_classes),
+    )
+
+
+def resnet18_for(
+    in_channels: int, num_classes: int, image_size: int, weights: str | None = None
+) -> nn.Module:
+    """ResNet-18 with its stem fitted to the input; optional weights from a local file.
+
+    Below 96 px the ImageNet stem (7x7 stride 2 + max-pool) would shrink 28 px to 7 px before
+    the first block, so small inputs get a 3x3 stride-1 stem instead, as for CIFAR.
+    """
+    model = resnet18(num_classes=num_classes)
+    if image_size < 96:
+        model.conv1 = nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    elif in_channels != 3:
+        model.conv1 = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+    if weights:
+        load_pretrained(model, Path(weights))
+    return model
+
+
+def load_pretrained(model: nn.Module, path: Path) -> None:
+    """Copy every tensor whose name and shape fit; a 3-channel stem is summed to 1 channel."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)  # no code from the file
+    except (OSError, RuntimeError, EOFError) as e:
+        raise UserError(f"cannot read weights {path} ({e}); give a torch state_dict file") from None
+    own = model.state_dict()
+    conv = state.get("conv1.weight")
+    if conv is not None and conv.shape[1] == 3 and own["conv1.weight"].shape[1] == 1:
+        state["conv1.weight"] = conv.sum(dim=1, keepdim=True)
+    fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    if not fitting:
+        raise UserError(f"no tensor in {path} fits resnet18; is it a resnet18 state_dict?")
+    model.load_state_dict(fitting, strict=False)
+
+
+def make_model(
+    name: str, in_channels: int, num_classes: int, image_size: int, weights: str | None = None
+) -> nn.Module:
+    if name == "small_cnn":
+        return small_cnn(in_channels, num_classes)
+    return resnet18_for(in_channels, num_classes, image_size, weights)

@@ -1,0 +1,66 @@
+"""Which training images an epoch sees: the `sampler` knob.
+
+    order = epoch_indices("oversample", labels, power=1.0, seed=7)   # indices into train
+    x, y = resample_pixels("smote", x, y, seed=0)                    # once, before training
+
+- none:        every image once, shuffled.
+- oversample:  torch's WeightedRandomSampler with weight n_c ** -power per image: power 0 keeps
+               the natural class mix, power 1 draws every class equally often. Epoch length N.
+- undersample: imbalanced-learn's RandomUnderSampler, re-drawn each epoch, so the majority
+               class is cut to the minority's size but every majority image is seen over time.
+- smote / smote_tomek: imbalanced-learn on flattened pixels, once before training. SMOTE makes
+               new minority images by blending a minority image with one of its k nearest
+               neighbours in pixel space. For images that is weak: neighbours in raw pixels are
+               chosen by brightness and position rather than anatomy, and a blend of two chest
+               X-rays is a double exposure, not a plausible new patient. It is in the search so
+               the search can show that, not because it is expected to win.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from imblearn.combine import SMOTETomek
+from imblearn.over_sampling import SMOTE
+from imblearn.under_sampling import RandomUnderSampler
+from torch.utils.data import WeightedRandomSampler
+
+PER_EPOCH = ("none", "oversample", "undersample")
+BEFORE_TRAINING = ("smote", "smote_tomek")
+
+
+def epoch_indices(
+    sampler: str, labels: np.ndarray, *, power: float = 1.0, seed: int = 0
+) -> np.ndarray:
+    """Indices of the training images for one epoch, in the order they are used."""
+    n = len(labels)
+    generator = torch.Generator().manual_seed(seed)
+    if sampler in ("none", *BEFORE_TRAINING):
+        return torch.randperm(n, generator=generator).numpy()
+    if sampler == "oversample":
+        counts = np.bincount(labels)
+        weights = counts[labels].astype(np.float64) ** -power
+        draws = WeightedRandomSampler(weights, num_samples=n, replacement=True, generator=generator)
+        return np.fromiter(draws, dtype=np.int64, count=n)
+    if sampler == "undersample":
+        rus = RandomUnderSampler(random_state=seed)
+        rus.fit_resample(np.zeros((n, 1)), labels)
+        kept = rus.sample_indices_
+        return kept[torch.randperm(len(kept), generator=generator).numpy()]
+    raise ValueError(f"unknown sampler {sampler!r}")
+
+
+def resample_pixels(
+    sampler: str, x: np.ndarray, y: np.ndarray, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """SMOTE / SMOTE+Tomek on flattened uint8 images; other samplers return the input."""
+    if sampler not in BEFORE_TRAINING:
+        return x, y
+    # k_neighbors must be below the smallest class count; 5 is imbalanced-learn's default.
+    k = max(1, min(5, int(np.bincount(y).min()) - 1))
+    smote = SMOTE(k_neighbors=k, random_state=seed)
+    method = smote if sampler == "smote" else SMOTETomek(smote=smote, random_state=seed)
+    flat = x.reshape(len(x), -1).astype(np.float32)
+    new_flat, new_y = method.fit_resample(flat, y)
+    new_x = np.clip(np.round(new_flat), 0, 255).astype(np.uint8).reshape(-1, *x.shape[1:])
+    return new_x, new_y.astype(np.int64)

@@ -1,0 +1,324 @@
+"""One training trial: data on the device, imbalance knobs from a config, metrics per epoch.
+
+Alone (prints a line per epoch, writes runs/x/metrics.json and runs/x/checkpoint.pt):
+
+    python -m trainable.train --data ../shared/data/pneumoniamnist/pneumoniamnist.npz \
+        --config '{"loss": "focal", "gamma": 2.0, "aug_strength": 0.5}' --epochs 10 --out runs/x
+
+Add --evaluate-test to score the test split once, at the validation-tuned threshold and at 0.5,
+into runs/x/test_metrics.json. Under Ray Tune the same `train` runs inside
+`trainable.ray_trainable.train_trial`, reporting through a callback instead of printing.
+
+The whole training set lives on the device as uint8; each step gathers a batch by index (the
+sampler's per-epoch order), converts to float, augments per sample and normalises, so there is
+no DataLoader, no worker process and no per-image Python in the loop.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from trainable.augment import augment
+from trainable.config import TrainConfig, UserError
+from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
+from trainable.losses import make_loss
+from trainable.metrics import evaluate
+from trainable.models import make_model
+from trainable.sampling import epoch_indices, resample_pixels
+
+# report(metrics, checkpoint_state): called after every epoch; checkpoint_state() builds the
+# checkpoint dict only when the caller wants to save it.
+Reporter = Callable[[dict, Callable[[], dict]], None]
+EVAL_BATCH = 1024
+
+
+def pick_device(requested: str) -> torch.device:
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            "device 'cuda' was asked for but CUDA is not available here; use device 'auto' or 'cpu'"
+        )
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")
+
+
+def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = None) -> nn.Module:
+    """Train `cfg` on `data` for cfg.epochs, resuming from checkpoint dict `start` if given."""
+    device = pick_device(cfg.device)
+    k = data.num_classes
+    torch.manual_seed(cfg.seed)
+    x_np, y_np = resample_pixels(cfg.sampler, data.train_x, data.train_y, cfg.seed)
+    counts = np.bincount(y_np, minlength=k)
+    train_x = torch.from_numpy(x_np).to(device)
+    train_y = torch.from_numpy(y_np).to(device)
+    mean, std = pixel_stats(data.train_x)
+
+    # Augmentation strength per class: minority classes (all but the largest) get the boost.
+    original = np.bincount(data.train_y, minlength=k)
+    strength = np.full(k, cfg.aug_strength, dtype=np.float32)
+    strength[original < original.max()] = min(1.0, cfg.aug_strength + cfg.minority_aug)
+    strength_of_class = torch.from_numpy(strength).to(device)
+
+    model = make_model(cfg.model, train_x.shape[1], k, train_x.shape[-1], cfg.weights).to(device)
+    if device.type == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    epoch_len = len(epoch_indices(cfg.sampler, y_np, power=cfg.sampler_power, seed=0))
+    steps_per_epoch = max(1, epoch_len // cfg.batch_size)  # drop the ragged last batch
+    scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.epochs)
+    loss_fn = make_loss(cfg, counts, device)
+
+    first_epoch = 0
+    if start is not None:
+        model.load_state_dict(start["model"])
+        optimizer.load_state_dict(start["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(start["scheduler"])
+        first_epoch = start["epoch"]
+
+    for epoch in range(first_epoch, cfg.epochs):
+        started = time.perf_counter()
+        # Every epoch's randomness derives from (seed, epoch) alone, so a resumed run
+        # repeats exactly what the uninterrupted run would have done.
+        epoch_seed = cfg.seed * 100_003 + epoch
+        torch.manual_seed(epoch_seed)
+        generator = torch.Generator(device).manual_seed(epoch_seed)
+        order = torch.from_numpy(
+            epoch_indices(cfg.sampler, y_np, power=cfg.sampler_power, seed=epoch_seed)
+        ).to(device)
+        batch = len(order) if len(order) < cfg.batch_size else cfg.batch_size
+        model.train()
+        total_loss = torch.zeros((), device=device)
+        for step in range(steps_per_epoch):
+            idx = order[step * batch : (step + 1) * batch]
+            y = train_y[idx]
+            x = augment(train_x[idx].float() / 255, strength_of_class[y], generator)
+            x = prepare(x, mean, std, device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+                logits = model(x)
+            loss = loss_fn(logits, y)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            if scheduler is not None:
+                scheduler.step()
+            total_loss += loss.detach()
+
+        probs, val_loss = predict(model, data.val_x, mean, std, device, data.val_y)
+        metrics = {f"val_{name}": value for name, value in evaluate(probs, data.val_y).items()}
+        metrics |= {
+            "epoch": epoch + 1,
+            "train_loss": float(total_loss) / steps_per_epoch,
+            "val_loss": val_loss,
+            "epoch_time_s": time.perf_counter() - started,
+        }
+
+        def state(epoch: int = epoch, threshold: float | None = metrics.get("val_threshold")):
+            return {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                "epoch": epoch + 1,
+                "threshold": threshold,
+                "config": cfg.to_dict(),
+                "classes": list(data.classes),
+                "pixel_mean": mean,
+                "pixel_std": std,
+            }
+
+        report(metrics, state)
+    return model
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):
+    if cfg.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, cfg.lr, total_steps=total_steps)
+    if cfg.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total_steps)
+    return None
+
+
+def pixel_stats(x: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per-channel mean and std of the training images, in [0, 1] units."""
+    flat = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1).astype(np.float64) / 255
+    return flat.mean(1).tolist(), np.maximum(flat.std(1), 1e-3).tolist()
+
+
+def prepare(x: torch.Tensor, mean: list[float], std: list[float], device: torch.device):
+    """Normalise a float [0, 1] batch; channels_last on CUDA, where convolutions prefer it."""
+    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
+    x = (x - m) / s
+    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    images: np.ndarray,
+    mean: list[float],
+    std: list[float],
+    device: torch.device,
+    labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, float | None]:
+    """Class probabilities (N, K) of uint8 images, and the mean cross-entropy if labels given."""
+    model.eval()
+    logits = []
+    for i in range(0, len(images), EVAL_BATCH):
+        x = torch.from_numpy(images[i : i + EVAL_BATCH]).to(device).float() / 255
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits.append(model(prepare(x, mean, std, device)).float())
+    logits = torch.cat(logits)
+    loss = None
+    if labels is not None:
+        loss = float(F.cross_entropy(logits, torch.from_numpy(labels).to(device)))
+    return torch.softmax(logits, dim=1).cpu().numpy(), loss
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+    tmp = path.with_suffix(".tmp")
+    torch.save(state, tmp)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path) -> dict:
+    try:  # weights_only: a checkpoint never runs code on load
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except (OSError, RuntimeError, EOFError) as e:
+        raise UserError(f"cannot read checkpoint {path} ({e}); delete it to start over") from None
+
+
+def format_epoch(m: dict, epochs: int) -> str:
+    parts = [
+        f"epoch {m['epoch']:>3}/{epochs}",
+        f"train_loss {m['train_loss']:.4f}",
+        f"val_loss {m['val_loss']:.4f}",
+        f"bal_acc {m['val_balanced_accuracy']:.4f}",
+    ]
+    if "val_threshold" in m:
+        parts += [
+            f"(@0.5 {m['val_balanced_accuracy_05']:.4f}, thr {m['val_threshold']:.3f})",
+            f"sens {m['val_sensitivity']:.3f} spec {m['val_specificity']:.3f}",
+        ]
+    parts += [f"auc {m['val_roc_auc']:.4f}", f"{m['epoch_time_s']:.1f}s"]
+    return "  ".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; rerun with --resume to continue from the last epoch", file=sys.stderr)
+        return 130
+    return 0
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="python -m trainable.train", description=__doc__.split("\n")[0]
+    )
+    p.add_argument(
+        "--data",
+        default="pneumoniamnist",
+        help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
+    )
+    p.add_argument("--config", default="{}", help="JSON object of knobs (see README)")
+    p.add_argument("--epochs", type=int, help="overrides the config's epochs")
+    p.add_argument("--seed", type=int, help="overrides the config's seed")
+    p.add_argument("--out", type=Path, required=True, help="folder for metrics and checkpoint")
+    p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=0.1,
+        help="share of train/ carved out as validation when a folder has no val/",
+    )
+    p.add_argument(
+        "--patient-pattern",
+        default=DEFAULT_PATIENT_PATTERN,
+        help="regex whose first group is the patient id in a file name",
+    )
+    p.add_argument(
+        "--evaluate-test",
+        action="store_true",
+        help="after training, score the test split once into test_metrics.json",
+    )
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt")
+    return p.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> None:
+    overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
+    cfg = TrainConfig.from_json(args.config, overrides)
+    device = pick_device(cfg.device)
+    checkpoint_path = args.out / "checkpoint.pt"
+    start = load_checkpoint(checkpoint_path) if args.resume and checkpoint_path.exists() else None
+    if args.resume and start is None:
+        raise UserError(f"--resume: no checkpoint at {checkpoint_path}; run without --resume")
+    data = load_data(
+        args.data,
+        size=args.size,
+        channels=args.channels,
+        val_fraction=args.val_fraction,
+        patient_pattern=args.patient_pattern,
+    )
+    print(data.describe())
+    print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    history: list[dict] = []
+
+    def report(metrics: dict, state: Callable[[], dict]) -> None:
+        history.append(metrics)
+        print(format_epoch(metrics, cfg.epochs), flush=True)
+        save_checkpoint(state(), checkpoint_path)
+
+    model = train(cfg, data, report, start)
+    final = history[-1] if history else {}
+    threshold = final.get("val_threshold")
+    summary = {
+        "data": args.data,
+        "classes": data.classes,
+        "config": cfg.to_dict(),
+        "epochs_run": cfg.epochs,
+        "threshold": threshold,
+        "val": {k.removeprefix("val_"): v for k, v in final.items() if k.startswith("val_")},
+        "history": history,
+    }
+    write_json(args.out / "metrics.json", summary)
+    print(f"wrote {args.out / 'metrics.json'}")
+    if args.evaluate_test:
+        if len(data.test_y) == 0:
+            raise UserError(f"{args.data} has no test split to evaluate")
+        mean, std = pixel_stats(data.train_x)
+        probs, _ = predict(model, data.test_x, mean, std, device)
+        test = evaluate(probs, data.test_y, threshold=threshold)
+        write_json(args.out / "test_metrics.json", {"threshold": threshold, "test": test})
+        print("test  " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
+        print(f"wrote {args.out / 'test_metrics.json'}")
+
+
+def write_json(path: Path, obj: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
