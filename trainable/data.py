@@ -167,7 +167,7 @@ def load_npz(path: Path, classes: list[str] | None = None) -> Data:
         parts[split] = (_to_nchw(x, f"{path}:{split}_images"), _to_labels(y, f"{path}:{split}"))
     if classes is None:
         known = _medmnist_classes_for(path.name)
-        num = int(max(y.max(initial=0) for _, y in parts.values())) + 1
+        num = int(parts["train"][1].max(initial=0)) + 1  # train/ defines the classes
         classes = known if known and len(known) == num else [str(i) for i in range(num)]
     return Data(*parts["train"], *parts["val"], *parts["test"], classes=classes)
 
@@ -328,9 +328,17 @@ def carve_validation(
 
     sklearn's StratifiedGroupKFold does both at once; we take one fold as validation.
     """
+    if len(np.unique(labels)) < 2:
+        raise UserError("training data has one class only; an imbalance search needs at least two")
     n_splits = max(2, round(1 / val_fraction))
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
-    train_idx, val_idx = next(folds.split(np.zeros(len(labels)), labels, groups))
+    try:
+        train_idx, val_idx = next(folds.split(np.zeros(len(labels)), labels, groups))
+    except ValueError as e:  # fewer patients than folds
+        raise UserError(
+            f"too few images to carve a validation split ({e}); add images, "
+            "raise --val-fraction or provide a val/ folder"
+        ) from None
     return np.sort(train_idx), np.sort(val_idx)
 
 

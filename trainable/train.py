@@ -59,8 +59,9 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     torch.manual_seed(cfg.seed)
     x_np, y_np = resample_pixels(cfg.sampler, data.train_x, data.train_y, cfg.seed)
     counts = np.bincount(y_np, minlength=k)
-    train_x = torch.from_numpy(x_np).to(device)
-    train_y = torch.from_numpy(y_np).to(device)
+    # torch.tensor copies: arrays from Ray's object store are read-only.
+    train_x = torch.tensor(x_np, device=device)
+    train_y = torch.tensor(y_np, device=device)
     mean, std = pixel_stats(data.train_x)
 
     # Augmentation strength per class: minority classes (all but the largest) get the boost.

@@ -1,0 +1,42 @@
+import pytest
+
+from trainable.config import SEED_RECIPE, TrainConfig, UserError
+
+
+def test_defaults_and_round_trip():
+    cfg = TrainConfig.from_dict({})
+    assert cfg == TrainConfig()
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    assert TrainConfig.from_dict(SEED_RECIPE).sampler == "oversample"
+
+
+def test_json_ints_become_floats_and_overrides_win():
+    cfg = TrainConfig.from_json('{"gamma": 2, "epochs": 3}', {"epochs": 5})
+    assert cfg.gamma == 2.0 and isinstance(cfg.gamma, float) and cfg.epochs == 5
+
+
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        ({"lossy": "ce"}, "unknown config key"),
+        ({"loss": "hinge"}, "loss must be one of"),
+        ({"sampler": "smote-tomek"}, "sampler must be one of"),
+        ({"sampler_power": 1.5}, r"sampler_power must be in \[0.0, 1.0\]"),
+        ({"aug_strength": -0.1}, "aug_strength must be in"),
+        ({"lr": 0}, "lr must be in"),
+        ({"batch_size": 32.5}, "batch_size' must be int"),
+        ({"epochs": True}, "epochs' must be int"),
+        ({"alpha": 1.0}, "alpha must be in"),
+        ({"weights": "w.pt"}, "only for model 'resnet18'"),
+    ],
+)
+def test_bad_knobs_are_refused_by_name(raw, message):
+    with pytest.raises(UserError, match=message):
+        TrainConfig.from_dict(raw)
+
+
+def test_bad_json_is_one_line():
+    with pytest.raises(UserError, match="not valid JSON"):
+        TrainConfig.from_json("{loss: focal}")
+    with pytest.raises(UserError, match="must be a JSON object"):
+        TrainConfig.from_json("[1, 2]")

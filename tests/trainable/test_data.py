@@ -1,0 +1,195 @@
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import CHEST_XRAY, PNEUMONIAMNIST
+
+from trainable import data as data_module
+from trainable.config import UserError
+from trainable.data import (
+    carve_validation,
+    fetch_medmnist,
+    file_md5,
+    load_data,
+    patient_ids,
+)
+
+
+def counts(y: np.ndarray) -> list[int]:
+    return np.bincount(y).tolist()
+
+
+def test_pneumoniamnist_npz_matches_the_data_readme(pneumoniamnist):
+    d = pneumoniamnist
+    assert d.classes == ["normal", "pneumonia"]
+    assert d.train_x.shape == (4708, 1, 28, 28) and d.train_x.dtype == np.uint8
+    assert counts(d.train_y) == [1214, 3494]
+    assert counts(d.val_y) == [135, 389]
+    assert counts(d.test_y) == [234, 390]
+    assert "train normal 1214 (25.8%) / pneumonia 3494 (74.2%)" in d.describe()
+
+
+def test_npz_resized_on_load(pneumoniamnist):
+    d = load_data(str(PNEUMONIAMNIST), size=64, channels=3)
+    assert d.train_x.shape == (4708, 3, 64, 64)
+    assert counts(d.test_y) == [234, 390]
+    # resizing keeps the picture: the 64 px mean brightness matches the 28 px one
+    assert abs(d.train_x.mean() - pneumoniamnist.train_x.mean()) < 1.0
+
+
+def test_kermany_folder_carves_patient_grouped_stratified_validation():
+    d = load_data(str(CHEST_XRAY), size=28)
+    assert d.classes == ["NORMAL", "PNEUMONIA"]
+    # every train/ image lands in train or val, test/ is untouched
+    assert len(d.train_y) + len(d.val_y) == 1341 + 3875
+    assert counts(d.train_y)[0] + counts(d.val_y)[0] == 1341
+    assert counts(d.test_y) == [234, 390]
+    # stratified: the class mix of validation is within a point of the whole
+    share = counts(d.val_y)[0] / len(d.val_y)
+    assert abs(share - 1341 / (1341 + 3875)) < 0.01
+    assert 0.08 < len(d.val_y) / (1341 + 3875) < 0.12
+
+
+def test_carve_never_puts_a_patient_on_both_sides():
+    names = sorted(os.listdir(CHEST_XRAY / "train" / "PNEUMONIA"))
+    names += sorted(os.listdir(CHEST_XRAY / "train" / "NORMAL"))
+    labels = np.array([1] * 3875 + [0] * 1341)
+    groups = patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN)
+    assert len(set(groups[labels == 1])) == 1635  # the issue's count of pneumonia patients
+    train_idx, val_idx = carve_validation(labels, groups, 0.1, seed=0)
+    assert set(groups[train_idx]).isdisjoint(groups[val_idx])
+    assert len(np.intersect1d(train_idx, val_idx)) == 0
+    # fixed seed, same split
+    again = carve_validation(labels, groups, 0.1, seed=0)
+    assert np.array_equal(again[1], val_idx)
+
+
+def test_patient_ids_follow_kermany_names():
+    names = [
+        "person123_bacteria_456.jpeg",
+        "IM-0115-0001.jpeg",
+        "NORMAL2-IM-1427-0001.jpeg",
+        "x.png",
+    ]
+    assert patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN).tolist() == [
+        "person123",
+        "IM-0115",
+        "NORMAL2-IM-1427",
+        "x.png",
+    ]
+
+
+def small_folder(root: Path, per_class: int = 30) -> Path:
+    """A few real Kermany images in the same layout, for cache and error tests."""
+    for split in ("train", "test"):
+        for cls in ("NORMAL", "PNEUMONIA"):
+            src = sorted((CHEST_XRAY / split / cls).iterdir())[:per_class]
+            (root / split / cls).mkdir(parents=True)
+            for f in src:
+                shutil.copy2(f, root / split / cls / f.name)
+    return root
+
+
+def test_decoded_folder_is_cached_and_invalidated_by_mtime(tmp_path):
+    root = small_folder(tmp_path / "xray")
+    cache = tmp_path / "cache"
+    first = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    entries = sorted((cache / "decoded").iterdir())
+    assert len(entries) == 2  # train and test
+    second = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    assert np.array_equal(first.train_x, second.train_x)
+    assert sorted((cache / "decoded").iterdir()) == entries  # read back, not decoded again
+    touched = next((root / "train" / "NORMAL").iterdir())
+    os.utime(touched, ns=(1, 1))
+    load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    assert len(list((cache / "decoded").iterdir())) == 3  # changed file, new entry
+
+
+def test_medmnist_name_downloads_verifies_and_caches(tmp_path, monkeypatch):
+    source = tmp_path / "mirror.npz"
+    shutil.copy(PNEUMONIAMNIST, source)
+    md5 = file_md5(source)
+    monkeypatch.setitem(data_module.MEDMNIST["pneumoniamnist"]["md5"], 28, md5)
+    cache = tmp_path / "cache"
+    path = fetch_medmnist("pneumoniamnist", 28, cache, url=source.as_uri())
+    assert path == cache / "pneumoniamnist.npz" and file_md5(path) == md5
+    source.unlink()  # a second use must not download again
+    monkeypatch.setattr(data_module, "MEDMNIST_URL", "file:///nonexistent/{file}")
+    d = load_data("pneumoniamnist", size=28, cache_dir=cache)
+    assert counts(d.train_y) == [1214, 3494]
+
+
+def test_medmnist_download_with_wrong_md5_leaves_nothing(tmp_path):
+    # the shared file is a re-assembly whose md5 differs from the official one
+    with pytest.raises(UserError, match="corrupt"):
+        fetch_medmnist("pneumoniamnist", 28, tmp_path, url=PNEUMONIAMNIST.as_uri())
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_medmnist_unreachable_names_the_fix(tmp_path):
+    with pytest.raises(UserError, match="put the file"):
+        fetch_medmnist("pneumoniamnist", 64, tmp_path, url="file:///nonexistent/x.npz")
+
+
+def test_synthetic_is_small_and_imbalanced():
+    d = load_data("synthetic")
+    share = np.bincount(d.train_y) / len(d.train_y)
+    assert 0.15 < share[0] < 0.35
+
+
+def write_npz(path: Path, **arrays) -> str:
+    np.savez(path, **arrays)
+    return str(path)
+
+
+def valid_arrays(n: int = 40) -> dict:
+    rng = np.random.default_rng(0)
+    out = {}
+    for split in ("train", "val", "test"):
+        out[f"{split}_images"] = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        out[f"{split}_labels"] = (np.arange(n) % 2)[:, None]
+    return out
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"val_labels": None}, "lacks key"),
+        ({"train_labels": np.zeros((39, 1), np.int64)}, "rows but"),
+        ({"train_labels": np.ones((40, 1), np.int64)}, "one class only"),
+        ({"test_labels": np.full((40, 1), 5)}, "must lie in"),
+        ({"val_labels": np.ones((40, 1), np.int64)}, "validation split lacks"),
+        ({"train_images": np.zeros((40, 28), np.uint8)}, "has shape"),
+    ],
+)
+def test_bad_npz_is_refused_with_a_reason(tmp_path, change, message):
+    arrays = valid_arrays()
+    for key, value in change.items():
+        if value is None:
+            del arrays[key]
+        else:
+            arrays[key] = value
+    with pytest.raises(UserError, match=message):
+        load_data(write_npz(tmp_path / "bad.npz", **arrays))
+
+
+def test_corrupt_npz_and_missing_or_empty_folders(tmp_path):
+    corrupt = tmp_path / "corrupt.npz"
+    corrupt.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(UserError, match="cannot read"):
+        load_data(str(corrupt))
+    with pytest.raises(UserError, match="not found"):
+        load_data(str(tmp_path / "missing"))
+    (tmp_path / "empty" / "train" / "NORMAL").mkdir(parents=True)
+    with pytest.raises(UserError, match="holds no images"):
+        load_data(str(tmp_path / "empty"))
+
+
+def test_unreadable_image_is_named(tmp_path):
+    root = small_folder(tmp_path / "xray", per_class=10)
+    bad = root / "train" / "NORMAL" / "broken.jpeg"
+    bad.write_bytes(b"not a jpeg")
+    with pytest.raises(UserError, match="broken.jpeg"):
+        load_data(str(root), size=28, cache_dir=tmp_path / "cache")

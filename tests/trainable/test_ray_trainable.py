@@ -1,0 +1,88 @@
+"""The trainable under a real Ray Tune run: reports, checkpoints, resume after a crash."""
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+import ray
+from ray import cloudpickle, tune
+
+from trainable.data import load_data
+from trainable.ray_trainable import CHECKPOINT_FILE, OBJECTIVE, train_trial
+from trainable.train import load_checkpoint
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+
+@pytest.fixture(scope="module")
+def ray_local():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def crash_once(config: dict, data, marker: str) -> None:
+    """train_trial, but the first attempt dies right after reporting epoch 1."""
+    if not Path(marker).exists():
+        real_report = tune.report
+
+        def report_then_crash(metrics, checkpoint=None):
+            real_report(metrics, checkpoint=checkpoint)
+            Path(marker).touch()
+            raise RuntimeError("injected crash after epoch 1")
+
+        tune.report = report_then_crash  # this worker process only, and it dies next
+    train_trial(config, data)
+
+
+# Ray ships functions defined in a test module by value, since workers cannot import tests.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def fit(trainable, storage: Path, param_space: dict, max_failures: int = 0):
+    tuner = tune.Tuner(
+        tune.with_resources(trainable, {"cpu": 1}),
+        param_space=param_space,
+        tune_config=tune.TuneConfig(metric=OBJECTIVE, mode="max"),
+        run_config=tune.RunConfig(
+            storage_path=str(storage),
+            name="test",
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+        ),
+    )
+    return tuner.fit()
+
+
+def test_trials_report_metrics_and_checkpoints(ray_local, tmp_path):
+    data = load_data("synthetic")
+    results = fit(
+        tune.with_parameters(train_trial, data=data),
+        tmp_path,
+        {"epochs": 2, "loss": tune.grid_search(["ce", "focal"])},
+    )
+    assert results.num_errors == 0 and len(results) == 2
+    for result in results:
+        assert result.metrics["epoch"] == 2
+        assert 0.5 < result.metrics[OBJECTIVE] <= 1.0
+        with result.checkpoint.as_directory() as folder:
+            state = load_checkpoint(Path(folder) / CHECKPOINT_FILE)
+        assert state["epoch"] == 2
+        assert state["threshold"] == result.metrics["val_threshold"]
+        assert state["config"]["loss"] == result.config["loss"]
+
+
+def test_a_crashed_trial_resumes_from_its_checkpoint(ray_local, tmp_path):
+    data = load_data("synthetic")
+    marker = str(tmp_path / "crashed")
+    results = fit(
+        tune.with_parameters(crash_once, data=data, marker=marker),
+        tmp_path,
+        {"epochs": 3},
+        max_failures=1,
+    )
+    assert Path(marker).exists()  # the first attempt did crash
+    assert results.num_errors == 0
+    epochs = results[0].metrics_dataframe["epoch"].tolist()
+    assert epochs == [1, 2, 3]  # resumed at epoch 2, nothing repeated
