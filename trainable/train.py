@@ -186,6 +186,19 @@ def predict(
     return torch.softmax(logits, dim=1).cpu().numpy(), loss
 
 
+def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
+    """Score a checkpoint on one split at its validation-tuned threshold (and at 0.5)."""
+    cfg = TrainConfig.from_dict(state["config"])
+    device = pick_device("auto")
+    x, y = data.split(split)
+    if len(y) == 0:
+        raise UserError(f"the data has no {split} split to evaluate")
+    model = make_model(cfg.model, x.shape[1], data.num_classes, x.shape[-1]).to(device)
+    model.load_state_dict(state["model"])
+    probs, _ = predict(model, x, state["pixel_mean"], state["pixel_std"], device)
+    return evaluate(probs, y, threshold=state["threshold"])
+
+
 def save_checkpoint(state: dict, path: Path) -> None:
     """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
     tmp = path.with_suffix(".tmp")
@@ -290,7 +303,7 @@ def run(args: argparse.Namespace) -> None:
         print(format_epoch(metrics, cfg.epochs), flush=True)
         save_checkpoint(state(), checkpoint_path)
 
-    model = train(cfg, data, report, start)
+    train(cfg, data, report, start)
     final = history[-1] if history else {}
     threshold = final.get("val_threshold")
     summary = {
@@ -305,11 +318,7 @@ def run(args: argparse.Namespace) -> None:
     write_json(args.out / "metrics.json", summary)
     print(f"wrote {args.out / 'metrics.json'}")
     if args.evaluate_test:
-        if len(data.test_y) == 0:
-            raise UserError(f"{args.data} has no test split to evaluate")
-        mean, std = pixel_stats(data.train_x)
-        probs, _ = predict(model, data.test_x, mean, std, device)
-        test = evaluate(probs, data.test_y, threshold=threshold)
+        test = evaluate_checkpoint(load_checkpoint(checkpoint_path), data, "test")
         write_json(args.out / "test_metrics.json", {"threshold": threshold, "test": test})
         print("test  " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
         print(f"wrote {args.out / 'test_metrics.json'}")
@@ -317,7 +326,7 @@ def run(args: argparse.Namespace) -> None:
 
 def write_json(path: Path, obj: dict) -> None:
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2) + "\n")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")  # str: numpy scalars
     tmp.replace(path)
 
 

@@ -1,0 +1,37 @@
+"""OptunaSearch that tells Optuna the truth about trials ASHA stopped early.
+
+Ray's OptunaSearch tells every finished trial to Optuna as COMPLETE with its last value. For a
+trial ASHA stopped after 2 of 10 epochs that value is an early one, and TPE then learns that
+configs which look good early are good, which is what ASHA already rewards. Here a trial that
+ended before its last epoch, without an error, is told as PRUNED: Optuna keeps its intermediate
+values (reported every epoch by `on_trial_result`) and TPE treats it as unfinished.
+"""
+
+from __future__ import annotations
+
+from optuna.trial import TrialState
+from ray.tune.search.optuna import OptunaSearch
+
+
+class PruningOptunaSearch(OptunaSearch):
+    def __init__(self, *args, max_epochs: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_epochs = max_epochs
+
+    def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
+        stopped_early = (
+            not error
+            and result is not None
+            and result.get("epoch", self.max_epochs) < self.max_epochs
+            and trial_id not in self._completed_trials
+        )
+        if not stopped_early:
+            return super().on_trial_complete(trial_id, result, error)
+        ot_trial = self._ot_trials[trial_id]
+        # Tune hands the result that triggered the stop to on_trial_complete only, so record
+        # it as the last intermediate value before pruning.
+        step = result.get("training_iteration")
+        if self.metric in result and step is not None:
+            ot_trial.report(result[self.metric], step)
+        self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        self._completed_trials.add(trial_id)

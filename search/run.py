@@ -1,0 +1,267 @@
+"""The search: Ray Tune trials, configs from Optuna's TPE over a named space, ASHA stopping.
+
+    python -m search.run --space focal --data ../shared/data/pneumoniamnist/pneumoniamnist.npz
+    python -m search.run --list-spaces
+    python -m search.run --space focal --name my-run --resume        # after an interruption
+    tensorboard --logdir results/my-run
+
+Optimises validation balanced accuracy at the validation-tuned threshold. Results land in
+<storage>/<name>/: Tune's trial folders (TensorBoard events, checkpoints), the Optuna study
+(optuna.db, for optuna-dashboard), leaderboard.csv, best.json and test_metrics.json.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Quiet Ray before it is imported: no usage stats, the plain reporter, no sync warnings.
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+
+import argparse  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from datetime import datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import optuna  # noqa: E402
+import ray  # noqa: E402
+from ray import tune  # noqa: E402
+from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+
+from search.optuna_search import PruningOptunaSearch  # noqa: E402
+from search.report import format_summary, write_report  # noqa: E402
+from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
+from trainable.config import UserError  # noqa: E402
+from trainable.data import load_data  # noqa: E402
+from trainable.ray_trainable import OBJECTIVE, train_trial  # noqa: E402
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n")[0])
+    p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
+    p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
+    p.add_argument(
+        "--data",
+        default="pneumoniamnist",
+        help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
+    )
+    p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
+    p.add_argument("--num-samples", type=int, default=12, help="trials to run")
+    p.add_argument("--epochs", type=int, default=10, help="max epochs per trial")
+    p.add_argument("--max-concurrent", type=int, default=2, help="trials running at once")
+    p.add_argument("--cpus-per-trial", type=float, default=1)
+    p.add_argument("--gpus-per-trial", type=float, default=0, help="fractions allowed, e.g. 0.25")
+    p.add_argument("--scheduler", choices=("asha", "none"), default="asha")
+    p.add_argument(
+        "--grace-period",
+        type=int,
+        default=3,
+        help="ASHA: epochs every trial gets before it may be stopped",
+    )
+    p.add_argument(
+        "--max-failures",
+        type=int,
+        default=1,
+        help="retries of a crashed trial, from its last checkpoint",
+    )
+    p.add_argument("--seed", type=int, default=0, help="TPE sampler and training seed")
+    p.add_argument("--name", help="experiment name (default: <space>-<date>-<time>)")
+    p.add_argument("--storage", default="./results", help="results folder or cloud URI")
+    p.add_argument("--address", help="an existing Ray cluster, e.g. 'auto'")
+    p.add_argument("--resume", action="store_true", help="continue the experiment --name")
+    p.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
+    return p.parse_args(argv)
+
+
+def check_args(args: argparse.Namespace) -> None:
+    """Refuse bad flags before anything starts or is written."""
+    if args.space not in SPACES:
+        given = f"unknown space {args.space!r}" if args.space else "--space is required"
+        raise UserError(f"{given}; choose one of: {', '.join(SPACES)} (see --list-spaces)")
+    for flag, value, low in (
+        ("--num-samples", args.num_samples, 1),
+        ("--epochs", args.epochs, 1),
+        ("--max-concurrent", args.max_concurrent, 1),
+        ("--grace-period", args.grace_period, 1),
+        ("--max-failures", args.max_failures, 0),
+    ):
+        if value < low:
+            raise UserError(f"{flag} must be at least {low}; got {value}")
+    if args.grace_period > args.epochs:
+        raise UserError(f"--grace-period ({args.grace_period}) exceeds --epochs ({args.epochs})")
+    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
+        raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+    if args.resume and not args.name:
+        raise UserError("--resume needs --name, the experiment to continue")
+
+
+def experiment_dir(args: argparse.Namespace) -> Path:
+    if "://" in args.storage:  # cloud storage: Tune writes there; the report stays local
+        return Path("results") / args.name
+    return Path(args.storage).expanduser().resolve() / args.name
+
+
+def start_ray(args: argparse.Namespace) -> None:
+    level = logging.INFO if args.verbose else logging.ERROR
+    try:
+        if args.address:
+            ray.init(address=args.address, logging_level=level, log_to_driver=args.verbose)
+        else:
+            ray.init(include_dashboard=False, logging_level=level, log_to_driver=args.verbose)
+    except (ConnectionError, RuntimeError) as e:
+        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise UserError(
+            f"cannot reach a Ray cluster at {args.address!r} ({first_line}); start "
+            "one with 'ray up cluster.yaml' or leave out --address"
+        ) from None
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if args.gpus_per_trial > 0 and gpus < args.gpus_per_trial:
+        raise UserError(
+            f"--gpus-per-trial {args.gpus_per_trial} but the Ray cluster has "
+            f"{gpus:g} GPU(s); use --gpus-per-trial 0 or a GPU cluster"
+        )
+
+
+def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.Tuner:
+    seed_point = SEED_POINTS.get(args.space)
+    searcher = PruningOptunaSearch(
+        space=SPACES[args.space],
+        metric=OBJECTIVE,
+        mode="max",
+        sampler=optuna.samplers.TPESampler(seed=args.seed),
+        points_to_evaluate=[seed_point] if seed_point else None,
+        storage=optuna.storages.RDBStorage(f"sqlite:///{experiment / 'optuna.db'}"),
+        study_name=args.name,
+        max_epochs=args.epochs,
+    )
+    scheduler = None
+    if args.scheduler == "asha":
+        scheduler = ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=args.epochs,
+            grace_period=args.grace_period,
+            reduction_factor=3,
+        )
+    return tune.Tuner(
+        trainable,
+        param_space={"epochs": args.epochs, "seed": args.seed},
+        tune_config=tune.TuneConfig(
+            trial_dirname_creator=trial_dirname,
+            metric=OBJECTIVE,
+            mode="max",
+            search_alg=searcher,
+            scheduler=scheduler,
+            num_samples=args.num_samples,
+            max_concurrent_trials=args.max_concurrent,
+            reuse_actors=True,
+        ),
+        run_config=tune.RunConfig(
+            name=args.name,
+            storage_path=args.storage if "://" in args.storage else str(experiment.parent),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=2, checkpoint_score_attribute=OBJECTIVE, checkpoint_score_order="max"
+            ),
+            failure_config=tune.FailureConfig(max_failures=args.max_failures),
+            callbacks=[Progress(args.num_samples)],
+            verbose=2 if args.verbose else 0,
+        ),
+    )
+
+
+def trial_dirname(trial) -> str:
+    """Short trial folder names (Tune's default packs every knob in), e.g. trial_3_a1b2c3d4."""
+    return f"trial_{trial.trial_id}"
+
+
+class Progress(tune.Callback):
+    """One line per finished trial: its score, the best so far, and what is still running."""
+
+    def __init__(self, total: int):
+        self.total, self.done = total, 0
+        self.best, self.started = float("-inf"), time.monotonic()
+
+    def on_trial_complete(self, iteration, trials, trial, **info):
+        score = (trial.last_result or {}).get(OBJECTIVE, float("nan"))
+        epochs = (trial.last_result or {}).get("epoch", 0)
+        self.best = max(self.best, trial.metric_analysis.get(OBJECTIVE, {}).get("max", score))
+        self.done += 1
+        running = sum(t.status == "RUNNING" for t in trials if t is not trial)
+        print(
+            f"[{time.monotonic() - self.started:6.0f}s] trial {self.done}/{self.total} "
+            f"done after {epochs} epochs: {OBJECTIVE} {score:.4f}  best {self.best:.4f}  "
+            f"running {running}",
+            flush=True,
+        )
+
+    def on_trial_error(self, iteration, trials, trial, **info):
+        print(f"trial {trial.trial_id} failed: {trial.error_file}", flush=True)
+
+
+def run(args: argparse.Namespace) -> None:
+    if args.list_spaces:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        print(describe_spaces())
+        return
+    check_args(args)
+    args.name = args.name or f"{args.space}-{datetime.now():%Y%m%d-%H%M%S}"
+    experiment = experiment_dir(args)
+    exists = (experiment / "tuner.pkl").exists()
+    if args.resume and not exists:
+        raise UserError(f"--resume: no experiment at {experiment}; check --name and --storage")
+    if not args.resume and exists:
+        raise UserError(
+            f"{experiment} already holds an experiment; add --resume to continue "
+            "it or pick another --name"
+        )
+    data = load_data(args.data, size=args.size)
+    print(data.describe())
+    if not args.verbose:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    start_ray(args)
+    experiment.mkdir(parents=True, exist_ok=True)
+    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), resources)
+    if args.resume:
+        tuner = tune.Tuner.restore(str(experiment), trainable, resume_errored=True)
+    else:
+        tuner = build_tuner(args, trainable, experiment)
+    print(
+        f"space {args.space}: {args.num_samples} trials of up to {args.epochs} epochs, "
+        f"{args.max_concurrent} at a time -> {experiment}",
+        flush=True,
+    )
+    started = time.monotonic()
+    results = tuner.fit()
+    report = write_report(experiment, results, data, args.epochs, SEED_POINTS.get(args.space))
+    print(f"search took {time.monotonic() - started:.0f}s")
+    print(format_summary(report))
+    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json")
+    print(f"review: tensorboard --logdir {experiment}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        run(args)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(
+            f"interrupted; continue with: python -m search.run --space {args.space} "
+            f"--name {args.name} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

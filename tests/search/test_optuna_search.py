@@ -1,0 +1,38 @@
+from optuna.trial import TrialState
+
+from search.optuna_search import PruningOptunaSearch
+from spaces import SPACES
+
+METRIC = "val_balanced_accuracy"
+
+
+def searcher(max_epochs: int = 5) -> PruningOptunaSearch:
+    s = PruningOptunaSearch(space=SPACES["focal"], metric=METRIC, mode="max", max_epochs=max_epochs)
+    s.set_search_properties(METRIC, "max", {})
+    return s
+
+
+def result(value: float, epoch: int) -> dict:
+    return {METRIC: value, "epoch": epoch, "training_iteration": epoch}
+
+
+def test_a_trial_stopped_early_is_told_to_optuna_as_pruned():
+    s = searcher()
+    s.suggest("stopped")
+    s.on_trial_result("stopped", result(0.80, 1))
+    s.on_trial_complete("stopped", result(0.90, 2))  # ASHA stopped it after 2 of 5 epochs
+    s.suggest("finished")
+    for epoch in range(1, 5):
+        s.on_trial_result("finished", result(0.7, epoch))
+    s.on_trial_complete("finished", result(0.85, 5))
+    stopped, finished = s._ot_study.trials
+    assert stopped.state == TrialState.PRUNED
+    assert stopped.intermediate_values == {1: 0.80, 2: 0.90}  # the early values are kept
+    assert finished.state == TrialState.COMPLETE and finished.value == 0.85
+
+
+def test_a_crashed_trial_is_still_a_failure():
+    s = searcher()
+    s.suggest("crashed")
+    s.on_trial_complete("crashed", None, error=True)
+    assert s._ot_study.trials[0].state == TrialState.FAIL
