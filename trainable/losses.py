@@ -43,7 +43,10 @@ def focal_loss(
     """
     log_p = F.log_softmax(logits.float(), dim=1)
     log_pt = log_p.gather(1, labels[:, None]).squeeze(1)
-    loss = -((1 - log_pt.exp()) ** gamma) * log_pt
+    # Clamped: for gamma < 1 the gradient of (1 - p_t)^gamma is infinite at p_t = 1, and
+    # infinity times log p_t = 0 would turn a confident correct prediction into NaN.
+    one_minus_pt = (-torch.expm1(log_pt)).clamp(min=1e-6)
+    loss = -(one_minus_pt**gamma) * log_pt
     if alpha is None:
         return loss.mean()
     alpha_t = alpha.to(logits.device)[labels]

@@ -183,7 +183,10 @@ def predict(
     loss = None
     if labels is not None:
         loss = float(F.cross_entropy(logits, torch.from_numpy(labels).to(device)))
-    return torch.softmax(logits, dim=1).cpu().numpy(), loss
+    probs = torch.softmax(logits, dim=1).cpu().numpy()
+    # A diverged model (lr too high) predicts NaN: score it as the coin flip it is, so the
+    # search records a poor trial instead of crashing and retrying it.
+    return np.nan_to_num(probs, nan=1 / probs.shape[1]), loss
 
 
 def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:

@@ -61,3 +61,10 @@ def test_focal_down_weights_easy_examples():
     ratio_ce = F.cross_entropy(hard, y) / F.cross_entropy(easy, y)
     ratio_focal = focal_loss(hard, y, 2.0) / focal_loss(easy, y, 2.0)
     assert ratio_focal > 10 * ratio_ce
+
+
+def test_focal_gradient_stays_finite_for_small_gamma_on_confident_predictions():
+    logits = torch.tensor([[40.0, -40.0], [0.0, 0.0]], requires_grad=True)
+    loss = focal_loss(logits, torch.tensor([0, 1]), gamma=0.2)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
