@@ -34,6 +34,7 @@ from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
 from trainable.metrics import evaluate
 from trainable.models import make_model
+from trainable.robustness import perturb_validation
 from trainable.sampling import epoch_indices, resample_pixels
 
 # report(metrics, checkpoint_state): called after every epoch; checkpoint_state() builds the
@@ -69,6 +70,8 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     strength = np.full(k, cfg.aug_strength, dtype=np.float32)
     strength[original < original.max()] = min(1.0, cfg.aug_strength + cfg.minority_aug)
     strength_of_class = torch.from_numpy(strength).to(device)
+
+    perturbed_val = perturb_validation(data.val_x)  # the `robust` objective's images
 
     model = make_model(cfg.model, train_x.shape[1], k, train_x.shape[-1], cfg.weights).to(device)
     if device.type == "cuda":
@@ -117,6 +120,9 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
 
         probs, val_loss = predict(model, data.val_x, mean, std, device, data.val_y)
         metrics = {f"val_{name}": value for name, value in evaluate(probs, data.val_y).items()}
+        perturbed_probs, _ = predict(model, perturbed_val, mean, std, device)
+        robust = evaluate(perturbed_probs, data.val_y, metrics.get("val_threshold"))
+        metrics["val_robust_balanced_accuracy"] = robust["balanced_accuracy"]
         metrics |= {
             "epoch": epoch + 1,
             "train_loss": float(total_loss) / steps_per_epoch,
@@ -222,6 +228,7 @@ def format_epoch(m: dict, epochs: int) -> str:
         f"train_loss {m['train_loss']:.4f}",
         f"val_loss {m['val_loss']:.4f}",
         f"bal_acc {m['val_balanced_accuracy']:.4f}",
+        f"robust {m['val_robust_balanced_accuracy']:.4f}",
     ]
     if "val_threshold" in m:
         parts += [
