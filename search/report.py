@@ -1,9 +1,12 @@
 """What a finished search leaves behind, in <storage>/<name>/:
 
-- leaderboard.csv: one row per trial: status, every knob, best validation metrics, epochs run;
+- leaderboard.csv: one row per trial (search trials, then the reference rows): role, status,
+  every knob, its best-epoch validation metrics (both objectives), epochs run;
 - best.json: the best trial's config, validation metrics, tuned threshold, checkpoint path;
-- test_metrics.json: the test split scored once, for the best trial's best checkpoint and, when
-  the search ran it, the seed recipe's trial, each at its validation-tuned threshold and at 0.5.
+- test_metrics.json: the test split scored once, after the search, for the best trial's best
+  checkpoint and for the two reference configs (plain baseline, seed recipe), each at its
+  validation-tuned threshold and at 0.5, with the validation-to-test gap;
+- roc_pr.png, knobs.png, importances.png and a best_model/ TensorBoard run (search.plots).
 """
 
 from __future__ import annotations
@@ -12,121 +15,238 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import optuna
 import pandas as pd
-from ray.tune import ResultGrid
+from ray.tune import Result, ResultGrid
 
+from search.plots import write_plots, write_tensorboard
 from trainable.data import Data
-from trainable.ray_trainable import CHECKPOINT_FILE, OBJECTIVE
-from trainable.train import evaluate_checkpoint, load_checkpoint, write_json
+from trainable.metrics import evaluate
+from trainable.ray_trainable import CHECKPOINT_FILE
+from trainable.train import load_checkpoint, predict_checkpoint, write_json
 
 SUMMARY_METRICS = (
     "balanced_accuracy",
+    "robust_balanced_accuracy",
     "balanced_accuracy_05",
     "sensitivity",
     "specificity",
-    "f1",
     "roc_auc",
-    "pr_auc",
 )
 
 
-def trial_rows(results: ResultGrid, max_epochs: int) -> pd.DataFrame:
-    """One row per trial, at the epoch with the best validation objective."""
+def trial_rows(
+    results: ResultGrid, max_epochs: int, objective: str, role: str | list[str] = "search"
+) -> pd.DataFrame:
+    """One row per trial, at the epoch with the best objective."""
     rows = []
-    for result in results:
+    for i, result in enumerate(results):
         history = result.metrics_dataframe
-        row: dict[str, Any] = {"trial_id": result.path and Path(result.path).name}
-        if history is None or history.empty or OBJECTIVE not in history:
+        row: dict[str, Any] = {
+            "trial_id": Path(result.path).name,
+            "role": role if isinstance(role, str) else role[i],
+        }
+        if history is None or history.empty or objective not in history:
             row |= {"status": "error", "epochs_run": 0}
         else:
             epochs_run = int(history["epoch"].max())
             status = "complete" if epochs_run >= max_epochs else "stopped"
             row |= {"status": "error" if result.error else status, "epochs_run": epochs_run}
-            best = history.loc[history[OBJECTIVE].idxmax()]
+            best = history.loc[history[objective].idxmax()]
             row["best_epoch"] = int(best["epoch"])
             row |= {k: float(best[k]) for k in history.columns if k.startswith("val_")}
         row |= {f"config/{k}": v for k, v in sorted(result.config.items())}
         rows.append(row)
     table = pd.DataFrame(rows)
-    if OBJECTIVE in table:
-        table = table.sort_values(OBJECTIVE, ascending=False, na_position="last")
+    if objective in table:
+        table = table.sort_values(objective, ascending=False, na_position="last")
     return table.reset_index(drop=True)
 
 
-def best_checkpoint_state(result) -> tuple[dict, str]:
-    checkpoint = result.get_best_checkpoint(OBJECTIVE, "max")
+def best_checkpoint_state(result: Result, objective: str) -> tuple[dict, str]:
+    checkpoint = result.get_best_checkpoint(objective, "max")
     with checkpoint.as_directory() as folder:
         return load_checkpoint(Path(folder) / CHECKPOINT_FILE), checkpoint.path
 
 
-def write_report(
-    experiment: Path, results: ResultGrid, data: Data, max_epochs: int, seed_point: dict | None
-) -> dict:
-    table = trial_rows(results, max_epochs)
-    table.to_csv(experiment / "leaderboard.csv", index=False)
-    scored = [r for r in results if r.metrics and OBJECTIVE in r.metrics]
-    if not scored:
-        return {"trials": len(table), "best": None}
-    best = results.get_best_result(OBJECTIVE, "max", scope="all")
-    state, checkpoint_path = best_checkpoint_state(best)
-    best_row = table[table["trial_id"] == Path(best.path).name].iloc[0]
+def has_scores(result: Result, objective: str) -> bool:
+    return bool(result.metrics) and objective in result.metrics
+
+
+def score_on_test(result: Result, data: Data, objective: str) -> dict:
+    """Validation metrics at the trial's best epoch next to the test split scored once."""
+    state, checkpoint_path = best_checkpoint_state(result, objective)
+    history = result.metrics_dataframe
+    best = history.loc[history[objective].idxmax()]
     val = {
-        k.removeprefix("val_"): v
-        for k, v in best_row.items()
-        if k.startswith("val_") and pd.notna(v)
+        k.removeprefix("val_"): float(best[k])
+        for k in history.columns
+        if k.startswith("val_") and pd.notna(best[k])
     }
-    summary = {
+    probs = predict_checkpoint(state, data, "test")
+    test = evaluate(probs, data.test_y, threshold=state["threshold"])
+    return {
         "config": state["config"],
-        "val": val,
-        "threshold": state["threshold"],
         "epoch": state["epoch"],
+        "threshold": state["threshold"],
         "checkpoint": checkpoint_path,
+        "val": val,
+        "test": test,
+        "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "_probs": probs,  # for the curves; dropped before writing
+        "_state": state,
     }
-    write_json(experiment / "best.json", summary)
-
-    test = {"best": {"config": state["config"], **evaluate_checkpoint(state, data)}}
-    seed_result = find_trial(results, seed_point)
-    if seed_result is not None:
-        seed_state, _ = best_checkpoint_state(seed_result)
-        test["seed_recipe"] = {
-            "config": seed_state["config"],
-            **evaluate_checkpoint(seed_state, data),
-        }
-    write_json(experiment / "test_metrics.json", test)
-    return {"trials": len(table), "table": table, "best": summary, "test": test}
 
 
-def find_trial(results: ResultGrid, point: dict | None):
-    if not point:
+def write_report(
+    experiment: Path,
+    results: ResultGrid,
+    references: ResultGrid | None,
+    reference_names: list[str],
+    data: Data,
+    max_epochs: int,
+    objective: str,
+) -> dict:
+    table = trial_rows(results, max_epochs, objective)
+    if references is not None:
+        table = pd.concat(
+            [table, trial_rows(references, max_epochs, objective, role=reference_names)],
+            ignore_index=True,
+        )
+    table.to_csv(experiment / "leaderboard.csv", index=False)
+    report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
+    if not any(has_scores(r, objective) for r in results):
+        return report
+
+    best = results.get_best_result(objective, "max", scope="all")
+    scored = {"best": score_on_test(best, data, objective)}
+    for name, result in zip(reference_names, references or [], strict=False):
+        if has_scores(result, objective):
+            scored[name] = score_on_test(result, data, objective)
+    report["scored"] = scored
+
+    public = {
+        name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()
+    }
+    write_json(
+        experiment / "best.json",
+        {k: public["best"][k] for k in ("config", "val", "threshold", "epoch", "checkpoint")}
+        | {"objective": objective},
+    )
+    write_json(experiment / "test_metrics.json", {"objective": objective, **public})
+    write_pictures(experiment, table[table["role"] == "search"], objective, scored["best"], data)
+    return report
+
+
+def write_pictures(
+    experiment: Path, table: pd.DataFrame, objective: str, best: dict, data: Data
+) -> None:
+    study = load_study(experiment)
+    curves, test_pred = None, None
+    if data.num_classes == 2:
+        state = best["_state"]
+        val_probs = predict_checkpoint(state, data, "val")
+        curves = {"val": (data.val_y, val_probs[:, 1]), "test": (data.test_y, best["_probs"][:, 1])}
+        test_pred = (best["_probs"][:, 1] >= state["threshold"]).astype(np.int64)
+        write_tensorboard(experiment / "best_model", curves, test_pred, data.classes)
+    write_plots(experiment, table, objective, curves, study)
+
+
+def load_study(experiment: Path) -> optuna.Study | None:
+    db = experiment / "optuna.db"
+    if not db.exists():
         return None
-    for result in results:
-        if result.metrics and all(result.config.get(k) == v for k, v in point.items()):
-            return result
-    return None
+    storage = f"sqlite:///{db}"
+    names = optuna.get_all_study_names(storage)
+    return optuna.load_study(study_name=names[0], storage=storage) if names else None
 
 
 def format_summary(report: dict) -> str:
     table: pd.DataFrame = report["table"]
-    counts = table["status"].value_counts().to_dict()
-    lines = [f"trials {report['trials']}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
-    if report["best"] is None:
+    search = table[table["role"] == "search"]
+    counts = search["status"].value_counts().to_dict()
+    lines = [f"trials {len(search)}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    if not report["scored"]:
         return "\n".join(lines + ["no trial reported a metric"])
-    header = f"{'':<22}" + "".join(
-        f"{m.replace('balanced_accuracy', 'bal_acc'):>14}" for m in SUMMARY_METRICS
-    )
-    lines.append(header)
-    lines.append(_row("best  validation", report["best"]["val"]))
-    for name, metrics in report["test"].items():
-        lines.append(_row(f"{name.replace('_', ' ')}  test", metrics))
+    names = {
+        "balanced_accuracy": "bal_acc",
+        "robust_balanced_accuracy": "robust",
+        "balanced_accuracy_05": "bal_acc@0.5",
+    }
+    lines.append(f"{'':<24}" + "".join(f"{names.get(m, m):>13}" for m in SUMMARY_METRICS))
+    for name, scored in report["scored"].items():
+        for split in ("val", "test"):
+            cells = "".join(
+                f"{scored[split][m]:>13.4f}" if m in scored[split] else f"{'-':>13}"
+                for m in SUMMARY_METRICS
+            )
+            lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
+    best = report["scored"]["best"]
     lines.append(
-        "best config: "
-        + json.dumps({k: v for k, v in report["best"]["config"].items() if k not in ("device",)})
+        f"objective {report['objective']}; best config's val-test gap "
+        f"{best['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"
     )
+    shown = {k: v for k, v in best["config"].items() if k != "device"}
+    lines.append("best config: " + json.dumps(shown))
     return "\n".join(lines)
 
 
-def _row(label: str, metrics: dict) -> str:
-    cells = "".join(
-        f"{metrics[m]:>14.4f}" if m in metrics else f"{'-':>14}" for m in SUMMARY_METRICS
-    )
-    return f"{label:<22}{cells}"
+def write_confirm(
+    experiment: Path,
+    results: ResultGrid,
+    configs: list[dict],
+    runs_per_config: int,
+    data: Data,
+    objective: str,
+) -> str:
+    """confirm.csv (one row per retrained model) and confirm.json (mean and spread per config)."""
+    by_path = {Path(r.path).name: r for r in results}
+    rows = []
+    for result in by_path.values():
+        if not has_scores(result, objective):
+            continue
+        scored = score_on_test(result, data, objective)
+        knobs = {k: v for k, v in scored["config"].items() if k not in ("seed", "device")}
+        rank = next(
+            i // runs_per_config
+            for i, c in enumerate(configs)
+            if {k: v for k, v in c.items() if k not in ("seed", "device")} == knobs
+        )
+        rows.append(
+            {
+                "rank": rank + 1,
+                "seed": scored["config"]["seed"],
+                **{f"val_{k}": v for k, v in scored["val"].items()},
+                **{f"test_{k}": v for k, v in scored["test"].items()},
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["rank", "seed"])
+    table.to_csv(experiment / "confirm.csv", index=False)
+    shown = [
+        "val_balanced_accuracy",
+        "val_robust_balanced_accuracy",
+        "test_balanced_accuracy",
+        "test_balanced_accuracy_05",
+        "test_roc_auc",
+    ]
+    stats = table.groupby("rank")[shown].agg(["mean", "std", "count"])
+    summary = {
+        int(rank): {
+            m: {s: float(stats.loc[rank, (m, s)]) for s in ("mean", "std", "count")} for m in shown
+        }
+        for rank in stats.index
+    }
+    for rank, entry in summary.items():
+        config = configs[(rank - 1) * runs_per_config]
+        entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
+    write_json(experiment / "confirm.json", summary)
+    lines = ["confirm: top configs retrained with new seeds (mean +- std over seeds)"]
+    for rank, entry in summary.items():
+        cells = "  ".join(
+            f"{m.replace('balanced_accuracy', 'bal_acc')} "
+            f"{entry[m]['mean']:.4f}+-{entry[m]['std']:.4f}"
+            for m in shown
+        )
+        lines.append(f"  #{rank} ({entry[shown[0]]['count']:.0f} runs)  {cells}")
+    return "\n".join(lines)

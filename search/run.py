@@ -33,11 +33,20 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
-from search.report import format_summary, write_report  # noqa: E402
+from search.report import format_summary, write_confirm, write_report  # noqa: E402
+from search.reruns import (  # noqa: E402
+    confirm_configs,
+    reference_configs,
+    run_configs,
+    trial_dirname,
+)
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
-from trainable.ray_trainable import OBJECTIVE, train_trial  # noqa: E402
+from trainable.ray_trainable import train_trial  # noqa: E402
+
+OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
+CONFIRM_SEEDS = 3
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -61,6 +70,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=3,
         help="ASHA: epochs every trial gets before it may be stopped",
+    )
+    p.add_argument(
+        "--objective",
+        choices=tuple(OBJECTIVES),
+        default="val",
+        help="val: validation balanced accuracy at the tuned threshold; robust: the same on "
+        "perturbed validation images (trainable/robustness.py)",
+    )
+    p.add_argument(
+        "--confirm",
+        type=int,
+        default=0,
+        metavar="K",
+        help="retrain the top K configs with 3 new seeds each; report mean and spread",
     )
     p.add_argument(
         "--max-failures",
@@ -88,6 +111,7 @@ def check_args(args: argparse.Namespace) -> None:
         ("--max-concurrent", args.max_concurrent, 1),
         ("--grace-period", args.grace_period, 1),
         ("--max-failures", args.max_failures, 0),
+        ("--confirm", args.confirm, 0),
     ):
         if value < low:
             raise UserError(f"{flag} must be at least {low}; got {value}")
@@ -127,10 +151,11 @@ def start_ray(args: argparse.Namespace) -> None:
 
 
 def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.Tuner:
+    objective = OBJECTIVES[args.objective]
     seed_point = SEED_POINTS.get(args.space)
     searcher = PruningOptunaSearch(
         space=SPACES[args.space],
-        metric=OBJECTIVE,
+        metric=objective,
         mode="max",
         sampler=optuna.samplers.TPESampler(seed=args.seed),
         points_to_evaluate=[seed_point] if seed_point else None,
@@ -151,7 +176,7 @@ def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.T
         param_space={"epochs": args.epochs, "seed": args.seed},
         tune_config=tune.TuneConfig(
             trial_dirname_creator=trial_dirname,
-            metric=OBJECTIVE,
+            metric=objective,
             mode="max",
             search_alg=searcher,
             scheduler=scheduler,
@@ -163,36 +188,31 @@ def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.T
             name=args.name,
             storage_path=args.storage if "://" in args.storage else str(experiment.parent),
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute=OBJECTIVE, checkpoint_score_order="max"
+                num_to_keep=2, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),
             failure_config=tune.FailureConfig(max_failures=args.max_failures),
-            callbacks=[Progress(args.num_samples)],
+            callbacks=[Progress(args.num_samples, objective)],
             verbose=2 if args.verbose else 0,
         ),
     )
 
 
-def trial_dirname(trial) -> str:
-    """Short trial folder names (Tune's default packs every knob in), e.g. trial_3_a1b2c3d4."""
-    return f"trial_{trial.trial_id}"
-
-
 class Progress(tune.Callback):
     """One line per finished trial: its score, the best so far, and what is still running."""
 
-    def __init__(self, total: int):
-        self.total, self.done = total, 0
+    def __init__(self, total: int, objective: str):
+        self.total, self.done, self.objective = total, 0, objective
         self.best, self.started = float("-inf"), time.monotonic()
 
     def on_trial_complete(self, iteration, trials, trial, **info):
-        score = (trial.last_result or {}).get(OBJECTIVE, float("nan"))
+        score = (trial.last_result or {}).get(self.objective, float("nan"))
         epochs = (trial.last_result or {}).get("epoch", 0)
-        self.best = max(self.best, trial.metric_analysis.get(OBJECTIVE, {}).get("max", score))
+        self.best = max(self.best, trial.metric_analysis.get(self.objective, {}).get("max", score))
         self.done += 1
         running = sum(t.status == "RUNNING" for t in trials if t is not trial)
         print(
             f"[{time.monotonic() - self.started:6.0f}s] trial {self.done}/{self.total} "
-            f"done after {epochs} epochs: {OBJECTIVE} {score:.4f}  best {self.best:.4f}  "
+            f"done after {epochs} epochs: {self.objective} {score:.4f}  best {self.best:.4f}  "
             f"running {running}",
             flush=True,
         )
@@ -236,10 +256,38 @@ def run(args: argparse.Namespace) -> None:
     )
     started = time.monotonic()
     results = tuner.fit()
-    report = write_report(experiment, results, data, args.epochs, SEED_POINTS.get(args.space))
-    print(f"search took {time.monotonic() - started:.0f}s")
+    objective = OBJECTIVES[args.objective]
+    print(
+        f"search took {time.monotonic() - started:.0f}s; training the reference configs "
+        f"(baseline, seed recipe) for {args.epochs} epochs",
+        flush=True,
+    )
+    references = reference_configs(args.epochs, args.seed)
+    reference_results = run_configs(
+        trainable,
+        list(references.values()),
+        experiment / "references",
+        objective,
+        args.max_concurrent,
+    )
+    report = write_report(
+        experiment, results, reference_results, list(references), data, args.epochs, objective
+    )
     print(format_summary(report))
-    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json")
+    if args.confirm:
+        configs = confirm_configs(
+            results, args.confirm, objective, args.seed, args.epochs, CONFIRM_SEEDS
+        )
+        print(
+            f"confirming the top {args.confirm} configs with {CONFIRM_SEEDS} new seeds each",
+            flush=True,
+        )
+        confirmed = run_configs(
+            trainable, configs, experiment / "confirm", objective, args.max_concurrent
+        )
+        print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
+    print(f"took {time.monotonic() - started:.0f}s in all")
+    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {experiment}")
 
 

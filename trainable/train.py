@@ -195,8 +195,8 @@ def predict(
     return np.nan_to_num(probs, nan=1 / probs.shape[1]), loss
 
 
-def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
-    """Score a checkpoint on one split at its validation-tuned threshold (and at 0.5)."""
+def predict_checkpoint(state: dict, data: Data, split: str = "test") -> np.ndarray:
+    """Class probabilities of a checkpoint's model on one split."""
     cfg = TrainConfig.from_dict(state["config"])
     device = pick_device("auto")
     x, y = data.split(split)
@@ -204,8 +204,13 @@ def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
         raise UserError(f"the data has no {split} split to evaluate")
     model = make_model(cfg.model, x.shape[1], data.num_classes, x.shape[-1]).to(device)
     model.load_state_dict(state["model"])
-    probs, _ = predict(model, x, state["pixel_mean"], state["pixel_std"], device)
-    return evaluate(probs, y, threshold=state["threshold"])
+    return predict(model, x, state["pixel_mean"], state["pixel_std"], device)[0]
+
+
+def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
+    """Score a checkpoint on one split at its validation-tuned threshold (and at 0.5)."""
+    probs = predict_checkpoint(state, data, split)
+    return evaluate(probs, data.split(split)[1], threshold=state["threshold"])
 
 
 def save_checkpoint(state: dict, path: Path) -> None:

@@ -31,36 +31,88 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "trial 5/5 done" in out and "best  validation" in out
+    assert "trial 5/5 done" in out and "best  val" in out and "seed recipe  test" in out
     experiment = tmp_path / "small"
 
     board = pd.read_csv(experiment / "leaderboard.csv")
-    assert len(board) == 5 and set(board["status"]) <= {"complete", "stopped"}
-    assert (board["epochs_run"] <= 3).all()
-    assert board["val_balanced_accuracy"].is_monotonic_decreasing  # sorted best first
-    # the seed recipe was evaluated first (points_to_evaluate)
-    seed_rows = board[
-        (board["config/sampler"] == "oversample") & (board["config/loss"] == "weighted_ce")
+    search_rows = board[board["role"] == "search"]
+    assert len(search_rows) == 5 and set(search_rows["status"]) <= {"complete", "stopped"}
+    assert (search_rows["epochs_run"] <= 3).all()
+    assert search_rows["val_balanced_accuracy"].is_monotonic_decreasing  # best first
+    assert "val_robust_balanced_accuracy" in board  # both objectives for every trial
+    # the seed recipe was the search's first trial (points_to_evaluate) ...
+    seeded = search_rows[
+        (search_rows["config/sampler"] == "oversample")
+        & (search_rows["config/loss"] == "weighted_ce")
     ]
-    assert len(seed_rows) >= 1
+    assert len(seeded) >= 1
+    # ... and both references were trained for every epoch beside it
+    references = board[board["role"] != "search"].set_index("role")
+    assert set(references.index) == {"baseline", "seed_recipe"}
+    assert (references["epochs_run"] == 3).all()
+    assert references.loc["baseline", "config/aug_strength"] == 0.0
 
     best = json.loads((experiment / "best.json").read_text())
-    assert best["val"]["balanced_accuracy"] == pytest.approx(board["val_balanced_accuracy"][0])
+    assert best["objective"] == "val_balanced_accuracy"
+    assert best["val"]["balanced_accuracy"] == pytest.approx(
+        search_rows["val_balanced_accuracy"].iloc[0]
+    )
     assert 0 <= best["threshold"] <= 1
     test = json.loads((experiment / "test_metrics.json").read_text())
-    assert {"best", "seed_recipe"} <= set(test)
-    assert {"balanced_accuracy", "balanced_accuracy_05", "roc_auc"} <= set(test["best"])
+    assert {"best", "baseline", "seed_recipe"} <= set(test)
+    for entry in (test["best"], test["baseline"], test["seed_recipe"]):
+        assert {"balanced_accuracy", "balanced_accuracy_05", "roc_auc"} <= set(entry["test"])
+        assert entry["val_test_gap"] == pytest.approx(
+            entry["val"]["balanced_accuracy"] - entry["test"]["balanced_accuracy"]
+        )
 
     # the study in the experiment folder agrees with the leaderboard, pruned included
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{experiment}/optuna.db")
     states = [t.state.name for t in study.trials]
-    assert states.count("PRUNED") == (board["status"] == "stopped").sum()
-    assert states.count("COMPLETE") == (board["status"] == "complete").sum()
+    assert states.count("PRUNED") == (search_rows["status"] == "stopped").sum()
+    assert states.count("COMPLETE") == (search_rows["status"] == "complete").sum()
 
-    # TensorBoard: an event file per trial, hparams written when each trial ended
+    # TensorBoard: an event file per trial with hparams, and the best model's curves
     events = sorted(experiment.glob("trial_*/events.out.tfevents.*"))
     assert len(events) == 5
     assert all(b"hparams" in e.read_bytes() for e in events)
+    best_model = b"".join(e.read_bytes() for e in (experiment / "best_model").glob("events*"))
+    assert b"test/pr_curve" in best_model and b"test/confusion_matrix" in best_model
+    for picture in ("roc_pr.png", "knobs.png"):
+        assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_robust_objective_and_confirm(tmp_path, capsys):
+    code = search(
+        tmp_path,
+        "--space",
+        "augment",
+        "--name",
+        "robust",
+        "--num-samples",
+        "2",
+        "--epochs",
+        "2",
+        "--grace-period",
+        "1",
+        "--objective",
+        "robust",
+        "--confirm",
+        "1",
+    )
+    assert code == 0
+    experiment = tmp_path / "robust"
+    best = json.loads((experiment / "best.json").read_text())
+    assert best["objective"] == "val_robust_balanced_accuracy"
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    assert board[board["role"] == "search"]["val_robust_balanced_accuracy"].is_monotonic_decreasing
+    confirm = pd.read_csv(experiment / "confirm.csv")
+    assert sorted(confirm["seed"]) == [1, 2, 3] and (confirm["rank"] == 1).all()
+    summary = json.loads((experiment / "confirm.json").read_text())["1"]
+    assert summary["test_balanced_accuracy"]["mean"] == pytest.approx(
+        confirm["test_balanced_accuracy"].mean()
+    )
+    assert "confirm: top configs retrained" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,84 @@
+"""Fixed configs trained to the last epoch beside the search: reference rows and --confirm.
+
+    results = run_configs(trainable, configs, folder=experiment / "references", objective=...)
+
+The search's own scores come from ASHA-shortened trials and one validation split. The report
+needs what a user would compare against, trained exactly as long: the plain baseline and the
+seed recipe (`references`), and, with --confirm K, the top K configs retrained with new seeds
+(`confirm`), because a single validation score of a few hundred images is noisy. These are
+ordinary Tune trials (so they run on the cluster too), in sub-folders of the experiment that
+TensorBoard shows beside the search's trials, and `--resume` finishes them like the rest.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ray import tune
+from ray.tune import ResultGrid
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from trainable.config import SEED_RECIPE, TrainConfig
+
+REFERENCES = {
+    "baseline": {"sampler": "none", "loss": "ce", "aug_strength": 0.0},
+    "seed_recipe": SEED_RECIPE,
+}
+
+
+def reference_configs(epochs: int, seed: int) -> dict[str, dict]:
+    return {
+        name: TrainConfig.from_dict({**knobs, "epochs": epochs, "seed": seed}).to_dict()
+        for name, knobs in REFERENCES.items()
+    }
+
+
+def run_configs(
+    trainable, configs: list[dict], folder: Path, objective: str, max_concurrent: int
+) -> ResultGrid:
+    """Train each config to its last epoch (no early stopping); resume if interrupted."""
+    if tune.Tuner.can_restore(str(folder)):
+        return tune.Tuner.restore(str(folder), trainable, resume_errored=True).fit()
+    # Every point carries every knob; param_space only has to name them for Tune to fill in.
+    tuner = tune.Tuner(
+        trainable,
+        param_space=TrainConfig().to_dict(),
+        tune_config=tune.TuneConfig(
+            search_alg=BasicVariantGenerator(points_to_evaluate=configs),
+            num_samples=len(configs),
+            max_concurrent_trials=max_concurrent,
+            metric=objective,
+            mode="max",
+            reuse_actors=True,
+            trial_dirname_creator=trial_dirname,
+        ),
+        run_config=tune.RunConfig(
+            name=folder.name,
+            storage_path=str(folder.parent),
+            checkpoint_config=tune.CheckpointConfig(
+                num_to_keep=1, checkpoint_score_attribute=objective, checkpoint_score_order="max"
+            ),
+            verbose=0,
+        ),
+    )
+    return tuner.fit()
+
+
+def trial_dirname(trial) -> str:
+    """Short trial folder names (Tune's default packs every knob in), e.g. trial_a1b2c3d4."""
+    return f"trial_{trial.trial_id}"
+
+
+def confirm_configs(
+    results: ResultGrid, k: int, objective: str, seed: int, epochs: int, runs: int
+) -> list[dict]:
+    """The top k search configs by best objective, each `runs` times with new seeds."""
+    scored = [
+        r for r in results if r.metrics_dataframe is not None and objective in r.metrics_dataframe
+    ]
+    scored.sort(key=lambda r: r.metrics_dataframe[objective].max(), reverse=True)
+    configs = []
+    for result in scored[:k]:
+        base = TrainConfig.from_dict(result.config).to_dict()
+        configs += [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
+    return configs
