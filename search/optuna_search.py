@@ -1,22 +1,37 @@
-"""OptunaSearch that tells Optuna the truth about trials ASHA stopped early.
+"""OptunaSearch that tells Optuna the truth about trials ASHA stopped early, and survives resume.
 
 Ray's OptunaSearch tells every finished trial to Optuna as COMPLETE with its last value. For a
 trial ASHA stopped after 2 of 10 epochs that value is an early one, and TPE then learns that
 configs which look good early are good, which is what ASHA already rewards. Here a trial that
 ended before its last epoch, without an error, is told as PRUNED: Optuna keeps its intermediate
 values (reported every epoch by `on_trial_result`) and TPE treats it as unfinished.
+
+After the driver is killed, Tune restores the searcher from a snapshot that can be older than
+the Optuna study on disk: a trial the study already holds as finished may be re-run from its
+checkpoint. The study keeps the outcome it has; the re-run's reports are not written twice.
 """
 
 from __future__ import annotations
 
+import logging
+
+from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
+
+logger = logging.getLogger(__name__)
 
 
 class PruningOptunaSearch(OptunaSearch):
     def __init__(self, *args, max_epochs: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
+
+    def on_trial_result(self, trial_id: str, result: dict) -> None:
+        try:
+            super().on_trial_result(trial_id, result)
+        except UpdateFinishedTrialError:
+            logger.info("trial %s is already finished in the study; result not re-told", trial_id)
 
     def on_trial_complete(self, trial_id: str, result: dict | None = None, error: bool = False):
         stopped_early = (
@@ -28,10 +43,13 @@ class PruningOptunaSearch(OptunaSearch):
         if not stopped_early:
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
-        # Tune hands the result that triggered the stop to on_trial_complete only, so record
-        # it as the last intermediate value before pruning.
-        step = result.get("training_iteration")
-        if self.metric in result and step is not None:
-            ot_trial.report(result[self.metric], step)
-        self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        try:
+            # Tune hands the result that triggered the stop to on_trial_complete only, so
+            # record it as the last intermediate value before pruning.
+            step = result.get("training_iteration")
+            if self.metric in result and step is not None:
+                ot_trial.report(result[self.metric], step)
+            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+        except UpdateFinishedTrialError:
+            logger.info("trial %s is already finished in the study", trial_id)
         self._completed_trials.add(trial_id)

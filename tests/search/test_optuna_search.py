@@ -36,3 +36,15 @@ def test_a_crashed_trial_is_still_a_failure():
     s.suggest("crashed")
     s.on_trial_complete("crashed", None, error=True)
     assert s._ot_study.trials[0].state == TrialState.FAIL
+
+
+def test_a_trial_finished_in_the_study_is_not_told_twice():
+    # after a driver crash Tune may re-run a trial the study already holds as finished
+    s = searcher()
+    s.suggest("rerun")
+    s.on_trial_complete("rerun", result(0.9, 5))
+    s._completed_trials.clear()  # the restored searcher snapshot predates the completion
+    s.on_trial_result("rerun", result(0.8, 4))
+    s.on_trial_complete("rerun", result(0.7, 5))
+    (trial,) = s._ot_study.trials
+    assert trial.state == TrialState.COMPLETE and trial.value == 0.9

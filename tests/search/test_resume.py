@@ -1,0 +1,81 @@
+"""SIGKILL a running search, then --resume it: every trial done once, the study intact."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import optuna
+import pandas as pd
+from processes import descendants, kill_all
+
+TRIALS = 4
+
+
+def command(storage) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "search.run",
+        "--space",
+        "focal",
+        "--data",
+        "synthetic",
+        "--storage",
+        str(storage),
+        "--name",
+        "killed",
+        "--num-samples",
+        str(TRIALS),
+        "--epochs",
+        "4",
+        "--scheduler",
+        "none",
+        "--max-concurrent",
+        "1",
+    ]
+
+
+def test_sigkill_mid_search_then_resume_finishes_every_trial_once(tmp_path):
+    proc = subprocess.Popen(
+        command(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    family: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:  # kill once the first trial is done and the second runs
+            if f"trial 1/{TRIALS} done" in line or time.monotonic() > deadline:
+                break
+        time.sleep(2)
+        family = descendants(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        kill_all(family + descendants(proc.pid))
+    assert proc.returncode == -signal.SIGKILL
+    assert not (tmp_path / "killed" / "leaderboard.csv").exists()  # it died mid-search
+
+    resumed = subprocess.run(
+        [*command(tmp_path), "--resume"],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        start_new_session=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+
+    board = pd.read_csv(tmp_path / "killed" / "leaderboard.csv")
+    search_rows = board[board["role"] == "search"]
+    assert len(search_rows) == TRIALS and search_rows["trial_id"].is_unique
+    assert (search_rows["status"] == "complete").all()
+    study = optuna.load_study(
+        study_name="killed", storage=f"sqlite:///{tmp_path / 'killed' / 'optuna.db'}"
+    )
+    finished = [t for t in study.trials if t.state.is_finished()]
+    assert len(finished) == TRIALS
+    assert all(t.state.name == "COMPLETE" for t in finished)
