@@ -22,6 +22,7 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
@@ -129,8 +130,24 @@ def experiment_dir(args: argparse.Namespace) -> Path:
     return Path(args.storage).expanduser().resolve() / args.name
 
 
+def check_reachable(address: str) -> None:
+    """Fail fast on host:port with nothing listening; ray.init would retry for minutes."""
+    if address == "auto":
+        return  # Ray finds the local cluster itself and fails at once when there is none
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=5).close()
+    except (OSError, ValueError) as e:
+        raise UserError(
+            f"cannot reach a Ray cluster at {address!r} ({e}); start one with "
+            "'ray up cluster.yaml' or leave out --address"
+        ) from None
+
+
 def start_ray(args: argparse.Namespace) -> None:
     level = logging.INFO if args.verbose else logging.ERROR
+    if args.address:
+        check_reachable(args.address)
     try:
         if args.address:
             ray.init(address=args.address, logging_level=level, log_to_driver=args.verbose)

@@ -124,6 +124,8 @@ def test_robust_objective_and_confirm(tmp_path, capsys):
         (["--space", "focal", "--epochs", "2", "--grace-period", "3"], "exceeds --epochs"),
         (["--space", "focal", "--name", "nothing", "--resume"], "no experiment at"),
         (["--space", "focal", "--gpus-per-trial", "1"], "GPU"),
+        (["--space", "focal", "--address", "127.0.0.1:1"], "cannot reach a Ray cluster"),
+        (["--space", "focal", "--address", "nonsense"], "cannot reach a Ray cluster"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
