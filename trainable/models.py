@@ -5,6 +5,7 @@ model = make_model("small_cnn", in_channels=1, num_classes=2, image_size=28)
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import torch
@@ -62,7 +63,7 @@ def load_pretrained(model: nn.Module, path: Path) -> None:
     """Copy every tensor whose name and shape fit; a 3-channel stem is summed to 1 channel."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)  # no code from the file
-    except (OSError, RuntimeError, EOFError) as e:
+    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(f"cannot read weights {path} ({e}); give a torch state_dict file") from None
     own = model.state_dict()
     conv = state.get("conv1.weight")

@@ -4,9 +4,10 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 from datasets import PNEUMONIAMNIST
 
-from trainable.config import TrainConfig
+from trainable.config import TrainConfig, UserError
 from trainable.data import load_data
 from trainable.train import load_checkpoint, main, save_checkpoint, train
 
@@ -139,3 +140,14 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: training data has one class only")
     assert "Traceback" not in proc.stderr
+
+
+def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
+    class Payload:
+        def __reduce__(self):
+            return (print, ("this must never run",))
+
+    path = tmp_path / "evil.pt"
+    torch.save({"model": Payload()}, path)  # a pickle that calls a function when loaded
+    with pytest.raises(UserError, match="cannot read checkpoint"):
+        load_checkpoint(path)
