@@ -159,12 +159,27 @@ def start_ray(args: argparse.Namespace) -> None:
             f"cannot reach a Ray cluster at {args.address!r} ({first_line}); start "
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
-    gpus = ray.cluster_resources().get("GPU", 0)
-    if args.gpus_per_trial > 0 and gpus < args.gpus_per_trial:
-        raise UserError(
-            f"--gpus-per-trial {args.gpus_per_trial} but the Ray cluster has "
-            f"{gpus:g} GPU(s); use --gpus-per-trial 0 or a GPU cluster"
+    if args.gpus_per_trial > 0:
+        check_gpus(args.gpus_per_trial, autoscaling=bool(args.address))
+
+
+def check_gpus(per_trial: float, autoscaling: bool) -> None:
+    """A trial needs one node with enough GPUs. An autoscaling cluster may have none yet."""
+    per_node = [n["Resources"].get("GPU", 0) for n in ray.nodes() if n["Alive"]]
+    most = max(per_node, default=0)
+    if most >= per_trial:
+        return
+    if autoscaling and most == 0:
+        print(
+            f"no GPU node is up yet; trials wait for the autoscaler to add one with "
+            f">= {per_trial:g} GPU(s)",
+            flush=True,
         )
+        return
+    raise UserError(
+        f"--gpus-per-trial {per_trial:g} but the largest node has {most:g} GPU(s); "
+        "use --gpus-per-trial 0 (CPU), a fraction such as 0.25, or a GPU cluster"
+    )
 
 
 def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.Tuner:

@@ -1,0 +1,41 @@
+"""cluster.yaml, checked offline with Ray's own schema and cross checks."""
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+import yaml
+from ray.autoscaler._private.util import prepare_config, validate_config
+
+ROOT = Path(__file__).parents[1]
+
+
+def load() -> dict:
+    return yaml.safe_load((ROOT / "cluster.yaml").read_text())
+
+
+def test_cluster_yaml_passes_rays_validation():
+    config = prepare_config(load())
+    validate_config(config)
+    nodes = config["available_node_types"]
+    assert nodes[config["head_node_type"]]["resources"] == {"CPU": 0}  # no trials on the head
+    workers = [n for name, n in nodes.items() if name != config["head_node_type"]]
+    assert all(n["min_workers"] == 0 for n in workers)  # idle GPUs cost nothing
+    assert config["idle_timeout_minutes"] > 0
+
+
+def test_pinned_ray_matches_pyproject():
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    (pinned,) = [d for d in pyproject["project"]["dependencies"] if d.startswith("ray[")]
+    version = pinned.split("==")[1]
+    setup = " ".join(load()["setup_commands"])
+    assert re.findall(r"ray\[[^\]]*\]==([\d.]+)", setup) == [version]
+    assert "pip install -e ." in setup  # this project, not only Ray
+
+
+def test_a_typo_is_caught():
+    config = load()
+    config["available_node_types"]["gpu_1x"]["min_worker"] = 0  # typo of min_workers
+    with pytest.raises(Exception, match="min_worker"):
+        validate_config(prepare_config(config))
