@@ -1,6 +1,6 @@
 """Fixed configs trained to the last epoch beside the search: reference rows and --confirm.
 
-    results = run_configs(trainable, configs, folder=experiment / "references", objective=...)
+    results = run_configs(trainable, configs, "/abs/results/NAME", "references", objective, 2)
 
 The search's own scores come from ASHA-shortened trials and one validation split. The report
 needs what a user would compare against, trained exactly as long: the plain baseline and the
@@ -11,8 +11,6 @@ TensorBoard shows beside the search's trials, and `--resume` finishes them like 
 """
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from ray import tune
 from ray.tune import ResultGrid
@@ -34,11 +32,12 @@ def reference_configs(epochs: int, seed: int) -> dict[str, dict]:
 
 
 def run_configs(
-    trainable, configs: list[dict], folder: Path, objective: str, max_concurrent: int
+    trainable, configs: list[dict], storage: str, name: str, objective: str, max_concurrent: int
 ) -> ResultGrid:
-    """Train each config to its last epoch (no early stopping); resume if interrupted."""
-    if tune.Tuner.can_restore(str(folder)):
-        return tune.Tuner.restore(str(folder), trainable, resume_errored=True).fit()
+    """Train each config to its last epoch (no early stopping) as experiment storage/name;
+    an interrupted one is resumed."""
+    if tune.Tuner.can_restore(f"{storage}/{name}"):
+        return tune.Tuner.restore(f"{storage}/{name}", trainable, resume_errored=True).fit()
     # Every point carries every knob; param_space only has to name them for Tune to fill in.
     tuner = tune.Tuner(
         trainable,
@@ -53,8 +52,8 @@ def run_configs(
             trial_dirname_creator=trial_dirname,
         ),
         run_config=tune.RunConfig(
-            name=folder.name,
-            storage_path=str(folder.parent),
+            name=name,
+            storage_path=storage,
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),

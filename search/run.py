@@ -124,10 +124,19 @@ def check_args(args: argparse.Namespace) -> None:
         raise UserError("--resume needs --name, the experiment to continue")
 
 
-def experiment_dir(args: argparse.Namespace) -> Path:
-    if "://" in args.storage:  # cloud storage: Tune writes there; the report stays local
-        return Path("results") / args.name
-    return Path(args.storage).expanduser().resolve() / args.name
+def storage_root(args: argparse.Namespace) -> str:
+    """Where Tune keeps trials and checkpoints: a cloud URI as given, a local path absolute."""
+    if "://" in args.storage:
+        return args.storage.rstrip("/")
+    return str(Path(args.storage).expanduser().resolve())
+
+
+def report_dir(args: argparse.Namespace) -> Path:
+    """Where the report and the Optuna study go: the experiment folder, or for cloud storage
+    ./results/<name> next to the driver (SQLite needs a local file)."""
+    if "://" in args.storage:
+        return Path("results").resolve() / args.name
+    return Path(storage_root(args)) / args.name
 
 
 def check_reachable(address: str) -> None:
@@ -218,7 +227,7 @@ def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.T
         ),
         run_config=tune.RunConfig(
             name=args.name,
-            storage_path=args.storage if "://" in args.storage else str(experiment.parent),
+            storage_path=storage_root(args),
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=2, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),
@@ -260,13 +269,14 @@ def run(args: argparse.Namespace) -> None:
         return
     check_args(args)
     args.name = args.name or f"{args.space}-{datetime.now():%Y%m%d-%H%M%S}"
-    experiment = experiment_dir(args)
-    exists = (experiment / "tuner.pkl").exists()
+    experiment = report_dir(args)
+    tune_path = f"{storage_root(args)}/{args.name}"
+    exists = tune.Tuner.can_restore(tune_path)
     if args.resume and not exists:
-        raise UserError(f"--resume: no experiment at {experiment}; check --name and --storage")
+        raise UserError(f"--resume: no experiment at {tune_path}; check --name and --storage")
     if not args.resume and exists:
         raise UserError(
-            f"{experiment} already holds an experiment; add --resume to continue "
+            f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
         )
     data = load_data(args.data, size=args.size)
@@ -278,12 +288,12 @@ def run(args: argparse.Namespace) -> None:
     resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), resources)
     if args.resume:
-        tuner = tune.Tuner.restore(str(experiment), trainable, resume_errored=True)
+        tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
     else:
         tuner = build_tuner(args, trainable, experiment)
     print(
         f"space {args.space}: {args.num_samples} trials of up to {args.epochs} epochs, "
-        f"{args.max_concurrent} at a time -> {experiment}",
+        f"{args.max_concurrent} at a time -> {tune_path}",
         flush=True,
     )
     started = time.monotonic()
@@ -298,7 +308,8 @@ def run(args: argparse.Namespace) -> None:
     reference_results = run_configs(
         trainable,
         list(references.values()),
-        experiment / "references",
+        tune_path,
+        "references",
         objective,
         args.max_concurrent,
     )
@@ -315,12 +326,12 @@ def run(args: argparse.Namespace) -> None:
             flush=True,
         )
         confirmed = run_configs(
-            trainable, configs, experiment / "confirm", objective, args.max_concurrent
+            trainable, configs, tune_path, "confirm", objective, args.max_concurrent
         )
         print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
     print(f"took {time.monotonic() - started:.0f}s in all")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
-    print(f"review: tensorboard --logdir {experiment}")
+    print(f"review: tensorboard --logdir {tune_path}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,26 +9,13 @@ import pytest
 from search.run import main
 
 
-def search(tmp_path, *flags: str) -> int:
-    return main(["--data", "synthetic", "--storage", str(tmp_path), *flags])
+def search(storage, flags: str) -> int:
+    return main(["--data", "synthetic", "--storage", str(storage), *flags.split()])
 
 
 def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
-    code = search(
-        tmp_path,
-        "--space",
-        "full",
-        "--name",
-        "small",
-        "--num-samples",
-        "5",
-        "--epochs",
-        "3",
-        "--grace-period",
-        "1",
-        "--seed",
-        "1",
-    )
+    flags = "--space full --name small --num-samples 5 --epochs 3 --grace-period 1 --seed 1"
+    code = search(tmp_path, flags)
     assert code == 0
     out = capsys.readouterr().out
     assert "trial 5/5 done" in out and "best  val" in out and "seed recipe  test" in out
@@ -82,26 +69,16 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 
 
-def test_robust_objective_and_confirm(tmp_path, capsys):
-    code = search(
-        tmp_path,
-        "--space",
-        "augment",
-        "--name",
-        "robust",
-        "--num-samples",
-        "2",
-        "--epochs",
-        "2",
-        "--grace-period",
-        "1",
-        "--objective",
-        "robust",
-        "--confirm",
-        "1",
-    )
-    assert code == 0
-    experiment = tmp_path / "robust"
+def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, capsys, monkeypatch):
+    # A URI (s3://, gs://, file://) is where a cluster keeps trials; the report then goes to
+    # ./results/<name> beside the driver.
+    monkeypatch.chdir(tmp_path)
+    bucket = (tmp_path / "bucket").as_uri()
+    flags = "--space augment --name robust --num-samples 2 --epochs 2 --grace-period 1"
+    assert search(bucket, f"{flags} --objective robust --confirm 1") == 0
+    assert (tmp_path / "bucket" / "robust" / "tuner.pkl").exists()
+    assert len(list((tmp_path / "bucket" / "robust" / "confirm").glob("trial_*"))) == 3
+    experiment = tmp_path / "results" / "robust"
     best = json.loads((experiment / "best.json").read_text())
     assert best["objective"] == "val_robust_balanced_accuracy"
     board = pd.read_csv(experiment / "leaderboard.csv")
@@ -118,17 +95,17 @@ def test_robust_objective_and_confirm(tmp_path, capsys):
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--space", "fancy"], "unknown space 'fancy'"),
-        ([], "--space is required"),
-        (["--space", "focal", "--num-samples", "0"], "--num-samples must be at least 1"),
-        (["--space", "focal", "--epochs", "2", "--grace-period", "3"], "exceeds --epochs"),
-        (["--space", "focal", "--name", "nothing", "--resume"], "no experiment at"),
-        (["--space", "focal", "--gpus-per-trial", "1"], "GPU"),
-        (["--space", "focal", "--address", "127.0.0.1:1"], "cannot reach a Ray cluster"),
-        (["--space", "focal", "--address", "nonsense"], "cannot reach a Ray cluster"),
+        ("--space fancy", "unknown space 'fancy'"),
+        ("", "--space is required"),
+        ("--space focal --num-samples 0", "--num-samples must be at least 1"),
+        ("--space focal --epochs 2 --grace-period 3", "exceeds --epochs"),
+        ("--space focal --name nothing --resume", "no experiment at"),
+        ("--space focal --gpus-per-trial 1", "GPU"),
+        ("--space focal --address 127.0.0.1:1", "cannot reach a Ray cluster"),
+        ("--space focal --address nonsense", "cannot reach a Ray cluster"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
-    assert search(tmp_path, *flags) == 2
+    assert search(tmp_path, flags) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
