@@ -10,31 +10,13 @@ import optuna
 import pandas as pd
 from processes import descendants, kill_all
 
-TRIALS = 4
+TRIALS = 3
 
 
 def command(storage) -> list[str]:
-    return [
-        sys.executable,
-        "-m",
-        "search.run",
-        "--space",
-        "focal",
-        "--data",
-        "synthetic",
-        "--storage",
-        str(storage),
-        "--name",
-        "killed",
-        "--num-samples",
-        str(TRIALS),
-        "--epochs",
-        "4",
-        "--scheduler",
-        "none",
-        "--max-concurrent",
-        "1",
-    ]
+    flags = f"--space focal --data synthetic --storage {storage} --name killed"
+    flags += f" --num-samples {TRIALS} --epochs 3 --scheduler none --max-concurrent 1"
+    return [sys.executable, "-m", "search.run", *flags.split()]
 
 
 def test_sigkill_mid_search_then_resume_finishes_every_trial_once(tmp_path):
