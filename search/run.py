@@ -24,6 +24,7 @@ import argparse  # noqa: E402
 import logging  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -137,6 +138,22 @@ def report_dir(args: argparse.Namespace) -> Path:
     if "://" in args.storage:
         return Path("results").resolve() / args.name
     return Path(storage_root(args)) / args.name
+
+
+def check_writable(folder: Path) -> None:
+    """Refuse a results folder we cannot create or write, before any trial runs (and without
+    creating anything yet)."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    try:
+        if not existing.is_dir():
+            raise NotADirectoryError(f"{existing} is a file")
+        tempfile.TemporaryFile(dir=existing).close()
+    except OSError as e:
+        raise UserError(
+            f"cannot write results under {folder} ({e}); choose another --storage"
+        ) from None
 
 
 def check_reachable(address: str) -> None:
@@ -270,6 +287,7 @@ def run(args: argparse.Namespace) -> None:
     check_args(args)
     args.name = args.name or f"{args.space}-{datetime.now():%Y%m%d-%H%M%S}"
     experiment = report_dir(args)
+    check_writable(experiment)
     tune_path = f"{storage_root(args)}/{args.name}"
     exists = tune.Tuner.can_restore(tune_path)
     if args.resume and not exists:

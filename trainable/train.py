@@ -215,10 +215,17 @@ def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
 
 
 def save_checkpoint(state: dict, path: Path) -> None:
-    """Write atomically: a crash mid-write leaves the previous checkpoint intact."""
+    """Write atomically: a crash or a full disk mid-write leaves the previous checkpoint intact."""
     tmp = path.with_suffix(".tmp")
-    torch.save(state, tmp)
-    tmp.replace(path)
+    try:
+        torch.save(state, tmp)
+        tmp.replace(path)
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"cannot write checkpoint {path} ({e}); free disk space or fix "
+            "permissions, then rerun with --resume"
+        ) from None
 
 
 def load_checkpoint(path: Path) -> dict:

@@ -103,9 +103,19 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
         ("--space focal --gpus-per-trial 1", "GPU"),
         ("--space focal --address 127.0.0.1:1", "cannot reach a Ray cluster"),
         ("--space focal --address nonsense", "cannot reach a Ray cluster"),
+        ("--space focal --max-failures -1", "--max-failures must be at least 0"),
+        ("--space focal --cpus-per-trial 0", "--cpus-per-trial must be > 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
     assert search(tmp_path, flags) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and message in err and "\n" not in err
+
+
+def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, capsys):
+    (tmp_path / "a_file").write_text("not a folder")
+    assert search(tmp_path / "a_file" / "results", "--space focal") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: cannot write results under") and "\n" not in err
+    assert (tmp_path / "a_file").read_text() == "not a folder"  # nothing touched

@@ -151,3 +151,28 @@ def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
     torch.save({"model": Payload()}, path)  # a pickle that calls a function when loaded
     with pytest.raises(UserError, match="cannot read checkpoint"):
         load_checkpoint(path)
+
+
+def test_disk_full_while_checkpointing_keeps_the_last_good_checkpoint(
+    tmp_path, capsys, monkeypatch
+):
+    import errno
+
+    from trainable import train as train_module
+
+    real_save, calls = torch.save, []
+
+    def save_until_the_disk_fills(obj, path):
+        calls.append(path)
+        if len(calls) == 2:  # the second epoch's checkpoint hits a full disk half-way
+            open(path, "wb").write(b"partial")
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_save(obj, path)
+
+    monkeypatch.setattr(train_module.torch, "save", save_until_the_disk_fills)
+    out = tmp_path / "out"
+    assert main(["--data", "synthetic", "--epochs", "3", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot write checkpoint" in err and "No space left" in err and "\n" not in err
+    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 1  # epoch 1's file is intact
+    assert not (out / "checkpoint.tmp").exists()
