@@ -117,7 +117,7 @@ def check_args(args: argparse.Namespace) -> None:
     ):
         if value < low:
             raise UserError(f"{flag} must be at least {low}; got {value}")
-    if args.grace_period > args.epochs:
+    if args.scheduler == "asha" and args.grace_period > args.epochs:
         raise UserError(f"--grace-period ({args.grace_period}) exceeds --epochs ({args.epochs})")
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")

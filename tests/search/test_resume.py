@@ -1,4 +1,9 @@
-"""SIGKILL a running search, then --resume it: every trial done once, the study intact."""
+"""SIGKILL a running search, then --resume it: every trial done once, the study intact.
+
+The kill lands at three points, each recognised by the line the search has just printed:
+start-up (the Tuner exists, no trial has run), mid-trial (one trial done, the next running),
+and the report stage (the search is over, the reference trials are training).
+"""
 
 import os
 import signal
@@ -8,6 +13,7 @@ import time
 
 import optuna
 import pandas as pd
+import pytest
 from processes import descendants, kill_all
 
 TRIALS = 3
@@ -15,11 +21,19 @@ TRIALS = 3
 
 def command(storage) -> list[str]:
     flags = f"--space focal --data synthetic --storage {storage} --name killed"
-    flags += f" --num-samples {TRIALS} --epochs 3 --scheduler none --max-concurrent 1"
+    flags += f" --num-samples {TRIALS} --epochs 2 --scheduler none --max-concurrent 1"
     return [sys.executable, "-m", "search.run", *flags.split()]
 
 
-def test_sigkill_mid_search_then_resume_finishes_every_trial_once(tmp_path):
+KILL_POINTS = {
+    "start-up": "space focal:",
+    "mid-trial": f"trial 1/{TRIALS} done",
+    "report": "search took",
+}
+
+
+@pytest.mark.parametrize("moment", list(KILL_POINTS))
+def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     proc = subprocess.Popen(
         command(tmp_path),
         stdout=subprocess.PIPE,
@@ -30,10 +44,10 @@ def test_sigkill_mid_search_then_resume_finishes_every_trial_once(tmp_path):
     family: list[int] = []
     try:
         deadline = time.monotonic() + 240
-        for line in proc.stdout:  # kill once the first trial is done and the second runs
-            if f"trial 1/{TRIALS} done" in line or time.monotonic() > deadline:
+        for line in proc.stdout:
+            if KILL_POINTS[moment] in line or time.monotonic() > deadline:
                 break
-        time.sleep(2)
+        time.sleep(1)
         family = descendants(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
@@ -55,6 +69,9 @@ def test_sigkill_mid_search_then_resume_finishes_every_trial_once(tmp_path):
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and search_rows["trial_id"].is_unique
     assert (search_rows["status"] == "complete").all()
+    references = board[board["role"] != "search"]
+    assert sorted(references["role"]) == ["baseline", "seed_recipe"]
+    assert (references["epochs_run"] == 2).all()
     study = optuna.load_study(
         study_name="killed", storage=f"sqlite:///{tmp_path / 'killed' / 'optuna.db'}"
     )
