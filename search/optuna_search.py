@@ -7,8 +7,11 @@ ended before its last epoch, without an error, is told as PRUNED: Optuna keeps i
 values (reported every epoch by `on_trial_result`) and TPE treats it as unfinished.
 
 After the driver is killed, Tune restores the searcher from a snapshot that can be older than
-the Optuna study on disk: a trial the study already holds as finished may be re-run from its
-checkpoint. The study keeps the outcome it has; the re-run's reports are not written twice.
+the Optuna study on disk. Two things follow, both handled here: a trial the study already holds
+as finished may be re-run from its checkpoint (the study keeps the outcome it has; the re-run's
+reports are not written twice), and a config asked for after the snapshot is asked for again
+under a new trial, leaving the first one RUNNING forever (it is marked FAIL on restore, so
+neither TPE's constant liar nor optuna-dashboard counts a trial that will never report).
 """
 
 from __future__ import annotations
@@ -26,6 +29,16 @@ class PruningOptunaSearch(OptunaSearch):
     def __init__(self, *args, max_epochs: int, **kwargs):
         super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
+
+    def restore(self, checkpoint_path: str) -> None:
+        super().restore(checkpoint_path)
+        # _trial_id is the storage key of both Trial and FrozenTrial; optuna has no public one.
+        tracked = {trial._trial_id for trial in self._ot_trials.values()}
+        storage = self._ot_study._storage
+        for trial in self._ot_study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            if trial._trial_id not in tracked:
+                storage.set_trial_state_values(trial._trial_id, TrialState.FAIL)
+                logger.info("trial #%d was interrupted before Tune saved it: FAIL", trial.number)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
         try:

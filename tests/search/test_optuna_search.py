@@ -1,3 +1,4 @@
+from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
 from search.optuna_search import PruningOptunaSearch
@@ -6,8 +7,10 @@ from spaces import SPACES
 METRIC = "val_balanced_accuracy"
 
 
-def searcher(max_epochs: int = 5) -> PruningOptunaSearch:
-    s = PruningOptunaSearch(space=SPACES["focal"], metric=METRIC, mode="max", max_epochs=max_epochs)
+def searcher(max_epochs: int = 5, storage=None) -> PruningOptunaSearch:
+    s = PruningOptunaSearch(
+        space=SPACES["focal"], metric=METRIC, mode="max", max_epochs=max_epochs, storage=storage
+    )
     s.set_search_properties(METRIC, "max", {})
     return s
 
@@ -48,3 +51,15 @@ def test_a_trial_finished_in_the_study_is_not_told_twice():
     s.on_trial_complete("rerun", result(0.7, 5))
     (trial,) = s._ot_study.trials
     assert trial.state == TrialState.COMPLETE and trial.value == 0.9
+
+
+def test_restore_fails_study_trials_the_snapshot_never_saw(tmp_path):
+    s = searcher(storage=RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"))  # outlives a crash
+    s.suggest("saved")
+    s.save(str(tmp_path / "snapshot.pkl"))  # Tune's periodic searcher snapshot
+    s.suggest("asked-after-the-snapshot")  # then the driver is killed
+    restored = searcher(storage=RDBStorage(f"sqlite:///{tmp_path / 'optuna.db'}"))
+    restored.restore(str(tmp_path / "snapshot.pkl"))
+    saved, orphan = restored._ot_study.trials
+    assert saved.state == TrialState.RUNNING  # Tune resumes this one
+    assert orphan.state == TrialState.FAIL  # nobody will ever report this one

@@ -75,6 +75,7 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     study = optuna.load_study(
         study_name="killed", storage=f"sqlite:///{tmp_path / 'killed' / 'optuna.db'}"
     )
-    finished = [t for t in study.trials if t.state.is_finished()]
-    assert len(finished) == TRIALS
-    assert all(t.state.name == "COMPLETE" for t in finished)
+    states = [t.state.name for t in study.trials]
+    assert states.count("COMPLETE") == TRIALS
+    # a config asked for after Tune's last snapshot is asked again; the stale copy is FAIL
+    assert set(states) <= {"COMPLETE", "FAIL"} and states.count("FAIL") <= 1
