@@ -1,0 +1,177 @@
+"""Trial speed and Ray Tune overhead, side by side, on the shared PneumoniaMNIST file.
+
+    python -m benchmarks.run [--epochs 2] [--trials 4] [--out benchmarks/results.json]
+
+1. Training throughput (images/s), same small CNN, optimiser, augmentation strength and
+   oversampling: our trainable (data on the device, batched per-sample augmentation) against a
+   reference written the way the usual snippets do it: a torchvision PIL transform pipeline and
+   a DataLoader with a WeightedRandomSampler and 2 workers.
+2. Ray Tune overhead: N configs trained one after another in this process, against the same N
+   configs as a Tune run (one trial at a time, 2 CPUs each, reused actors, checkpoints written
+   every epoch), Ray's start-up included.
+Prints each figure with its ratio and writes them to a JSON file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa: E402
+from torchvision import transforms as T  # noqa: E402
+
+from trainable.config import TrainConfig  # noqa: E402
+from trainable.data import load_data  # noqa: E402
+from trainable.models import make_model  # noqa: E402
+from trainable.train import train  # noqa: E402
+
+DATA = Path(__file__).parents[1].parent / "shared/data/pneumoniamnist/pneumoniamnist.npz"
+CONFIG = {"sampler": "oversample", "aug_strength": 0.5, "schedule": "none"}
+
+
+class PILImages(Dataset):
+    """The reference: one PIL image at a time through a torchvision transform pipeline."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.x, self.y = x, y
+        size = x.shape[-1]
+        self.transform = T.Compose(
+            [  # the strength-0.5 equivalents of trainable.augment
+                T.RandomResizedCrop(size, scale=(0.8, 1.0), ratio=(0.86, 1.16)),
+                T.RandomRotation(7.5),
+                T.RandomAffine(0, translate=(0.05, 0.05)),
+                T.RandomHorizontalFlip(0.25),
+                T.ColorJitter(brightness=0.15, contrast=0.15),
+                T.ToTensor(),
+                T.Normalize([0.5], [0.25]),
+            ]
+        )
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def __getitem__(self, i: int):
+        return self.transform(Image.fromarray(self.x[i, 0])), int(self.y[i])
+
+
+def reference_images_per_second(data, epochs: int) -> float:
+    torch.manual_seed(0)
+    counts = np.bincount(data.train_y)
+    sampler = WeightedRandomSampler(1.0 / counts[data.train_y], len(data.train_y))
+    loader = DataLoader(
+        PILImages(data.train_x, data.train_y),
+        batch_size=128,
+        sampler=sampler,
+        num_workers=2,
+        drop_last=True,
+    )
+    model = make_model("small_cnn", 1, 2, data.train_x.shape[-1])
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    seen, started = 0, time.perf_counter()
+    for _ in range(epochs):
+        model.train()
+        for x, y in loader:
+            loss = F.cross_entropy(model(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            seen += len(y)
+    return seen / (time.perf_counter() - started)
+
+
+def ours_images_per_second(data, epochs: int) -> float:
+    cfg = TrainConfig.from_dict({**CONFIG, "epochs": epochs})
+    times = []
+    train(cfg, data, lambda metrics, state: times.append(metrics["train_time_s"]))
+    return epochs * (len(data.train_y) // cfg.batch_size) * cfg.batch_size / sum(times)
+
+
+def configs(n: int, epochs: int) -> list[dict]:
+    return [
+        TrainConfig.from_dict({**CONFIG, "epochs": epochs, "lr": lr}).to_dict()
+        for lr in np.geomspace(1e-3, 5e-3, n).tolist()
+    ]
+
+
+def bare_loop_seconds(data, runs: list[dict]) -> float:
+    started = time.perf_counter()
+    for config in runs:
+        train(TrainConfig.from_dict(config), data, lambda metrics, state: state())
+    return time.perf_counter() - started
+
+
+def tune_seconds(data, runs: list[dict], storage: Path) -> float:
+    import ray
+    from ray import tune
+
+    from search.reruns import run_configs
+    from trainable.ray_trainable import train_trial
+
+    started = time.perf_counter()  # Ray's start-up is part of what a search costs
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 2})
+        run_configs(trainable, runs, str(storage), "overhead", "val_balanced_accuracy", 1)
+        return time.perf_counter() - started
+    finally:
+        ray.shutdown()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--epochs", type=int, default=2)
+    p.add_argument("--trials", type=int, default=4)
+    p.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    data = load_data(str(DATA))
+    print(
+        f"PneumoniaMNIST 28 px, small CNN, {args.epochs} epochs, torch threads "
+        f"{torch.get_num_threads()}"
+    )
+
+    ours = ours_images_per_second(data, args.epochs)
+    reference = reference_images_per_second(data, args.epochs)
+    print(
+        f"1. throughput: ours {ours:,.0f} img/s, PIL + DataLoader reference "
+        f"{reference:,.0f} img/s, ratio {ours / reference:.2f}x"
+    )
+
+    runs = configs(args.trials, args.epochs)
+    bare = bare_loop_seconds(data, runs)
+    with tempfile.TemporaryDirectory() as storage:
+        tuned = tune_seconds(data, runs, Path(storage))
+    print(
+        f"2. Tune overhead: {args.trials} trials x {args.epochs} epochs, bare loop {bare:.1f} s, "
+        f"Tune {tuned:.1f} s, ratio {tuned / bare:.2f}x"
+    )
+
+    results = {
+        "date": time.strftime("%Y-%m-%d"),
+        "epochs": args.epochs,
+        "throughput_ours_img_s": ours,
+        "throughput_reference_img_s": reference,
+        "throughput_ratio": ours / reference,
+        "tune_trials": args.trials,
+        "bare_loop_s": bare,
+        "tune_s": tuned,
+        "tune_overhead_ratio": tuned / bare,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
