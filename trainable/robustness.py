@@ -3,9 +3,9 @@
     perturbed = perturb_validation(data.val_x)      # built once per trial
     robust = evaluate(predict(perturbed), labels, threshold=clean_threshold)["balanced_accuracy"]
 
-Validation and test images of these sets come from shifted acquisitions (other machines,
-exposure, positioning), so a config that only fits the validation images' look can score well
-on validation and poorly on test. Balanced accuracy on perturbed copies, at the threshold tuned
+The test images of the shipped sets come from a shifted acquisition (other machines, exposure,
+positioning), so a config that only fits the validation images' look can score well on
+validation and poorly on test. Balanced accuracy on perturbed copies, at the threshold tuned
 on the clean validation images, is the `robust` objective of the search. Every
 perturbation is fixed (same parameters, seeded noise), so the score is deterministic, and they
 differ from the training augmentation, which never changes gamma, blurs or adds noise.
