@@ -273,8 +273,7 @@ def load_folder(
     if not files["train"][0]:
         raise UserError(f"{root / 'train'} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
     decoded = {
-        split: _decode_cached(root, paths, size, channels, cache)
-        for split, (paths, _) in files.items()
+        split: _decode_cached(paths, size, channels, cache) for split, (paths, _) in files.items()
     }
 
     train_x, train_y = decoded["train"], files["train"][1]
@@ -342,9 +341,7 @@ def carve_validation(
     return np.sort(train_idx), np.sort(val_idx)
 
 
-def _decode_cached(
-    root: Path, paths: list[Path], size: int, channels: int, cache: Path
-) -> np.ndarray:
+def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> np.ndarray:
     if not paths:
         return np.zeros((0, channels, size, size), dtype=np.uint8)
     key = hashlib.sha256(f"{size}:{channels}".encode())

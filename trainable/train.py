@@ -65,6 +65,7 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     train_x = torch.tensor(x_np, device=device)
     train_y = torch.tensor(y_np, device=device)
     mean, std = pixel_stats(data.train_x)
+    prepare = normaliser(mean, std, device)
 
     # Augmentation strength per class: minority classes (all but the largest) get the boost.
     original = np.bincount(data.train_y, minlength=k)
@@ -108,7 +109,7 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
             idx = order[step * batch : (step + 1) * batch]
             y = train_y[idx]
             x = augment(train_x[idx].float() / 255, strength_of_class[y], generator)
-            x = prepare(x, mean, std, device)
+            x = prepare(x)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = model(x)
             loss = loss_fn(logits, y)
@@ -164,12 +165,17 @@ def pixel_stats(x: np.ndarray) -> tuple[list[float], list[float]]:
     return flat.mean(1).tolist(), np.maximum(flat.std(1), 1e-3).tolist()
 
 
-def prepare(x: torch.Tensor, mean: list[float], std: list[float], device: torch.device):
-    """Normalise a float [0, 1] batch; channels_last on CUDA, where convolutions prefer it."""
+def normaliser(mean: list[float], std: list[float], device: torch.device):
+    """A function normalising a float [0, 1] batch, its statistics on the device once;
+    it also makes the batch channels_last on CUDA, where convolutions prefer it."""
     m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
     s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-    x = (x - m) / s
-    return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        x = (x - m) / s
+        return x.contiguous(memory_format=torch.channels_last) if device.type == "cuda" else x
+
+    return prepare
 
 
 @torch.no_grad()
@@ -183,11 +189,12 @@ def predict(
 ) -> tuple[np.ndarray, float | None]:
     """Class probabilities (N, K) of uint8 images, and the mean cross-entropy if labels given."""
     model.eval()
+    prepare = normaliser(mean, std, device)
     logits = []
     for i in range(0, len(images), EVAL_BATCH):
         x = torch.from_numpy(images[i : i + EVAL_BATCH]).to(device).float() / 255
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits.append(model(prepare(x, mean, std, device)).float())
+            logits.append(model(prepare(x)).float())
     logits = torch.cat(logits)
     loss = None
     if labels is not None:
