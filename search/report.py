@@ -56,6 +56,7 @@ def trial_rows(
             best = history.loc[history[objective].idxmax()]
             row["best_epoch"] = int(best["epoch"])
             row |= {k: float(best[k]) for k in history.columns if k.startswith("val_")}
+            row |= {k: float(history[k].max()) for k in history.columns if k.startswith("peak_")}
         row |= {f"config/{k}": v for k, v in sorted(result.config.items())}
         rows.append(row)
     table = pd.DataFrame(rows)

@@ -31,6 +31,7 @@ from pathlib import Path  # noqa: E402
 
 import optuna  # noqa: E402
 import ray  # noqa: E402
+import torch  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
@@ -46,8 +47,10 @@ from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
+from trainable.train import peak_memory_mb  # noqa: E402
 
 OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
+SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 CONFIRM_SEEDS = 3
 
 
@@ -66,6 +69,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-concurrent", type=int, default=2, help="trials running at once")
     p.add_argument("--cpus-per-trial", type=float, default=1)
     p.add_argument("--gpus-per-trial", type=float, default=0, help="fractions allowed, e.g. 0.25")
+    p.add_argument(
+        "--sampler",
+        choices=tuple(SAMPLERS),
+        default="tpe",
+        help="Optuna sampler; random is the baseline TPE has to beat (benchmarks/run.py)",
+    )
     p.add_argument("--scheduler", choices=("asha", "none"), default="asha")
     p.add_argument(
         "--grace-period",
@@ -215,7 +224,7 @@ def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.T
         space=SPACES[args.space],
         metric=objective,
         mode="max",
-        sampler=optuna.samplers.TPESampler(seed=args.seed),
+        sampler=SAMPLERS[args.sampler](seed=args.seed),
         points_to_evaluate=[seed_point] if seed_point else None,
         storage=optuna.storages.RDBStorage(f"sqlite:///{experiment / 'optuna.db'}"),
         study_name=args.name,
@@ -347,7 +356,8 @@ def run(args: argparse.Namespace) -> None:
             trainable, configs, tune_path, "confirm", objective, args.max_concurrent
         )
         print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
-    print(f"took {time.monotonic() - started:.0f}s in all")
+    peak_mb = peak_memory_mb(torch.device("cpu"))["peak_rss_mb"]  # this process, the driver
+    print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
 

@@ -59,6 +59,7 @@ class TrainConfig:
     schedule: str = "onecycle"
     seed: int = 0
     device: str = "auto"
+    compile: bool = False  # torch.compile the training forward pass (benchmarks/gpu.py)
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
@@ -124,8 +125,9 @@ def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
             "float": isinstance(value, float),
             "float | None": value is None or isinstance(value, float),
             "int": isinstance(value, int) and not isinstance(value, bool),
+            "bool": isinstance(value, bool),
         }[kind]
-        if isinstance(value, bool) and kind != "str":
+        if isinstance(value, bool) and kind != "bool":
             ok = False
         if not ok:
             raise UserError(f"config key {key!r} must be {kind}, got {value!r}")

@@ -74,22 +74,26 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
     # ./results/<name> beside the driver.
     monkeypatch.chdir(tmp_path)
     bucket = (tmp_path / "bucket").as_uri()
-    flags = "--space augment --name robust --num-samples 2 --epochs 2 --grace-period 1"
-    assert search(bucket, f"{flags} --objective robust --confirm 1") == 0
+    flags = "--space augment --name robust --num-samples 2 --epochs 2 --sampler random"
+    assert search(bucket, f"{flags} --scheduler none --objective robust --confirm 1") == 0
     assert (tmp_path / "bucket" / "robust" / "tuner.pkl").exists()
     assert len(list((tmp_path / "bucket" / "robust" / "confirm").glob("trial_*"))) == 3
     experiment = tmp_path / "results" / "robust"
     best = json.loads((experiment / "best.json").read_text())
     assert best["objective"] == "val_robust_balanced_accuracy"
     board = pd.read_csv(experiment / "leaderboard.csv")
-    assert board[board["role"] == "search"]["val_robust_balanced_accuracy"].is_monotonic_decreasing
+    search_rows = board[board["role"] == "search"]
+    assert search_rows["val_robust_balanced_accuracy"].is_monotonic_decreasing
+    assert (search_rows["epochs_run"] == 2).all()  # --scheduler none: nothing stopped early
+    assert (board["peak_rss_mb"] > 50).all()  # each trial's process, torch loaded
     confirm = pd.read_csv(experiment / "confirm.csv")
     assert sorted(confirm["seed"]) == [1, 2, 3] and (confirm["rank"] == 1).all()
     summary = json.loads((experiment / "confirm.json").read_text())["1"]
     assert summary["test_balanced_accuracy"]["mean"] == pytest.approx(
         confirm["test_balanced_accuracy"].mean()
     )
-    assert "confirm: top configs retrained" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "confirm: top configs retrained" in out and "driver peak memory" in out
 
 
 @pytest.mark.parametrize(

@@ -66,9 +66,18 @@ def test_same_seed_same_metrics_on_cpu():
     cfg = TrainConfig(epochs=2, sampler="undersample", minority_aug=0.5)
     a, _ = run_epochs(cfg, data)
     b, _ = run_epochs(cfg, data)
-    timings = ("epoch_time_s", "train_time_s")
+    timings = ("epoch_time_s", "train_time_s", "peak_rss_mb")  # the machine's, not the run's
+    assert all(m["peak_rss_mb"] > 50 for m in a + b)  # torch alone takes more
     strip = [{k: v for k, v in m.items() if k not in timings} for m in a]
     assert strip == [{k: v for k, v in m.items() if k not in timings} for m in b]
+
+
+def test_compiled_training_matches_eager_and_saves_plain_weights():
+    data = load_data("synthetic")
+    eager, _ = run_epochs(TrainConfig(epochs=1), data)
+    compiled, states = run_epochs(TrainConfig(epochs=1, compile=True), data)
+    assert compiled[0]["train_loss"] == pytest.approx(eager[0]["train_loss"], rel=1e-3)
+    assert not any(key.startswith("_orig_mod") for key in states[0]["model"])
 
 
 @pytest.mark.parametrize(
