@@ -79,8 +79,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--grace-period",
         type=int,
-        default=3,
-        help="ASHA: epochs every trial gets before it may be stopped",
+        default=1,
+        help="ASHA: epochs every trial gets before it may be stopped (3: costlier, see "
+        "BENCHMARKS.md)",
     )
     p.add_argument(
         "--objective",
