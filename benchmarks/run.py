@@ -41,7 +41,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa:
 from torchvision import transforms as T  # noqa: E402
 
 from trainable.config import TrainConfig  # noqa: E402
-from trainable.data import load_data  # noqa: E402
+from trainable.data import Data, load_data  # noqa: E402
 from trainable.models import make_model  # noqa: E402
 from trainable.train import train  # noqa: E402
 
@@ -74,7 +74,7 @@ class PILImages(Dataset):
         return self.transform(Image.fromarray(self.x[i, 0])), int(self.y[i])
 
 
-def reference_images_per_second(data, epochs: int) -> float:
+def reference_images_per_second(data: Data, epochs: int) -> float:
     torch.manual_seed(0)
     counts = np.bincount(data.train_y)
     sampler = WeightedRandomSampler(1.0 / counts[data.train_y], len(data.train_y))
@@ -99,7 +99,7 @@ def reference_images_per_second(data, epochs: int) -> float:
     return seen / (time.perf_counter() - started)
 
 
-def ours_images_per_second(data, epochs: int) -> float:
+def ours_images_per_second(data: Data, epochs: int) -> float:
     cfg = TrainConfig.from_dict({**CONFIG, "epochs": epochs})
     times = []
     train(cfg, data, lambda metrics, state: times.append(metrics["train_time_s"]))
@@ -113,7 +113,7 @@ def configs(n: int, epochs: int) -> list[dict]:
     ]
 
 
-def bare_loop_seconds(data, runs: list[dict]) -> tuple[float, float]:
+def bare_loop_seconds(data: Data, runs: list[dict]) -> tuple[float, float]:
     """(the whole loop, its epochs alone)."""
     epochs = []
 
@@ -127,7 +127,7 @@ def bare_loop_seconds(data, runs: list[dict]) -> tuple[float, float]:
     return time.perf_counter() - started, sum(epochs)
 
 
-def tune_seconds(data, runs: list[dict], storage: Path) -> tuple[float, float, float]:
+def tune_seconds(data: Data, runs: list[dict], storage: Path) -> tuple[float, float, float]:
     """(the whole Tune run with Ray's start-up, that start-up alone, the trials' epochs)."""
     import ray
     from ray import tune
