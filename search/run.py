@@ -31,7 +31,6 @@ from pathlib import Path  # noqa: E402
 
 import optuna  # noqa: E402
 import ray  # noqa: E402
-import torch  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
@@ -357,7 +356,7 @@ def run(args: argparse.Namespace) -> None:
             trainable, configs, tune_path, "confirm", objective, args.max_concurrent
         )
         print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
-    peak_mb = peak_memory_mb(torch.device("cpu"))["peak_rss_mb"]  # this process, the driver
+    peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")

@@ -80,10 +80,10 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
 
     model = make_model(cfg.model, train_x.shape[1], k, train_x.shape[-1], cfg.weights)
     # channels_last: oneDNN on the CPU and cuDNN on the GPU both run convolutions faster in
-    # it (small CNN on 2 CPU cores: 935 vs 729 img/s per optimiser step, see BENCHMARKS.md).
+    # it (small CNN on 2 CPU cores: 727-843 vs 564-655 img/s per step, benchmarks/step.py).
     model = model.to(device, memory_format=torch.channels_last)
-    # compile: opt-in; on the CPU it ran slower than channels_last eager (818 img/s) after a
-    # 9-26 s compile. `model` stays the eager module, so checkpoints keep plain keys.
+    # compile: opt-in; on the CPU it never beat channels_last eager (716-779 img/s, after
+    # seconds of compiling). `model` stays the eager module, so checkpoints keep plain keys.
     forward = torch.compile(model) if cfg.compile else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     epoch_len = len(epoch_indices(cfg.sampler, y_np, power=cfg.sampler_power, seed=0))
@@ -158,13 +158,13 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     return model
 
 
-def peak_memory_mb(device: torch.device) -> dict[str, float]:
+def peak_memory_mb(device: torch.device | None = None) -> dict[str, float]:
     """Peak resident memory of this process so far and, on CUDA, the most the trial has had
     allocated on the card: what deciding how many trials share a node or a GPU needs. (Under Tune
     with reused actors the process peak covers the earlier trials it ran too.)"""
     kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
     peak = {"peak_rss_mb": kib / 2**20 if sys.platform == "darwin" else kib / 2**10}
-    if device.type == "cuda":
+    if device is not None and device.type == "cuda":
         peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
     return peak
 
