@@ -1,6 +1,6 @@
 """Issue 5's figures, side by side in one run on the shared PneumoniaMNIST file (28 px).
 
-    python -m benchmarks.run                          # all four, about an hour on 2 CPU cores
+    python -m benchmarks.run                          # all four; thrift alone took 67 min here
     python -m benchmarks.run --only throughput,overhead,memory   # the quick three, minutes
 
 1. Training throughput (images/s), same small CNN, optimiser, augmentation strength and
@@ -173,7 +173,7 @@ def main() -> None:
     p.add_argument("--thrift-seeds", type=int, default=3)
     p.add_argument("--thrift-trials", type=int, default=12)
     p.add_argument("--thrift-epochs", type=int, default=10)
-    p.add_argument("--thrift-grace", default="3", help="ASHA grace periods to try, e.g. 1,3")
+    p.add_argument("--thrift-grace", default="1,3", help="ASHA grace periods to compare")
     p.add_argument("--out", type=Path, default=Path("benchmarks/results.json"))
     args = p.parse_args()
     sections = args.only.split(",")

@@ -1,6 +1,6 @@
 """Search thrift: what TPE + ASHA spends and finds against random search with no early stopping.
 
-    python -m benchmarks.run --only thrift --thrift-seeds 3 --thrift-grace 1,3
+    python -m benchmarks.run --only thrift     # 3 seeds, grace periods 1 and 3
 
 Every search is the product's own (`search.run.build_tuner`), differing only in --sampler,
 --scheduler and --grace-period: same space, same trial budget, same seed point, one trial at a
