@@ -5,6 +5,7 @@
     data = load_data("../shared/data/chest_xray", size=64)                  # Kermany folders
     data = load_data("pneumoniamnist", size=28)                             # download + md5
     data = load_data("synthetic")                                           # smoke tests only
+    data = load_data("pneumoniamnist", train_subsample=500)                 # learning curves
 
 Every source ends as the same `Data`: images `uint8 (N, C, H, W)` and labels `int64 (N,)`
 for train / val / test, plus class names. Small enough to live on the training device whole,
@@ -32,7 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
-from sklearn.model_selection import StratifiedGroupKFold
+from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from trainable.config import UserError
 
@@ -100,8 +101,12 @@ def load_data(
     patient_pattern: str = DEFAULT_PATIENT_PATTERN,
     seed: int = 0,
     cache_dir: str | os.PathLike | None = None,
+    train_subsample: int | None = None,
 ) -> Data:
-    """Load `source` (npz file, class folder, MedMNIST name or 'synthetic') and check it."""
+    """Load `source` (npz file, class folder, MedMNIST name or 'synthetic') and check it.
+
+    `train_subsample` keeps that many training images, stratified by class and drawn with
+    `seed` (validation and test stay whole): a small-data setting from a large set."""
     if size is not None and not 8 <= size <= 512:
         raise UserError(f"--size must be between 8 and 512 pixels; got {size}")
     if channels not in (None, 1, 3):
@@ -129,8 +134,29 @@ def load_data(
         )
     data = _resize_all(data, size)
     data = _set_channels(data, channels)
+    if train_subsample is not None:
+        data = subsample_train(data, train_subsample, seed)
     check_data(data)
     return data
+
+
+def subsample_train(data: Data, n: int, seed: int = 0) -> Data:
+    """Keep `n` training images, stratified by class (sklearn's train_test_split)."""
+    total = len(data.train_y)
+    counts = np.bincount(data.train_y, minlength=data.num_classes)
+    if not counts.min() * n / total >= 1 or n >= total:
+        raise UserError(
+            f"--train-subsample must leave at least one image per class and be below the "
+            f"{total} training images; got {n}"
+        )
+    keep, _ = train_test_split(
+        np.arange(total), train_size=n, stratify=data.train_y, random_state=seed
+    )
+    keep = np.sort(keep)
+    return Data(
+        data.train_x[keep], data.train_y[keep], data.val_x, data.val_y,
+        data.test_x, data.test_y, data.classes,
+    )
 
 
 def default_cache_dir() -> Path:
