@@ -230,7 +230,9 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--threads", type=int, default=2, help="torch threads per worker")
     t.add_argument("--out", type=Path, default=Path("results/fidelity"))
     a = sub.add_parser("analyse", help="scores and procedures from the recorded files")
-    a.add_argument("--out", type=Path, default=Path("results/fidelity"))
+    a.add_argument(
+        "--out", type=Path, action="append", help="run folder(s); default results/fidelity"
+    )
     a.add_argument("--subsets", type=int, default=300, help="random searches per setting")
     a.add_argument("--trials", type=int, default=12, help="configs per random search")
     a.add_argument("--json", type=Path, default=Path("benchmarks/fidelity.json"))
@@ -240,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from benchmarks.fidelity_analysis import analyse
 
-        analyse(args.out, args.subsets, args.trials, args.json)
+        analyse(args.out or [Path("results/fidelity")], args.subsets, args.trials, args.json)
     return 0
 
 

@@ -2,11 +2,16 @@
 
 - leaderboard.csv: one row per trial (search trials, then the reference rows): role, status,
   every knob, its best-epoch validation metrics (both objectives), epochs run;
-- best.json: the best trial's config, validation metrics, tuned threshold, checkpoint path;
-- test_metrics.json: the test split scored once, after the search, for the best trial's best
-  checkpoint and for the two reference configs (plain baseline, seed recipe), each at its
-  validation-tuned threshold and at 0.5, with the validation-to-test gap;
-- roc_pr.png, knobs.png, importances.png and a best_model/ TensorBoard run (search.plots).
+- best.json: the answer (the mean of the leaderboard's top trials, search/answer.py): its
+  members' trial ids, configs and checkpoints, its tuned threshold and validation metrics;
+  and the single best trial the same way;
+- test_metrics.json: the test split scored once, after the search, for the answer, the best
+  trial's best checkpoint and the two reference configs (plain baseline, seed recipe), each at
+  its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
+  whether the answer beat each reference on validation by more than one minority image, and
+  on test;
+- roc_pr.png, knobs.png, importances.png and a best_model/ TensorBoard run of the answer
+  (search.plots).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import optuna
 import pandas as pd
 from ray.tune import Result, ResultGrid
 
+from search.answer import ENSEMBLE_SIZE, average
 from search.plots import write_plots, write_tensorboard
 from trainable.data import Data
 from trainable.metrics import evaluate
@@ -78,6 +84,7 @@ def has_scores(result: Result, objective: str) -> bool:
 def score_on_test(result: Result, data: Data, objective: str) -> dict:
     """Validation metrics at the trial's best epoch next to the test split scored once."""
     state, checkpoint_path = best_checkpoint_state(result, objective)
+    val_probs = predict_checkpoint(state, data, "val")
     history = result.metrics_dataframe
     best = history.loc[history[objective].idxmax()]
     val = {
@@ -88,6 +95,7 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
     probs = predict_checkpoint(state, data, "test")
     test = evaluate(probs, data.test_y, threshold=state["threshold"])
     return {
+        "trial_id": Path(result.path).name,
         "config": state["config"],
         "epoch": state["epoch"],
         "threshold": state["threshold"],
@@ -95,9 +103,50 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
-        "_probs": probs,  # for the curves; dropped before writing
-        "_state": state,
+        "_probs": probs,  # for the answer and the curves; dropped before writing
+        "_val_probs": val_probs,
     }
+
+
+def score_answer(members: list[dict], data: Data) -> dict:
+    """The mean of the members' probabilities, thresholded on its own validation scores."""
+    val_probs = average([m["_val_probs"] for m in members])
+    test_probs = average([m["_probs"] for m in members])
+    val = evaluate(val_probs, data.val_y)
+    test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
+    return {
+        "members": [
+            {k: m[k] for k in ("trial_id", "config", "epoch", "checkpoint")} for m in members
+        ],
+        "threshold": val.get("threshold"),
+        "val": val,
+        "test": test,
+        "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "_probs": test_probs,
+        "_val_probs": val_probs,
+    }
+
+
+def verdict(scored: dict, data: Data, references: list[str]) -> dict:
+    """Did the answer beat each reference on validation by more than one image of the
+    smallest validation class (the most one image moves balanced accuracy), and on test?"""
+    one_image = 1 / (data.num_classes * np.bincount(data.val_y).min())
+    answer = scored["answer"]
+    out: dict[str, Any] = {"one_validation_image": one_image}
+    for name in references:
+        if name not in scored:
+            continue
+        val_margin = answer["val"]["balanced_accuracy"] - scored[name]["val"]["balanced_accuracy"]
+        test_margin = (
+            answer["test"]["balanced_accuracy"] - scored[name]["test"]["balanced_accuracy"]
+        )
+        out[name] = {
+            "val_margin": val_margin,
+            "beats_on_val": bool(val_margin > one_image),
+            "test_margin": test_margin,
+            "beats_on_test": bool(test_margin > 0),
+        }
+    return out
 
 
 def write_report(
@@ -120,36 +169,46 @@ def write_report(
     if not any(has_scores(r, objective) for r in results):
         return report
 
-    best = results.get_best_result(objective, "max", scope="all")
-    scored = {"best": score_on_test(best, data, objective)}
+    # The leaderboard's order, matched to results by trial folder name, never by position.
+    by_id = {Path(r.path).name: r for r in results if has_scores(r, objective)}
+    ranked = [t for t in table.loc[table["role"] == "search", "trial_id"] if t in by_id]
+    members = [score_on_test(by_id[t], data, objective) for t in ranked[:ENSEMBLE_SIZE]]
+    scored = {"answer": score_answer(members, data), "best_trial": members[0]}
     for name, result in zip(reference_names, references or [], strict=False):
         if has_scores(result, objective):
             scored[name] = score_on_test(result, data, objective)
     report["scored"] = scored
+    report["verdict"] = verdict(scored, data, reference_names)
 
     public = {
         name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()
     }
+    single = ("trial_id", "config", "val", "threshold", "epoch", "checkpoint")
     write_json(
         experiment / "best.json",
-        {k: public["best"][k] for k in ("config", "val", "threshold", "epoch", "checkpoint")}
-        | {"objective": objective},
+        {
+            "objective": objective,
+            "answer": {k: public["answer"][k] for k in ("members", "threshold", "val")},
+            "best_trial": {k: public["best_trial"][k] for k in single},
+        },
     )
-    write_json(experiment / "test_metrics.json", {"objective": objective, **public})
-    write_pictures(experiment, table[table["role"] == "search"], objective, scored["best"], data)
+    write_json(
+        experiment / "test_metrics.json",
+        {"objective": objective, "verdict": report["verdict"], **public},
+    )
+    write_pictures(experiment, table[table["role"] == "search"], objective, scored["answer"], data)
     return report
 
 
 def write_pictures(
-    experiment: Path, table: pd.DataFrame, objective: str, best: dict, data: Data
+    experiment: Path, table: pd.DataFrame, objective: str, answer: dict, data: Data
 ) -> None:
     study = load_study(experiment)
     curves, test_pred = None, None
     if data.num_classes == 2:
-        state = best["_state"]
-        val_probs = predict_checkpoint(state, data, "val")
-        curves = {"val": (data.val_y, val_probs[:, 1]), "test": (data.test_y, best["_probs"][:, 1])}
-        test_pred = (best["_probs"][:, 1] >= state["threshold"]).astype(np.int64)
+        val_scores, test_scores = answer["_val_probs"][:, 1], answer["_probs"][:, 1]
+        curves = {"val": (data.val_y, val_scores), "test": (data.test_y, test_scores)}
+        test_pred = (test_scores >= answer["threshold"]).astype(np.int64)
         write_tensorboard(experiment / "best_model", curves, test_pred, data.classes)
     write_plots(experiment, table, objective, curves, study)
 
@@ -170,6 +229,7 @@ def format_summary(report: dict) -> str:
     lines = [f"trials {len(search)}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
     if not report["scored"]:
         return "\n".join(lines + ["no trial reported a metric"])
+    lines = verdict_lines(report) + lines
     names = {
         "balanced_accuracy": "bal_acc",
         "robust_balanced_accuracy": "robust",
@@ -183,14 +243,43 @@ def format_summary(report: dict) -> str:
                 for m in SUMMARY_METRICS
             )
             lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
-    best = report["scored"]["best"]
+    answer = report["scored"]["answer"]
     lines.append(
-        f"objective {report['objective']}; best config's val-test gap "
-        f"{best['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"
+        f"objective {report['objective']}; the answer's val-test gap "
+        f"{answer['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"
     )
-    shown = {k: v for k, v in best["config"].items() if k != "device"}
-    lines.append("best config: " + json.dumps(shown))
+    for member in answer["members"]:
+        shown = {k: v for k, v in member["config"].items() if k not in ("device", "seed")}
+        lines.append(f"  member {member['trial_id']}: " + json.dumps(shown))
     return "\n".join(lines)
+
+
+def verdict_lines(report: dict) -> list[str]:
+    """The headline: what the answer is and whether it beat the references."""
+    scored, verdict = report["scored"], report["verdict"]
+    answer = scored["answer"]
+    n = len(answer["members"])
+    lines = [
+        f"answer: the mean of the top {n} trial(s) by {report['objective']}; test balanced "
+        f"accuracy {answer['test']['balanced_accuracy']:.4f}, ROC-AUC "
+        f"{answer['test']['roc_auc']:.4f}"
+    ]
+    for name, v in verdict.items():
+        if not isinstance(v, dict):
+            continue
+        label = name.replace("_", " ")
+        test_word = "beat" if v["beats_on_test"] else "did not beat"
+        lines.append(
+            f"  vs {label}: test {v['test_margin']:+.4f} ({test_word} it), validation "
+            f"{v['val_margin']:+.4f}"
+        )
+        if not v["beats_on_val"]:
+            lines.append(
+                f"  warning: on validation the answer is not ahead of the {label} by more "
+                f"than one image ({verdict['one_validation_image']:.4f}); the search found "
+                "nothing that validation can tell apart from it"
+            )
+    return lines
 
 
 def write_confirm(

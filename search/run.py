@@ -51,6 +51,7 @@ from trainable.train import peak_memory_mb  # noqa: E402
 OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
 SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 CONFIRM_SEEDS = 3
+BUDGET_IMAGES = 10 * 4_708  # see default_epochs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -63,8 +64,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
     )
     p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
+    p.add_argument(
+        "--train-subsample",
+        type=int,
+        metavar="N",
+        help="keep N training images, stratified (learning curves, small-data checks)",
+    )
     p.add_argument("--num-samples", type=int, default=12, help="trials to run")
-    p.add_argument("--epochs", type=int, default=10, help="max epochs per trial")
+    p.add_argument(
+        "--epochs",
+        type=int,
+        help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least 10)",
+    )
     p.add_argument("--max-concurrent", type=int, default=2, help="trials running at once")
     p.add_argument("--cpus-per-trial", type=float, default=1)
     p.add_argument("--gpus-per-trial", type=float, default=0, help="fractions allowed, e.g. 0.25")
@@ -78,9 +89,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--grace-period",
         type=int,
-        default=1,
-        help="ASHA: epochs every trial gets before it may be stopped (3: costlier, see "
-        "BENCHMARKS.md)",
+        help="ASHA: epochs every trial gets before it may be stopped (default: a tenth of "
+        "--epochs, at least 1; see BENCHMARKS.md)",
     )
     p.add_argument(
         "--objective",
@@ -123,15 +133,36 @@ def check_args(args: argparse.Namespace) -> None:
         ("--grace-period", args.grace_period, 1),
         ("--max-failures", args.max_failures, 0),
         ("--confirm", args.confirm, 0),
+        ("--train-subsample", args.train_subsample, 2),
     ):
-        if value < low:
+        if value is not None and value < low:
             raise UserError(f"{flag} must be at least {low}; got {value}")
-    if args.scheduler == "asha" and args.grace_period > args.epochs:
-        raise UserError(f"--grace-period ({args.grace_period}) exceeds --epochs ({args.epochs})")
+    check_budget(args)
     if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
         raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
     if args.resume and not args.name:
         raise UserError("--resume needs --name, the experiment to continue")
+
+
+def check_budget(args: argparse.Namespace) -> None:
+    if args.scheduler == "asha" and None not in (args.grace_period, args.epochs):
+        if args.grace_period > args.epochs:
+            raise UserError(
+                f"--grace-period ({args.grace_period}) exceeds --epochs ({args.epochs})"
+            )
+
+
+def default_epochs(train_images: int) -> int:
+    """A trial's budget in images seen, not epochs: 10 epochs of PneumoniaMNIST's 4,708
+    training images (the measured default), so 500 images get 94 epochs, about as many
+    optimiser steps, and ASHA never judges a small-data trial after a handful of steps.
+    At least 10 epochs, at most 200."""
+    return min(200, max(10, round(BUDGET_IMAGES / train_images)))
+
+
+def default_grace(epochs: int) -> int:
+    """A tenth of the budget: 1 epoch of 10 (measured best in BENCHMARKS.md), 9 of 94."""
+    return max(1, round(epochs / 10))
 
 
 def storage_root(args: argparse.Namespace) -> str:
@@ -306,8 +337,11 @@ def run(args: argparse.Namespace) -> None:
             f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
         )
-    data = load_data(args.data, size=args.size)
+    data = load_data(args.data, size=args.size, train_subsample=args.train_subsample)
     print(data.describe())
+    args.epochs = args.epochs or default_epochs(len(data.train_y))
+    args.grace_period = args.grace_period or default_grace(args.epochs)
+    check_budget(args)
     if not args.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     start_ray(args)
@@ -318,9 +352,10 @@ def run(args: argparse.Namespace) -> None:
         tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
     else:
         tuner = build_tuner(args, trainable, experiment)
+    stopping = f", ASHA grace {args.grace_period}" if args.scheduler == "asha" else ""
     print(
-        f"space {args.space}: {args.num_samples} trials of up to {args.epochs} epochs, "
-        f"{args.max_concurrent} at a time -> {tune_path}",
+        f"space {args.space}: {args.num_samples} trials of up to {args.epochs} epochs"
+        f"{stopping}, {args.max_concurrent} at a time -> {tune_path}",
         flush=True,
     )
     started = time.monotonic()

@@ -19,6 +19,7 @@ size, so the second run skips JPEG decoding.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import re
@@ -153,10 +154,7 @@ def subsample_train(data: Data, n: int, seed: int = 0) -> Data:
         np.arange(total), train_size=n, stratify=data.train_y, random_state=seed
     )
     keep = np.sort(keep)
-    return Data(
-        data.train_x[keep], data.train_y[keep], data.val_x, data.val_y,
-        data.test_x, data.test_y, data.classes,
-    )
+    return dataclasses.replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
 
 
 def default_cache_dir() -> Path:

@@ -69,7 +69,9 @@ def perturb_validation(images: np.ndarray) -> np.ndarray:
 # --- MedMNIST-C: the corruption families and severities published for chest X-rays ------------
 # Di Salvo et al., "MedMNIST-C" (2024), registry entry 'pneumoniamnist': 13 families, 5
 # severities each. Re-written on tensors (their code needs ImageMagick through Wand); blur's
-# kernel sizes are theirs at 224 px, scaled to the image size.
+# kernel sizes are read as theirs at 224 px and scaled to the image size, so at 28 px blur is
+# nearly the identity (sigma 0.3 px; mean change under 0.01 grey levels). The fidelity
+# benchmark ran with this battery and rejected it as an objective (BENCHMARKS.md).
 
 
 def _pixelate(x: torch.Tensor, keep: float) -> torch.Tensor:

@@ -309,6 +309,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
     p.add_argument(
+        "--train-subsample",
+        type=int,
+        metavar="N",
+        help="keep N training images, stratified by class (learning curves)",
+    )
+    p.add_argument(
         "--val-fraction",
         type=float,
         default=0.1,
@@ -342,6 +348,7 @@ def run(args: argparse.Namespace) -> None:
         channels=args.channels,
         val_fraction=args.val_fraction,
         patient_pattern=args.patient_pattern,
+        train_subsample=args.train_subsample,
     )
     print(data.describe())
     print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)

@@ -6,7 +6,7 @@ import optuna
 import pandas as pd
 import pytest
 
-from search.run import main
+from search.run import default_epochs, default_grace, main
 
 
 def search(storage, flags: str) -> int:
@@ -18,7 +18,9 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     code = search(tmp_path, flags)
     assert code == 0
     out = capsys.readouterr().out
-    assert "trial 5/5 done" in out and "best  val" in out and "seed recipe  test" in out
+    assert "trial 5/5 done" in out and "best trial  val" in out and "seed recipe  test" in out
+    assert out.count("answer: the mean of the top 5 trial(s)") == 1
+    assert "vs baseline: test" in out and "vs seed recipe: test" in out
     experiment = tmp_path / "small"
 
     board = pd.read_csv(experiment / "leaderboard.csv")
@@ -41,17 +43,31 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
 
     best = json.loads((experiment / "best.json").read_text())
     assert best["objective"] == "val_balanced_accuracy"
-    assert best["val"]["balanced_accuracy"] == pytest.approx(
+    single = best["best_trial"]
+    assert single["trial_id"] == search_rows["trial_id"].iloc[0]
+    assert single["val"]["balanced_accuracy"] == pytest.approx(
         search_rows["val_balanced_accuracy"].iloc[0]
     )
-    assert 0 <= best["threshold"] <= 1
+    assert 0 <= single["threshold"] <= 1
+    # the answer: the leaderboard's top trials in its order, named by trial folder
+    members = [m["trial_id"] for m in best["answer"]["members"]]
+    assert members == list(search_rows["trial_id"].iloc[: len(members)]) and len(members) == 5
+    assert all((experiment / m).is_dir() for m in members)
+    assert 0 <= best["answer"]["threshold"] <= 1
     test = json.loads((experiment / "test_metrics.json").read_text())
-    assert {"best", "baseline", "seed_recipe"} <= set(test)
-    for entry in (test["best"], test["baseline"], test["seed_recipe"]):
+    assert {"answer", "best_trial", "baseline", "seed_recipe", "verdict"} <= set(test)
+    for entry in (test["answer"], test["best_trial"], test["baseline"], test["seed_recipe"]):
         assert {"balanced_accuracy", "balanced_accuracy_05", "roc_auc"} <= set(entry["test"])
         assert entry["val_test_gap"] == pytest.approx(
             entry["val"]["balanced_accuracy"] - entry["test"]["balanced_accuracy"]
         )
+    # the verdict is the margin of the answer over each reference, split by split
+    for ref in ("baseline", "seed_recipe"):
+        v = test["verdict"][ref]
+        margin = test["answer"]["test"]["balanced_accuracy"] - test[ref]["test"]["balanced_accuracy"]
+        assert v["test_margin"] == pytest.approx(margin)
+        assert v["beats_on_test"] == (margin > 0)
+        assert v["beats_on_val"] == (v["val_margin"] > test["verdict"]["one_validation_image"])
 
     # the study in the experiment folder agrees with the leaderboard, pruned included
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{experiment}/optuna.db")
@@ -109,6 +125,8 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
         ("--space focal --address nonsense", "cannot reach a Ray cluster"),
         ("--space focal --max-failures -1", "--max-failures must be at least 0"),
         ("--space focal --cpus-per-trial 0", "--cpus-per-trial must be > 0"),
+        ("--space focal --train-subsample 1", "--train-subsample must be at least 2"),
+        ("--space focal --train-subsample 480", "--train-subsample must leave"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
@@ -123,3 +141,11 @@ def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot write results under") and "\n" not in err
     assert (tmp_path / "a_file").read_text() == "not a folder"  # nothing touched
+
+
+def test_the_default_budget_is_images_seen_so_small_data_gets_more_epochs():
+    assert default_epochs(4_708) == 10  # PneumoniaMNIST: the measured default
+    assert default_epochs(500) == 94  # about as many optimiser steps on 500 images
+    assert default_epochs(78_468) == 10  # never below 10 epochs
+    assert default_epochs(20) == 200  # nor above 200
+    assert [default_grace(e) for e in (10, 94, 3)] == [1, 9, 1]  # a tenth of the budget

@@ -31,6 +31,25 @@ def test_pneumoniamnist_npz_matches_the_data_readme(pneumoniamnist):
     assert "train normal 1214 (25.8%) / pneumonia 3494 (74.2%)" in d.describe()
 
 
+def test_train_subsample_keeps_the_class_mix_and_leaves_val_and_test_whole(pneumoniamnist):
+    d = load_data(str(PNEUMONIAMNIST), train_subsample=500)
+    assert counts(d.train_y) == [129, 371]  # 25.8% / 74.2%, as the full split
+    assert counts(d.val_y) == [135, 389] and counts(d.test_y) == [234, 390]
+    # every kept image is one of the originals; the same seed keeps the same ones
+    originals = {x.tobytes() for x in pneumoniamnist.train_x}
+    assert {x.tobytes() for x in d.train_x} <= originals and len(d.train_x) == 500
+    again = load_data(str(PNEUMONIAMNIST), train_subsample=500)
+    assert np.array_equal(again.train_x, d.train_x)
+    other = load_data(str(PNEUMONIAMNIST), train_subsample=500, seed=1)
+    assert not np.array_equal(other.train_x, d.train_x)
+
+
+def test_train_subsample_too_small_or_too_large_is_one_line(pneumoniamnist):
+    for n in (2, 4708):
+        with pytest.raises(UserError, match="--train-subsample must leave"):
+            load_data(str(PNEUMONIAMNIST), train_subsample=n)
+
+
 def test_npz_resized_on_load(pneumoniamnist):
     d = load_data(str(PNEUMONIAMNIST), size=64, channels=3)
     assert d.train_x.shape == (4708, 3, 64, 64)
