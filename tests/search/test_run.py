@@ -64,7 +64,8 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     # the verdict is the margin of the answer over each reference, split by split
     for ref in ("baseline", "seed_recipe"):
         v = test["verdict"][ref]
-        margin = test["answer"]["test"]["balanced_accuracy"] - test[ref]["test"]["balanced_accuracy"]
+        answer, reference = test["answer"]["test"], test[ref]["test"]
+        margin = answer["balanced_accuracy"] - reference["balanced_accuracy"]
         assert v["test_margin"] == pytest.approx(margin)
         assert v["beats_on_test"] == (margin > 0)
         assert v["beats_on_val"] == (v["val_margin"] > test["verdict"]["one_validation_image"])
