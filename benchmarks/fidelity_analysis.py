@@ -361,11 +361,11 @@ def analyse_setting(s: Setting, subsets: int, trials: int, seed: int = 0) -> dic
         rho = spearmanr(x, y).statistic
         fidelity[name] = {"spearman": float(rho), "regret": float(y.max() - y[np.argmax(x)])}
     ref_test = {n: truths[n] for n in refs}
-    for cut in ("0.5", "eer"):
-        for n in refs:
-            r = s.runs[n]
-            ref_test_other = test_at(s, r.val[-1], r.test[-1], cut)
-            print(f"  {s.name} {n} test bal. acc at thr {cut}: {ref_test_other:.3f}")
+    ref_other_cuts = {  # the references under the other threshold rules, for comparison
+        f"{n} @{cut}": test_at(s, s.runs[n].val[-1], s.runs[n].test[-1], cut)
+        for n in refs
+        for cut in ("0.5", "eer")
+    }
     rng = np.random.default_rng(seed)
     results: dict[str, list[float]] = {name: [] for name in PROCEDURES}
     best_in_subset = []
@@ -392,6 +392,7 @@ def analyse_setting(s: Setting, subsets: int, trials: int, seed: int = 0) -> dic
     return {
         "configs": len(searched),
         "references_test": ref_test,
+        "references_test_other_thresholds": ref_other_cuts,
         "default_test": truths.get("default"),
         "best_config_test": max(truths[n] for n in searched),
         "fidelity": fidelity,

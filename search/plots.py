@@ -1,9 +1,10 @@
-"""Pictures of a finished search: PNG files, and the best model's curves in TensorBoard.
+"""Pictures of a finished search: PNG files, and the answer's curves in TensorBoard.
 
-- roc_pr.png: ROC and precision-recall curves of the best model, validation and test;
+- roc_pr.png: ROC and precision-recall curves of the answer (the mean of the top trials,
+  search/answer.py), validation and test;
 - knobs.png: the objective against each knob, one dot per trial (stopped trials hollow);
 - importances.png: Optuna's parameter importances over the finished trials;
-- best_model/ (TensorBoard run): the same PR curves, ROC as a figure, test confusion matrix.
+- best_model/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
 
 from __future__ import annotations
@@ -35,8 +36,8 @@ def roc_pr_figure(curves: Curves) -> plt.Figure:
     for split, (labels, scores) in curves.items():
         RocCurveDisplay.from_predictions(labels, scores, name=split, ax=roc)
         PrecisionRecallDisplay.from_predictions(labels, scores, name=split, ax=pr)
-    roc.set_title("ROC, best model")
-    pr.set_title("Precision-recall, best model")
+    roc.set_title("ROC, the answer")
+    pr.set_title("Precision-recall, the answer")
     fig.tight_layout()
     return fig
 
@@ -122,7 +123,7 @@ def write_plots(
 def write_tensorboard(
     folder: Path, curves: Curves, test_pred: np.ndarray | None, classes: list[str]
 ) -> None:
-    """The best model's PR curves, ROC and test confusion matrix as a TensorBoard run."""
+    """The answer's PR curves, ROC and test confusion matrix as a TensorBoard run."""
     with SummaryWriter(str(folder)) as writer:
         for split, (labels, scores) in curves.items():
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=0)
