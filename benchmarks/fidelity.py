@@ -21,7 +21,8 @@ mean test balanced accuracy and how often it beats each reference. This is the o
 reads test splits before the end, to choose the method; nothing here feeds a search.
 
 Settings: pneumoniamnist (28 px npz), small500 (its training split cut to 500 images,
-stratified, seed 0), kermany64 (the chest_xray folder at 64 px, patient-grouped carve).
+stratified, seed 0), kermany64 (the chest_xray folder at 64 px, patient-grouped carve); and
+the first two without shift (`_iid`: the test split replaced by held-out training images).
 """
 
 from __future__ import annotations
@@ -44,6 +45,14 @@ SETTINGS = {
     "pneumoniamnist": {"source": "pneumoniamnist/pneumoniamnist.npz"},
     "small500": {"source": "pneumoniamnist/pneumoniamnist.npz", "train_subsample": 500},
     "kermany64": {"source": "chest_xray", "size": 64},
+    # No shift: the test split replaced by images held out of the training split (same
+    # acquisition), to tell what holds under shift from what holds everywhere.
+    "pneumoniamnist_iid": {"source": "pneumoniamnist/pneumoniamnist.npz", "iid_test": True},
+    "small500_iid": {
+        "source": "pneumoniamnist/pneumoniamnist.npz",
+        "iid_test": True,
+        "train_subsample": 500,
+    },
 }
 SEVERITIES = (3, 5)
 
@@ -79,19 +88,38 @@ def draw_configs(n: int, seed: int, epochs: int) -> dict[str, dict]:
 @cache
 def setting_data(setting: str, fold: int):
     """The setting's data; fold 0 is its own split, fold f > 0 a reshuffled carve."""
-    from trainable.data import load_data
+    from trainable.data import load_data, subsample_train
 
     spec = SETTINGS[setting]
     source = str(DATA_DIR / spec["source"])
     data = load_data(
         source,
         size=spec.get("size"),
-        train_subsample=spec.get("train_subsample"),
         seed=fold if Path(source).is_dir() else 0,  # a folder is carved with this seed
     )
+    if spec.get("iid_test"):
+        data = held_out_test(data)
+    if spec.get("train_subsample"):
+        data = subsample_train(data, spec["train_subsample"], seed=0)
     if fold and not Path(source).is_dir():
         data = reshuffle(data, fold)
     return data
+
+
+def held_out_test(data):
+    """Replace the test split by as many training images, stratified (seed 0)."""
+    from sklearn.model_selection import train_test_split
+
+    from trainable.data import Data
+
+    fit, test = train_test_split(
+        np.arange(len(data.train_y)),
+        test_size=len(data.test_y),
+        stratify=data.train_y,
+        random_state=0,
+    )
+    x, y = data.train_x, data.train_y
+    return Data(x[fit], y[fit], data.val_x, data.val_y, x[test], y[test], data.classes)
 
 
 def reshuffle(data, seed: int):

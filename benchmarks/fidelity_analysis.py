@@ -260,14 +260,18 @@ def best_epoch_argmax(s: Setting, names: list[str], scores: dict) -> float:
     return scores["best epoch"][best][1]
 
 
-def best_epoch_top_k(s: Setting, names: list[str], scores: dict) -> float:
+def best_epoch_top_k(cut: str = "val") -> Callable:
     """The product's answer (search/answer.py): the mean of the top trials by best-epoch val
     bal. acc, each at its best epoch, thresholded on the mean's validation probabilities."""
-    top = sorted(names, key=lambda n: -scores["best epoch"][n][0])[:ENSEMBLE_SIZE]
-    epochs = {n: scores["best epoch"][n][2] for n in top}
-    val_p = np.mean([s.runs[n].val[e] for n, e in epochs.items()], axis=0)
-    test_p = np.mean([s.runs[n].test[e] for n, e in epochs.items()], axis=0)
-    return test_at(s, val_p, test_p)
+
+    def pick(s: Setting, names: list[str], scores: dict) -> float:
+        top = sorted(names, key=lambda n: -scores["best epoch"][n][0])[:ENSEMBLE_SIZE]
+        epochs = {n: scores["best epoch"][n][2] for n in top}
+        val_p = np.mean([s.runs[n].val[e] for n, e in epochs.items()], axis=0)
+        test_p = np.mean([s.runs[n].test[e] for n, e in epochs.items()], axis=0)
+        return test_at(s, val_p, test_p, cut)
+
+    return pick
 
 
 def argmax_by(score: str) -> Callable:
@@ -312,7 +316,9 @@ def _last(r: Run, split: str, tta: bool) -> np.ndarray:
 
 PROCEDURES: dict[str, tuple[Callable, bool]] = {  # name: (procedure, references as candidates)
     "best trial, best epoch (before)": (best_epoch_argmax, False),
-    "top-5 mean, best epochs (the product's answer)": (best_epoch_top_k, False),
+    "top-5 mean, best epochs (the product's answer)": (best_epoch_top_k(), False),
+    "top-5 mean, best epochs, thr 0.5": (best_epoch_top_k("0.5"), False),
+    "top-5 mean, best epochs, thr at val sens = spec": (best_epoch_top_k("eer"), False),
     "best trial by val bal. acc": (argmax_by("val bal. acc (tuned thr)"), False),
     "best trial by val ROC-AUC": (argmax_by("val ROC-AUC"), False),
     "best trial by -val loss": (argmax_by("-val loss"), False),

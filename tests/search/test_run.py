@@ -19,7 +19,7 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "trial 5/5 done" in out and "best trial  val" in out and "seed recipe  test" in out
-    assert out.count("answer: the mean of the top 5 trial(s)") == 1
+    assert out.count("answer: the mean of the top ") == 1
     assert "vs baseline: test" in out and "vs seed recipe: test" in out
     experiment = tmp_path / "small"
 
@@ -49,9 +49,10 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
         search_rows["val_balanced_accuracy"].iloc[0]
     )
     assert 0 <= single["threshold"] <= 1
-    # the answer: the leaderboard's top trials in its order, named by trial folder
+    # the answer: the leaderboard's top trials that ran every epoch, in its order, by name
     members = [m["trial_id"] for m in best["answer"]["members"]]
-    assert members == list(search_rows["trial_id"].iloc[: len(members)]) and len(members) == 5
+    complete = search_rows[search_rows["status"] == "complete"]
+    assert len(complete) >= 1 and members == list(complete["trial_id"].iloc[:5])
     assert all((experiment / m).is_dir() for m in members)
     assert 0 <= best["answer"]["threshold"] <= 1
     test = json.loads((experiment / "test_metrics.json").read_text())
