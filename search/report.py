@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from ray.tune import Result, ResultGrid
 
 from search.answer import ENSEMBLE_SIZE, average
 from search.plots import write_plots, write_tensorboard
+from search.reruns import reference_role
 from trainable.data import Data
 from trainable.metrics import evaluate
 from trainable.ray_trainable import CHECKPOINT_FILE
@@ -44,16 +46,13 @@ SUMMARY_METRICS = (
 
 
 def trial_rows(
-    results: ResultGrid, max_epochs: int, objective: str, role: str | list[str] = "search"
+    results: ResultGrid, max_epochs: int, objective: str, role: Callable[[Result], str]
 ) -> pd.DataFrame:
-    """One row per trial, at the epoch with the best objective."""
+    """One row per trial, at the epoch with the best objective; `role(result)` names it."""
     rows = []
-    for i, result in enumerate(results):
+    for result in results:
         history = result.metrics_dataframe
-        row: dict[str, Any] = {
-            "trial_id": Path(result.path).name,
-            "role": role if isinstance(role, str) else role[i],
-        }
+        row: dict[str, Any] = {"trial_id": Path(result.path).name, "role": role(result)}
         if history is None or history.empty or objective not in history:
             row |= {"status": "error", "epochs_run": 0}
         else:
@@ -154,16 +153,20 @@ def write_report(
     experiment: Path,
     results: ResultGrid,
     references: ResultGrid | None,
-    reference_names: list[str],
+    reference_configs: dict[str, dict],
     data: Data,
     max_epochs: int,
     objective: str,
 ) -> dict:
-    table = trial_rows(results, max_epochs, objective)
+    """Everything above; references are matched to their role by config, never by position."""
+
+    def role(result: Result) -> str:
+        return reference_role(result.config, reference_configs)
+
+    table = trial_rows(results, max_epochs, objective, lambda result: "search")
     if references is not None:
         table = pd.concat(
-            [table, trial_rows(references, max_epochs, objective, role=reference_names)],
-            ignore_index=True,
+            [table, trial_rows(references, max_epochs, objective, role)], ignore_index=True
         )
     table.to_csv(experiment / "leaderboard.csv", index=False)
     report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
@@ -182,11 +185,12 @@ def write_report(
     best_trial = next((m for m in members if m["trial_id"] == best_id), None)
     best_trial = best_trial or score_on_test(by_id[best_id], data, objective)
     scored = {"answer": score_answer(members, data), "best_trial": best_trial}
-    for name, result in zip(reference_names, references or [], strict=False):
+    for result in references or []:
         if has_scores(result, objective):
-            scored[name] = score_on_test(result, data, objective)
+            scored[role(result)] = score_on_test(result, data, objective)
+    scored = {k: scored[k] for k in ("answer", "best_trial", *reference_configs) if k in scored}
     report["scored"] = scored
-    report["verdict"] = verdict(scored, data, reference_names)
+    report["verdict"] = verdict(scored, data, list(reference_configs))
 
     public = {
         name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()

@@ -31,6 +31,15 @@ def reference_configs(epochs: int, seed: int) -> dict[str, dict]:
     }
 
 
+def reference_role(config: dict, references: dict[str, dict]) -> str:
+    """Which reference a trained config is, read off its knobs: a restored result grid need
+    not keep the order the configs were given in."""
+    for name, knobs in references.items():
+        if all(config.get(k) == v for k, v in knobs.items()):
+            return name
+    raise ValueError(f"config matches no reference: {config}")
+
+
 def run_configs(
     trainable, configs: list[dict], storage: str, name: str, objective: str, max_concurrent: int
 ) -> ResultGrid:

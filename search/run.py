@@ -376,7 +376,7 @@ def run(args: argparse.Namespace) -> None:
         args.max_concurrent,
     )
     report = write_report(
-        experiment, results, reference_results, list(references), data, args.epochs, objective
+        experiment, results, reference_results, references, data, args.epochs, objective
     )
     print(format_summary(report))
     if args.confirm:
