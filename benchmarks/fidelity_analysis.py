@@ -435,7 +435,8 @@ def format_tables(report: dict) -> str:
             cells.append(f"{f['spearman']:+.2f} ({f['regret']:.3f})" if f else "-")
             if f:
                 rhos.append(f["spearman"])
-        lines.append(f"| {score} | " + " | ".join(cells) + f" | {np.mean(rhos):+.2f} |")
+        if rhos:
+            lines.append(f"| {score} | " + " | ".join(cells) + f" | {np.mean(rhos):+.2f} |")
     lines += [
         "",
         "Answer's test bal. acc, mean over random searches "
@@ -452,9 +453,9 @@ def format_tables(report: dict) -> str:
             if p:
                 means.append(p["mean"])
                 shares.append(p["at_least_both_refs"])
-        lines.append(
-            f"| {name} | " + " | ".join(cells) + f" | {np.mean(means):.3f} | {min(shares):.0%} |"
-        )
+        if means:
+            summary = f" | {np.mean(means):.3f} | {min(shares):.0%} |"
+            lines.append(f"| {name} | " + " | ".join(cells) + summary)
     for ref in (*REFERENCES, "best config"):
         cells = []
         for k in keys:

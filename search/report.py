@@ -29,7 +29,7 @@ from ray.tune import Result, ResultGrid
 
 from search.answer import ENSEMBLE_SIZE, average
 from search.plots import write_plots, write_tensorboard
-from search.reruns import reference_role
+from search.reruns import ranked_trials, reference_role, same_config
 from trainable.data import Data
 from trainable.metrics import evaluate
 from trainable.ray_trainable import CHECKPOINT_FILE
@@ -67,7 +67,10 @@ def trial_rows(
         rows.append(row)
     table = pd.DataFrame(rows)
     if objective in table:
-        table = table.sort_values(objective, ascending=False, na_position="last")
+        # the order of search.reruns.ranked_trials: best first, ties by trial folder name
+        table = table.sort_values(
+            [objective, "trial_id"], ascending=[False, True], na_position="last", kind="stable"
+        )
     return table.reset_index(drop=True)
 
 
@@ -116,7 +119,8 @@ def score_answer(members: list[dict], data: Data) -> dict:
     test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
     return {
         "members": [
-            {k: m[k] for k in ("trial_id", "config", "epoch", "checkpoint")} for m in members
+            {k: m[k] for k in ("search_trial", "trial_id", "config", "epoch", "checkpoint")}
+            for m in members
         ],
         "threshold": val.get("threshold"),
         "val": val,
@@ -157,33 +161,37 @@ def write_report(
     data: Data,
     max_epochs: int,
     objective: str,
+    completions: ResultGrid | None = None,
 ) -> dict:
-    """Everything above; references are matched to their role by config, never by position."""
+    """Everything above; references are matched to their role by config, never by position;
+    `completions` are the full runs of answer members that ASHA stopped."""
 
     def role(result: Result) -> str:
         return reference_role(result.config, reference_configs)
 
     table = trial_rows(results, max_epochs, objective, lambda result: "search")
-    if references is not None:
-        table = pd.concat(
-            [table, trial_rows(references, max_epochs, objective, role)], ignore_index=True
-        )
+    for grid, name in ((completions, lambda r: "member_full_run"), (references, role)):
+        if grid is not None:
+            table = pd.concat([table, trial_rows(grid, max_epochs, objective, name)])
+    table = table.reset_index(drop=True)
     table.to_csv(experiment / "leaderboard.csv", index=False)
     report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
     if not any(has_scores(r, objective) for r in results):
         return report
 
-    # The leaderboard's order, matched to results by trial folder name, never by position.
-    # Members ran the full budget, as in the benchmark behind the answer; ASHA-stopped trials
-    # had 1-3 epochs. (Only when no trial completed do stopped ones stand in.)
-    by_id = {Path(r.path).name: r for r in results if has_scores(r, objective)}
-    rows = table[(table["role"] == "search") & table["trial_id"].isin(by_id)]
-    complete = rows[rows["status"] == "complete"]
-    ranked = list((complete if len(complete) else rows)["trial_id"])
-    members = [score_on_test(by_id[t], data, objective) for t in ranked[:ENSEMBLE_SIZE]]
-    best_id = rows["trial_id"].iloc[0]
-    best_trial = next((m for m in members if m["trial_id"] == best_id), None)
-    best_trial = best_trial or score_on_test(by_id[best_id], data, objective)
+    # Members: the top trials by the objective, each at its full budget, as in the benchmark
+    # behind the answer: a trial ASHA stopped is stood in for by its config's full run in
+    # `completions`, matched by config, never by position.
+    members = []
+    for trial in ranked_trials(results, objective)[:ENSEMBLE_SIZE]:
+        full = trial
+        if trial.metrics_dataframe["epoch"].max() < max_epochs:
+            full = next((c for c in completions or [] if same_config(c.config, trial.config)), None)
+        if full is not None and has_scores(full, objective):
+            scored_full = score_on_test(full, data, objective)
+            members.append(scored_full | {"search_trial": Path(trial.path).name})
+    best_trial = score_on_test(ranked_trials(results, objective)[0], data, objective)
+    members = members or [best_trial | {"search_trial": best_trial["trial_id"]}]
     scored = {"answer": score_answer(members, data), "best_trial": best_trial}
     for result in references or []:
         if has_scores(result, objective):
@@ -272,8 +280,8 @@ def verdict_lines(report: dict) -> list[str]:
     answer = scored["answer"]
     n = len(answer["members"])
     lines = [
-        f"answer: the mean of the top {n} trial(s) that ran every epoch, by "
-        f"{report['objective']}; test balanced accuracy "
+        f"answer: the mean of the top {n} trials by {report['objective']}, each trained for "
+        f"the full budget; test balanced accuracy "
         f"{answer['test']['balanced_accuracy']:.4f}, ROC-AUC {answer['test']['roc_auc']:.4f}"
     ]
     for name, v in verdict.items():

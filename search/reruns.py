@@ -1,19 +1,24 @@
-"""Fixed configs trained to the last epoch beside the search: reference rows and --confirm.
+"""Fixed configs trained to the last epoch beside the search: the answer's members that ASHA
+stopped early, the reference rows, and --confirm.
 
     results = run_configs(trainable, configs, "/abs/results/NAME", "references", objective, 2)
 
 The search's own scores come from ASHA-shortened trials and one validation split. The report
 needs what a user would compare against, trained exactly as long: the plain baseline and the
-seed recipe (`references`), and, with --confirm K, the top K configs retrained with new seeds
-(`confirm`), because a single validation score of a few hundred images is noisy. These are
-ordinary Tune trials (so they run on the cluster too), in sub-folders of the experiment that
-TensorBoard shows beside the search's trials, and `--resume` finishes them like the rest.
+seed recipe (`references`); the answer's members at their full budget (`members`: the top
+trials ASHA stopped, trained again to the last epoch with the same config and seed); and,
+with --confirm K, the top K configs retrained with new seeds (`confirm`), because a single
+validation score of a few hundred images is noisy. These are ordinary Tune trials (so they
+run on the cluster too), in sub-folders of the experiment that TensorBoard shows beside the
+search's trials, and `--resume` finishes them like the rest.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from ray import tune
-from ray.tune import ResultGrid
+from ray.tune import Result, ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from trainable.config import SEED_RECIPE, TrainConfig
@@ -29,6 +34,25 @@ def reference_configs(epochs: int, seed: int) -> dict[str, dict]:
         name: TrainConfig.from_dict({**knobs, "epochs": epochs, "seed": seed}).to_dict()
         for name, knobs in REFERENCES.items()
     }
+
+
+def ranked_trials(results: ResultGrid, objective: str) -> list[Result]:
+    """Search trials with scores, best first by their best epoch (ties: trial folder name).
+    The one ranking the answer's members, the leaderboard and --confirm share."""
+    scored = [
+        r for r in results if r.metrics_dataframe is not None and objective in r.metrics_dataframe
+    ]
+    return sorted(scored, key=lambda r: (-r.metrics_dataframe[objective].max(), Path(r.path).name))
+
+
+def member_configs(results: ResultGrid, objective: str, epochs: int, size: int) -> list[dict]:
+    """Configs of the top `size` trials that stopped before `epochs`: to train in full."""
+    top = ranked_trials(results, objective)[:size]
+    return [r.config for r in top if r.metrics_dataframe["epoch"].max() < epochs]
+
+
+def same_config(a: dict, b: dict) -> bool:
+    return TrainConfig.from_dict(a) == TrainConfig.from_dict(b)
 
 
 def reference_role(config: dict, references: dict[str, dict]) -> str:
@@ -81,12 +105,8 @@ def confirm_configs(
     results: ResultGrid, k: int, objective: str, seed: int, epochs: int, runs: int
 ) -> list[dict]:
     """The top k search configs by best objective, each `runs` times with new seeds."""
-    scored = [
-        r for r in results if r.metrics_dataframe is not None and objective in r.metrics_dataframe
-    ]
-    scored.sort(key=lambda r: r.metrics_dataframe[objective].max(), reverse=True)
     configs = []
-    for result in scored[:k]:
+    for result in ranked_trials(results, objective)[:k]:
         base = TrainConfig.from_dict(result.config).to_dict()
         configs += [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
     return configs

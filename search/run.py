@@ -34,10 +34,12 @@ import ray  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
+from search.answer import ENSEMBLE_SIZE  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
     confirm_configs,
+    member_configs,
     reference_configs,
     run_configs,
     trial_dirname,
@@ -361,9 +363,20 @@ def run(args: argparse.Namespace) -> None:
     started = time.monotonic()
     results = tuner.fit()
     objective = OBJECTIVES[args.objective]
+    print(f"search took {time.monotonic() - started:.0f}s", flush=True)
+    stopped = member_configs(results, objective, args.epochs, ENSEMBLE_SIZE)
+    completions = None
+    if stopped:
+        print(
+            f"training {len(stopped)} of the answer's top {ENSEMBLE_SIZE} configs, which ASHA "
+            f"stopped early, for all {args.epochs} epochs",
+            flush=True,
+        )
+        completions = run_configs(
+            trainable, stopped, tune_path, "members", objective, args.max_concurrent
+        )
     print(
-        f"search took {time.monotonic() - started:.0f}s; training the reference configs "
-        f"(baseline, seed recipe) for {args.epochs} epochs",
+        f"training the reference configs (baseline, seed recipe) for {args.epochs} epochs",
         flush=True,
     )
     references = reference_configs(args.epochs, args.seed)
@@ -376,7 +389,14 @@ def run(args: argparse.Namespace) -> None:
         args.max_concurrent,
     )
     report = write_report(
-        experiment, results, reference_results, references, data, args.epochs, objective
+        experiment,
+        results,
+        reference_results,
+        references,
+        data,
+        args.epochs,
+        objective,
+        completions,
     )
     print(format_summary(report))
     if args.confirm:

@@ -72,6 +72,10 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     references = board[board["role"] != "search"]
     assert sorted(references["role"]) == ["baseline", "seed_recipe"]
     assert (references["epochs_run"] == 2).all()
+    # roles follow the configs, whatever order the restored result grid hands them back in
+    by_role = references.set_index("role")
+    assert by_role.loc["baseline", "config/aug_strength"] == 0.0
+    assert by_role.loc["seed_recipe", "config/sampler"] == "oversample"
     study = optuna.load_study(
         study_name="killed", storage=f"sqlite:///{tmp_path / 'killed' / 'optuna.db'}"
     )

@@ -19,7 +19,7 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "trial 5/5 done" in out and "best trial  val" in out and "seed recipe  test" in out
-    assert out.count("answer: the mean of the top ") == 1
+    assert out.count("answer: the mean of the top 5 trials") == 1
     assert "vs baseline: test" in out and "vs seed recipe: test" in out
     experiment = tmp_path / "small"
 
@@ -36,8 +36,9 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     ]
     assert len(seeded) >= 1
     # ... and both references were trained for every epoch beside it
-    references = board[board["role"] != "search"].set_index("role")
-    assert set(references.index) == {"baseline", "seed_recipe"}
+    references = board[board["role"].isin(["baseline", "seed_recipe"])].set_index("role")
+    assert set(board["role"]) - {"member_full_run"} == {"search", "baseline", "seed_recipe"}
+    assert sorted(references.index) == ["baseline", "seed_recipe"]
     assert (references["epochs_run"] == 3).all()
     assert references.loc["baseline", "config/aug_strength"] == 0.0
 
@@ -49,11 +50,21 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
         search_rows["val_balanced_accuracy"].iloc[0]
     )
     assert 0 <= single["threshold"] <= 1
-    # the answer: the leaderboard's top trials that ran every epoch, in its order, by name
-    members = [m["trial_id"] for m in best["answer"]["members"]]
-    complete = search_rows[search_rows["status"] == "complete"]
-    assert len(complete) >= 1 and members == list(complete["trial_id"].iloc[:5])
-    assert all((experiment / m).is_dir() for m in members)
+    # the answer: the leaderboard's top 5 trials, each at the full budget: a trial ASHA
+    # stopped is stood in for by its config's full run (members/), matched by config
+    members = best["answer"]["members"]
+    assert [m["search_trial"] for m in members] == list(search_rows["trial_id"].iloc[:5])
+    full_runs = board[board["role"] == "member_full_run"].set_index("trial_id")
+    assert len(full_runs) == (search_rows["status"] == "stopped").sum()
+    assert (full_runs["epochs_run"] == 3).all()
+    by_id = search_rows.set_index("trial_id")
+    for m in members:
+        if by_id.loc[m["search_trial"], "status"] == "complete":
+            assert m["trial_id"] == m["search_trial"]
+        else:
+            assert (experiment / "members" / m["trial_id"]).is_dir()
+            knobs = full_runs.loc[m["trial_id"], [f"config/{k}" for k in ("lr", "loss")]]
+            assert list(knobs) == list(by_id.loc[m["search_trial"], knobs.index])
     assert 0 <= best["answer"]["threshold"] <= 1
     test = json.loads((experiment / "test_metrics.json").read_text())
     assert {"answer", "best_trial", "baseline", "seed_recipe", "verdict"} <= set(test)
