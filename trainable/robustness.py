@@ -13,6 +13,7 @@ differ from the training augmentation, which never changes gamma, blurs or adds 
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -82,7 +83,11 @@ def _pixelate(x: torch.Tensor, keep: float) -> torch.Tensor:
 
 def _jpeg(x: torch.Tensor, quality: float) -> torch.Tensor:
     as_bytes = (x * 255).round().to(torch.uint8)
-    return TF.jpeg(as_bytes, int(quality)).float() / 255
+    with warnings.catch_warnings():
+        # torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec; TF.jpeg still
+        # works, and warns once per image. Move when torchvision drops it.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return TF.jpeg(as_bytes, int(quality)).float() / 255
 
 
 def _seeded(x: torch.Tensor) -> torch.Generator:
