@@ -1,11 +1,11 @@
 """What a finished search leaves behind, in <storage>/<name>/:
 
-- leaderboard.csv: one row per trial (search trials, then the reference rows): role, status,
-  every knob, its best-epoch validation metrics (both objectives), epochs run;
-- best.json: the answer (the mean of the leaderboard's top trials that ran the full budget,
-  search/answer.py): its
-  members' trial ids, configs and checkpoints, its tuned threshold and validation metrics;
-  and the single best trial the same way;
+- leaderboard.csv: one row per trial (search trials, the full runs of answer members that ASHA
+  stopped, the references): role, status, every knob, its best-epoch validation metrics (both
+  objectives), epochs run;
+- best.json: the answer (the mean of the leaderboard's top trials, each at its full budget,
+  search/answer.py): its members' trial ids, configs and checkpoints, its tuned threshold and
+  validation metrics; and the single best trial the same way;
 - test_metrics.json: the test split scored once, after the search, for the answer, the best
   trial's best checkpoint and the two reference configs (plain baseline, seed recipe), each at
   its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
@@ -182,16 +182,19 @@ def write_report(
     # Members: the top trials by the objective, each at its full budget, as in the benchmark
     # behind the answer: a trial ASHA stopped is stood in for by its config's full run in
     # `completions`, matched by config, never by position.
+    ranked = ranked_trials(results, objective)
     members = []
-    for trial in ranked_trials(results, objective)[:ENSEMBLE_SIZE]:
+    for trial in ranked[:ENSEMBLE_SIZE]:
         full = trial
         if trial.metrics_dataframe["epoch"].max() < max_epochs:
             full = next((c for c in completions or [] if same_config(c.config, trial.config)), None)
         if full is not None and has_scores(full, objective):
             scored_full = score_on_test(full, data, objective)
             members.append(scored_full | {"search_trial": Path(trial.path).name})
-    best_trial = score_on_test(ranked_trials(results, objective)[0], data, objective)
-    members = members or [best_trial | {"search_trial": best_trial["trial_id"]}]
+    best_id = Path(ranked[0].path).name
+    best_trial = next((m for m in members if m["trial_id"] == best_id), None)
+    best_trial = best_trial or score_on_test(ranked[0], data, objective)
+    members = members or [best_trial | {"search_trial": best_id}]
     scored = {"answer": score_answer(members, data), "best_trial": best_trial}
     for result in references or []:
         if has_scores(result, objective):
