@@ -21,12 +21,9 @@ from ray import tune
 from ray.tune import Result, ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from trainable.config import SEED_RECIPE, TrainConfig
+from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 
-REFERENCES = {
-    "baseline": {"sampler": "none", "loss": "ce", "aug_strength": 0.0},
-    "seed_recipe": SEED_RECIPE,
-}
+REFERENCES = {"baseline": BASELINE, "seed_recipe": SEED_RECIPE}
 
 
 def reference_configs(epochs: int, seed: int) -> dict[str, dict]:

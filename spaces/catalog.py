@@ -1,7 +1,10 @@
 """The search spaces. Each suggests knobs on an optuna.Trial and returns the fixed ones.
 
 Conditionals keep the spaces honest for TPE: gamma and alpha exist only under focal loss,
-sampler_power only under oversampling, weight_power only under weighted cross-entropy.
+sampler_power only under oversampling, weight_power only under weighted cross-entropy. The
+choices are the trainable's registries (`trainable.losses.LOSSES`, `trainable.sampling.SAMPLERS`);
+each technique's own knobs and their ranges are in `LOSS_KNOBS` / `SAMPLER_KNOBS` below, which
+tests/spaces check cover every registered name.
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ from typing import Any
 
 import optuna
 
-from trainable.config import SEED_RECIPE
+from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
+from trainable.losses import LOSSES
+from trainable.sampling import BEFORE_TRAINING, SAMPLERS
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
@@ -23,10 +28,8 @@ def shared(trial: optuna.Trial) -> None:
     trial.suggest_categorical("batch_size", [64, 128, 256])
 
 
-def sampler_choice(trial: optuna.Trial, choices: list[str]) -> None:
-    sampler = trial.suggest_categorical("sampler", choices)
-    if sampler == "oversample":
-        trial.suggest_float("sampler_power", 0.0, 1.0)
+def no_knobs(trial: optuna.Trial) -> None:
+    """A technique with nothing to tune."""
 
 
 def focal_knobs(trial: optuna.Trial) -> None:
@@ -34,32 +37,53 @@ def focal_knobs(trial: optuna.Trial) -> None:
     trial.suggest_float("alpha", 0.25, 0.9)
 
 
+LOSS_KNOBS: dict[str, Callable[[optuna.Trial], None]] = {
+    "ce": no_knobs,
+    "weighted_ce": lambda trial: trial.suggest_float("weight_power", 0.0, 1.5),
+    "focal": focal_knobs,
+}
+SAMPLER_KNOBS: dict[str, Callable[[optuna.Trial], None]] = {
+    "none": no_knobs,
+    "oversample": lambda trial: trial.suggest_float("sampler_power", 0.0, 1.0),
+    "undersample": no_knobs,
+    "smote": no_knobs,
+    "smote_tomek": no_knobs,
+}
+# Samplers that only reorder or drop real images; SMOTE's pixel blends are offered by the
+# spaces built to show what they do (`sampler`, `full`).
+REAL_IMAGE_SAMPLERS = [name for name in SAMPLERS if name not in BEFORE_TRAINING]
+
+
+def sampler_choice(trial: optuna.Trial, choices: list[str]) -> None:
+    SAMPLER_KNOBS[trial.suggest_categorical("sampler", choices)](trial)
+
+
 def baseline(trial: optuna.Trial) -> dict[str, Any]:
     """No imbalance handling: plain cross-entropy, natural sampling, no augmentation."""
     shared(trial)
-    return {"sampler": "none", "loss": "ce", "aug_strength": 0.0}
+    return dict(BASELINE)
 
 
 def weighted(trial: optuna.Trial) -> dict[str, Any]:
     """Class-weighted cross-entropy, with or without oversampling."""
     shared(trial)
-    trial.suggest_float("weight_power", 0.0, 1.5)
-    sampler_choice(trial, ["none", "oversample", "undersample"])
+    LOSS_KNOBS["weighted_ce"](trial)
+    sampler_choice(trial, REAL_IMAGE_SAMPLERS)
     return {"loss": "weighted_ce"}
 
 
 def sampler(trial: optuna.Trial) -> dict[str, Any]:
     """Every sampler, plain cross-entropy."""
     shared(trial)
-    sampler_choice(trial, ["none", "oversample", "undersample", "smote", "smote_tomek"])
+    sampler_choice(trial, list(SAMPLERS))
     return {"loss": "ce"}
 
 
 def focal(trial: optuna.Trial) -> dict[str, Any]:
     """Focal loss gamma and per-class alpha, with a sampler and augmentation strength."""
     shared(trial)
-    focal_knobs(trial)
-    sampler_choice(trial, ["none", "oversample", "undersample"])
+    LOSS_KNOBS["focal"](trial)
+    sampler_choice(trial, REAL_IMAGE_SAMPLERS)
     trial.suggest_float("aug_strength", 0.0, 1.0)
     return {"loss": "focal"}
 
@@ -75,12 +99,8 @@ def augment(trial: optuna.Trial) -> dict[str, Any]:
 def full(trial: optuna.Trial) -> dict[str, Any]:
     """All of the above, conditional."""
     shared(trial)
-    loss = trial.suggest_categorical("loss", ["ce", "weighted_ce", "focal"])
-    if loss == "weighted_ce":
-        trial.suggest_float("weight_power", 0.0, 1.5)
-    elif loss == "focal":
-        focal_knobs(trial)
-    sampler_choice(trial, ["none", "oversample", "undersample", "smote", "smote_tomek"])
+    LOSS_KNOBS[trial.suggest_categorical("loss", list(LOSSES))](trial)
+    sampler_choice(trial, list(SAMPLERS))
     trial.suggest_float("aug_strength", 0.0, 1.0)
     trial.suggest_float("minority_aug", 0.0, 1.0)
     return {}
@@ -96,11 +116,15 @@ SPACES: dict[str, Space] = {
 }
 
 # Shared knobs at the trainable's defaults, so the first trial is the known-good practice.
-_DEFAULT_SHARED = {"lr": 3e-3, "weight_decay": 1e-4, "batch_size": 128}
+_DEFAULT_SHARED = {k: getattr(TrainConfig(), k) for k in ("lr", "weight_decay", "batch_size")}
 # The seed recipe (oversample + weighted CE) where a space can express it; tried first.
 SEED_POINTS: dict[str, dict[str, Any]] = {
     "weighted": {**_DEFAULT_SHARED, **{k: v for k, v in SEED_RECIPE.items() if k != "loss"}},
-    "full": {**_DEFAULT_SHARED, **SEED_RECIPE, "aug_strength": 0.25, "minority_aug": 0.0},
+    "full": {
+        **_DEFAULT_SHARED,
+        **SEED_RECIPE,
+        **{k: getattr(TrainConfig(), k) for k in ("aug_strength", "minority_aug")},
+    },
 }
 
 

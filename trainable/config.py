@@ -16,16 +16,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from trainable.errors import UserError
+from trainable.losses import LOSSES
+from trainable.models import MODELS
+from trainable.sampling import SAMPLERS
 
-class UserError(Exception):
-    """Bad input from the user: printed as one line, exit code 2, no traceback."""
+__all__ = ["BASELINE", "SEED_RECIPE", "TrainConfig", "UserError"]
 
-
-SAMPLERS = ("none", "oversample", "undersample", "smote", "smote_tomek")
-LOSSES = ("ce", "weighted_ce", "focal")
-MODELS = ("small_cnn", "resnet18")
 SCHEDULES = ("onecycle", "cosine", "none")
 DEVICES = ("auto", "cpu", "cuda")
+
+# No imbalance handling at all: what every answer has to beat.
+BASELINE: dict[str, Any] = {"sampler": "none", "loss": "ce", "aug_strength": 0.0}
 
 # The seed guide's recipe: oversample the minority class and weight the loss, then tune
 # the decision threshold on validation (always done). Each of the two corrections goes
@@ -91,9 +93,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def _check(self) -> None:
-        _choice("sampler", self.sampler, SAMPLERS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("model", self.model, MODELS)
+        _choice("sampler", self.sampler, tuple(SAMPLERS))
+        _choice("loss", self.loss, tuple(LOSSES))
+        _choice("model", self.model, tuple(MODELS))
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
         _within("sampler_power", self.sampler_power, 0.0, 1.0)

@@ -1,17 +1,23 @@
 """The `loss` knob: cross-entropy, class-weighted cross-entropy, focal loss.
 
-loss_fn = make_loss(cfg, class_counts)     # loss_fn(logits, labels) -> scalar
+    loss_fn = make_loss(cfg, class_counts, device)     # loss_fn(logits, labels) -> scalar
+
+`LOSSES` maps each name to its builder; `TrainConfig` accepts exactly its keys and the search
+spaces offer exactly them, so a new loss is one builder and one line here (plus its knobs'
+ranges in spaces/catalog.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from trainable.config import TrainConfig
+if TYPE_CHECKING:  # config.py reads LOSSES, so only the type checker imports it here
+    from trainable.config import TrainConfig
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -53,12 +59,30 @@ def focal_loss(
     return (alpha_t * loss).sum() / alpha_t.sum()
 
 
-def make_loss(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:
-    if cfg.loss == "ce":
-        return lambda logits, y: F.cross_entropy(logits.float(), y)
-    if cfg.loss == "weighted_ce":
-        weight = class_weights(counts, cfg.weight_power).to(device)
-        return lambda logits, y: F.cross_entropy(logits.float(), y, weight=weight)
+def cross_entropy(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:
+    return lambda logits, y: F.cross_entropy(logits.float(), y)
+
+
+def weighted_cross_entropy(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:
+    weight = class_weights(counts, cfg.weight_power).to(device)
+    return lambda logits, y: F.cross_entropy(logits.float(), y, weight=weight)
+
+
+def focal(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:
     alpha = focal_alpha(counts, cfg.alpha)
     alpha = alpha.to(device) if alpha is not None else None
     return lambda logits, y: focal_loss(logits, y, cfg.gamma, alpha)
+
+
+LOSSES: dict[str, Callable[[TrainConfig, np.ndarray, torch.device], LossFn]] = {
+    "ce": cross_entropy,
+    "weighted_ce": weighted_cross_entropy,
+    "focal": focal,
+}
+
+
+def make_loss(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:
+    """The loss `cfg.loss` names, weighted by the training set's class `counts`."""
+    if cfg.loss not in LOSSES:
+        raise ValueError(f"unknown loss {cfg.loss!r}; known: {', '.join(LOSSES)}")
+    return LOSSES[cfg.loss](cfg, counts, device)

@@ -1,6 +1,9 @@
-"""The `model` knob: a small CNN for 28-64 px, or torchvision's ResNet-18.
+"""The `model` knob: a small CNN for 28-64 px, or torchvision's ResNet-18; and where it runs.
 
-model = make_model("small_cnn", in_channels=1, num_classes=2, image_size=28)
+    model = make_model("small_cnn", in_channels=1, num_classes=2, image_size=28)
+    device = pick_device("auto")      # cuda when there is one
+
+`MODELS` maps each name to its builder; `TrainConfig` accepts exactly its keys.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-from trainable.config import UserError
+from trainable.errors import UserError
 
 
 def small_cnn(in_channels: int, num_classes: int) -> nn.Module:
@@ -75,9 +78,31 @@ def load_pretrained(model: nn.Module, path: Path) -> None:
     model.load_state_dict(fitting, strict=False)
 
 
+def small_cnn_for(
+    in_channels: int, num_classes: int, image_size: int, weights: str | None = None
+) -> nn.Module:
+    if weights:
+        raise UserError("weights= is only for model 'resnet18'")
+    return small_cnn(in_channels, num_classes)
+
+
+MODELS = {"small_cnn": small_cnn_for, "resnet18": resnet18_for}
+
+
 def make_model(
     name: str, in_channels: int, num_classes: int, image_size: int, weights: str | None = None
 ) -> nn.Module:
-    if name == "small_cnn":
-        return small_cnn(in_channels, num_classes)
-    return resnet18_for(in_channels, num_classes, image_size, weights)
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; known: {', '.join(MODELS)}")
+    return MODELS[name](in_channels, num_classes, image_size, weights)
+
+
+def pick_device(requested: str) -> torch.device:
+    """'auto' is CUDA when there is a GPU, else the CPU; 'cuda' without a GPU is refused."""
+    if requested == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            "device 'cuda' was asked for but CUDA is not available here; use device 'auto' or 'cpu'"
+        )
+    if requested == "cpu" or not torch.cuda.is_available():
+        return torch.device("cpu")
+    return torch.device("cuda")

@@ -3,6 +3,9 @@
     order = epoch_indices("oversample", labels, power=1.0, seed=7)   # indices into train
     x, y = resample_pixels("smote", x, y, seed=0)                    # once, before training
 
+`SAMPLERS` maps each name to the function that orders an epoch; `BEFORE_TRAINING` the ones
+that first rebuild the training set. `TrainConfig` accepts exactly the keys of `SAMPLERS`.
+
 - none:        every image once, shuffled.
 - oversample:  torch's WeightedRandomSampler with weight n_c ** -power per image: power 0 keeps
                the natural class mix, power 1 draws every class equally often. Epoch length N.
@@ -25,29 +28,57 @@ from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
 from torch.utils.data import WeightedRandomSampler
 
-PER_EPOCH = ("none", "oversample", "undersample")
-BEFORE_TRAINING = ("smote", "smote_tomek")
+
+def shuffled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
+    """Every image once, in a new order."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(len(labels), generator=generator).numpy()
+
+
+def oversampled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
+    """N draws with replacement, image weight n_c ** -power (torch's WeightedRandomSampler)."""
+    n = len(labels)
+    counts = np.bincount(labels)
+    weights = counts[labels].astype(np.float64) ** -power
+    generator = torch.Generator().manual_seed(seed)
+    draws = WeightedRandomSampler(weights, num_samples=n, replacement=True, generator=generator)
+    return np.fromiter(draws, dtype=np.int64, count=n)
+
+
+def undersampled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
+    """Every class cut to the smallest's size (imbalanced-learn), shuffled."""
+    rus = RandomUnderSampler(random_state=seed)
+    rus.fit_resample(np.zeros((len(labels), 1)), labels)
+    kept = rus.sample_indices_
+    generator = torch.Generator().manual_seed(seed)
+    return kept[torch.randperm(len(kept), generator=generator).numpy()]
+
+
+SAMPLERS = {
+    "none": shuffled,
+    "oversample": oversampled,
+    "undersample": undersampled,
+    "smote": shuffled,  # over the set resample_pixels balanced once
+    "smote_tomek": shuffled,
+}
+BEFORE_TRAINING = {
+    "smote": lambda smote, seed: smote,
+    "smote_tomek": lambda smote, seed: SMOTETomek(smote=smote, random_state=seed),
+}
 
 
 def epoch_indices(
     sampler: str, labels: np.ndarray, *, power: float = 1.0, seed: int = 0
 ) -> np.ndarray:
     """Indices of the training images for one epoch, in the order they are used."""
-    n = len(labels)
-    generator = torch.Generator().manual_seed(seed)
-    if sampler in ("none", *BEFORE_TRAINING):
-        return torch.randperm(n, generator=generator).numpy()
-    if sampler == "oversample":
-        counts = np.bincount(labels)
-        weights = counts[labels].astype(np.float64) ** -power
-        draws = WeightedRandomSampler(weights, num_samples=n, replacement=True, generator=generator)
-        return np.fromiter(draws, dtype=np.int64, count=n)
-    if sampler == "undersample":
-        rus = RandomUnderSampler(random_state=seed)
-        rus.fit_resample(np.zeros((n, 1)), labels)
-        kept = rus.sample_indices_
-        return kept[torch.randperm(len(kept), generator=generator).numpy()]
-    raise ValueError(f"unknown sampler {sampler!r}")
+    if sampler not in SAMPLERS:
+        raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
+    return SAMPLERS[sampler](labels, power, seed)
+
+
+def epoch_length(sampler: str, labels: np.ndarray, power: float = 1.0) -> int:
+    """Images one epoch draws (undersampling draws fewer than there are)."""
+    return len(epoch_indices(sampler, labels, power=power, seed=0))
 
 
 def resample_pixels(
@@ -58,8 +89,7 @@ def resample_pixels(
         return x, y
     # k_neighbors must be below the smallest class count; 5 is imbalanced-learn's default.
     k = max(1, min(5, int(np.bincount(y).min()) - 1))
-    smote = SMOTE(k_neighbors=k, random_state=seed)
-    method = smote if sampler == "smote" else SMOTETomek(smote=smote, random_state=seed)
+    method = BEFORE_TRAINING[sampler](SMOTE(k_neighbors=k, random_state=seed), seed)
     flat = x.reshape(len(x), -1).astype(np.float32)
     new_flat, new_y = method.fit_resample(flat, y)
     new_x = np.clip(np.round(new_flat), 0, 255).astype(np.uint8).reshape(-1, *x.shape[1:])

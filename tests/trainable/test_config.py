@@ -41,3 +41,13 @@ def test_bad_json_is_one_line():
         TrainConfig.from_json("{loss: focal}")
     with pytest.raises(UserError, match="must be a JSON object"):
         TrainConfig.from_json("[1, 2]")
+
+
+def test_the_allowed_techniques_are_the_registries():
+    from trainable.losses import LOSSES
+    from trainable.models import MODELS
+    from trainable.sampling import SAMPLERS
+
+    for knob, registry in (("loss", LOSSES), ("sampler", SAMPLERS), ("model", MODELS)):
+        for name in registry:
+            assert getattr(TrainConfig.from_dict({knob: name}), knob) == name

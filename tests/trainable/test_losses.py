@@ -68,3 +68,10 @@ def test_focal_gradient_stays_finite_for_small_gamma_on_confident_predictions():
     loss = focal_loss(logits, torch.tensor([0, 1]), gamma=0.2)
     loss.backward()
     assert torch.isfinite(loss) and torch.isfinite(logits.grad).all()
+
+
+def test_an_unregistered_loss_is_never_trained_as_another():
+    # TrainConfig refuses it at the edge; the builder table refuses it too, were it bypassed
+    unchecked = TrainConfig(loss="hinge")  # the constructor alone does not validate
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        make_loss(unchecked, np.array([1, 3]), "cpu")

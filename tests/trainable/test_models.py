@@ -31,3 +31,8 @@ def test_unreadable_weights_are_one_line(tmp_path):
     (tmp_path / "bad.pth").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read weights"):
         make_model("resnet18", 1, 2, 224, weights=str(tmp_path / "bad.pth"))
+
+
+def test_an_unregistered_model_is_refused_not_built_as_resnet():
+    with pytest.raises(ValueError, match="unknown model 'vit'"):
+        make_model("vit", 1, 2, 28)

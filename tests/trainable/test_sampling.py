@@ -1,7 +1,13 @@
 import numpy as np
 import pytest
 
-from trainable.sampling import epoch_indices, resample_pixels
+from trainable.sampling import (
+    BEFORE_TRAINING,
+    SAMPLERS,
+    epoch_indices,
+    epoch_length,
+    resample_pixels,
+)
 
 
 def minority_share(sampler: str, labels: np.ndarray, power: float = 1.0, epochs: int = 20) -> float:
@@ -40,7 +46,7 @@ def test_undersample_draws_the_majority_down_each_epoch(pneumoniamnist):
     assert sum(y[list(seen)] == 1) > 0.95 * 3494
 
 
-@pytest.mark.parametrize("sampler", ["smote", "smote_tomek"])
+@pytest.mark.parametrize("sampler", list(BEFORE_TRAINING))
 def test_smote_balances_on_pixels_and_keeps_uint8_images(pneumoniamnist, sampler):
     x, y = pneumoniamnist.train_x[:1200], pneumoniamnist.train_y[:1200]
     new_x, new_y = resample_pixels(sampler, x, y, seed=0)
@@ -52,3 +58,13 @@ def test_smote_balances_on_pixels_and_keeps_uint8_images(pneumoniamnist, sampler
         assert abs(c[0] - c[1]) < 0.05 * c.sum()
     # the originals are kept; synthetic minority images come on top
     assert np.array_equal(new_x[: len(x)], x)
+
+
+def test_every_sampler_orders_an_epoch_and_an_unknown_one_is_refused(pneumoniamnist):
+    y = pneumoniamnist.train_y
+    for sampler in SAMPLERS:
+        order = epoch_indices(sampler, y, seed=0)
+        assert len(order) == epoch_length(sampler, y) and order.max() < len(y)
+    assert epoch_length("undersample", y) == 2 * 1214
+    with pytest.raises(ValueError, match="unknown sampler 'smote-tomek'"):
+        epoch_indices("smote-tomek", y)
