@@ -32,8 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import subprocess
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -143,10 +141,11 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
     """Train one config on one fold and save its probabilities as <out>/<name>_f<fold>.npz."""
     import torch
 
+    from trainable.checkpoint import predict
     from trainable.config import TrainConfig
-    from trainable.models import make_model
+    from trainable.models import make_model, pick_device
     from trainable.robustness import corrupt_validation, perturb_validation
-    from trainable.train import pick_device, predict, train
+    from trainable.train import train
 
     target = out / f"{name}_f{fold}.npz"
     if target.exists():
@@ -224,27 +223,9 @@ def run_training(args: argparse.Namespace) -> None:
 
 
 def provenance_of(seconds: float, args: argparse.Namespace) -> dict:
-    import torch
+    from benchmarks.provenance import provenance
 
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
-        ).stdout.strip()
-    except OSError:
-        commit = ""
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {
-        "date": time.strftime("%Y-%m-%d"),
-        "commit": commit,
-        "command": " ".join(sys.argv),
-        "seconds": round(seconds, 1),
-        "torch": torch.__version__,
-        "python": platform.python_version(),
-        "cpu": platform.processor() or platform.machine(),
-        "cores": os.cpu_count(),
-        "gpu": gpu,
-        "workers": args.workers,
-    }
+    return {**provenance(), "seconds": round(seconds, 1), "workers": args.workers}
 
 
 def main(argv: list[str] | None = None) -> int:

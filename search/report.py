@@ -30,10 +30,9 @@ from ray.tune import Result, ResultGrid
 from search.answer import ENSEMBLE_SIZE, average
 from search.plots import write_plots, write_tensorboard
 from search.reruns import ranked_trials, reference_role, same_config
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
 from trainable.data import Data
 from trainable.metrics import evaluate
-from trainable.ray_trainable import CHECKPOINT_FILE
-from trainable.train import load_checkpoint, predict_checkpoint, write_json
 
 SUMMARY_METRICS = (
     "balanced_accuracy",

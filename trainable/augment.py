@@ -1,6 +1,7 @@
 """Per-sample random augmentation of a whole batch, on the batch's device.
 
     x = augment(x, strength, generator)   # x float (B, C, H, W) in [0, 1]; strength (B,)
+    per_class = class_strengths(train_labels, 2, aug_strength, minority_aug)   # strength[class]
 
 One `strength` in [0, 1] per image scales everything together: 0 is the identity,
 1 is a random resized crop down to 60% of the area with aspect jitter of about 1.35x, rotation
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -70,3 +72,14 @@ def augment(x: torch.Tensor, strength: torch.Tensor, generator: torch.Generator)
     # Images with strength 0 stay bit-exact: grid_sample's identity is only exact to rounding.
     out = torch.where((s > 0).view(b, 1, 1, 1), out, x)
     return out.clamp(0, 1)
+
+
+def class_strengths(
+    labels: np.ndarray, num_classes: int, strength: float, minority_boost: float
+) -> np.ndarray:
+    """Augmentation strength per class: `strength` for the largest class, and for every
+    smaller (minority) class `strength + minority_boost`, capped at 1."""
+    counts = np.bincount(labels, minlength=num_classes)
+    per_class = np.full(len(counts), strength, dtype=np.float32)
+    per_class[counts < counts.max()] = min(1.0, strength + minority_boost)
+    return per_class

@@ -25,12 +25,13 @@ from pathlib import Path
 
 from ray import tune
 
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig
 from trainable.data import Data
-from trainable.train import load_checkpoint, save_checkpoint, train
+from trainable.train import train
 
-CHECKPOINT_FILE = "checkpoint.pt"
 OBJECTIVE = "val_balanced_accuracy"  # at the threshold tuned on validation
+ROBUST_OBJECTIVE = "val_robust_balanced_accuracy"  # the same on perturbed validation images
 
 
 def train_trial(config: dict, data: Data) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import pickle
 import resource
 import sys
 import time
@@ -27,32 +26,29 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from trainable.augment import augment
+from trainable.augment import augment, class_strengths
+from trainable.checkpoint import (
+    checkpoint_state,
+    evaluate_checkpoint,
+    load_checkpoint,
+    normaliser,
+    predict,
+    save_checkpoint,
+    write_json,
+)
 from trainable.config import TrainConfig, UserError
 from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
 from trainable.metrics import evaluate
-from trainable.models import make_model
+from trainable.models import make_model, pick_device
 from trainable.robustness import perturb_validation
-from trainable.sampling import epoch_indices, resample_pixels
+from trainable.sampling import epoch_indices, epoch_length, resample_pixels
 
 # report(metrics, checkpoint_state): called after every epoch; checkpoint_state() builds the
 # checkpoint dict only when the caller wants to save it.
 Reporter = Callable[[dict, Callable[[], dict]], None]
-EVAL_BATCH = 1024
-
-
-def pick_device(requested: str) -> torch.device:
-    if requested == "cuda" and not torch.cuda.is_available():
-        raise UserError(
-            "device 'cuda' was asked for but CUDA is not available here; use device 'auto' or 'cpu'"
-        )
-    if requested == "cpu" or not torch.cuda.is_available():
-        return torch.device("cpu")
-    return torch.device("cuda")
 
 
 def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = None) -> nn.Module:
@@ -63,19 +59,13 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     k = data.num_classes
     torch.manual_seed(cfg.seed)
     x_np, y_np = resample_pixels(cfg.sampler, data.train_x, data.train_y, cfg.seed)
-    counts = np.bincount(y_np, minlength=k)
     # torch.tensor copies: arrays from Ray's object store are read-only.
     train_x = torch.tensor(x_np, device=device)
     train_y = torch.tensor(y_np, device=device)
     mean, std = pixel_stats(data.train_x)
     prepare = normaliser(mean, std, device)
-
-    # Augmentation strength per class: minority classes (all but the largest) get the boost.
-    original = np.bincount(data.train_y, minlength=k)
-    strength = np.full(k, cfg.aug_strength, dtype=np.float32)
-    strength[original < original.max()] = min(1.0, cfg.aug_strength + cfg.minority_aug)
-    strength_of_class = torch.from_numpy(strength).to(device)
-
+    strengths = class_strengths(data.train_y, k, cfg.aug_strength, cfg.minority_aug)
+    strength_of_class = torch.from_numpy(strengths).to(device)
     perturbed_val = perturb_validation(data.val_x)  # the `robust` objective's images
 
     model = make_model(cfg.model, train_x.shape[1], k, train_x.shape[-1], cfg.weights)
@@ -86,10 +76,10 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
     # seconds of compiling). `model` stays the eager module, so checkpoints keep plain keys.
     forward = torch.compile(model) if cfg.compile else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    epoch_len = len(epoch_indices(cfg.sampler, y_np, power=cfg.sampler_power, seed=0))
-    steps_per_epoch = max(1, epoch_len // cfg.batch_size)  # drop the ragged last batch
+    # drop the ragged last batch
+    steps_per_epoch = max(1, epoch_length(cfg.sampler, y_np, cfg.sampler_power) // cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.epochs)
-    loss_fn = make_loss(cfg, counts, device)
+    loss_fn = make_loss(cfg, np.bincount(y_np, minlength=k), device)
 
     first_epoch = 0
     if start is not None:
@@ -115,8 +105,7 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
         for step in range(steps_per_epoch):
             idx = order[step * batch : (step + 1) * batch]
             y = train_y[idx]
-            x = augment(train_x[idx].float() / 255, strength_of_class[y], generator)
-            x = prepare(x)
+            x = prepare(augment(train_x[idx].float() / 255, strength_of_class[y], generator))
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = forward(x)
             loss = loss_fn(logits, y)
@@ -128,34 +117,40 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
             total_loss += loss.detach()
 
         train_time = time.perf_counter() - started
-        probs, val_loss = predict(model, data.val_x, mean, std, device, data.val_y)
-        metrics = {f"val_{name}": value for name, value in evaluate(probs, data.val_y).items()}
-        perturbed_probs, _ = predict(model, perturbed_val, mean, std, device)
-        robust = evaluate(perturbed_probs, data.val_y, metrics.get("val_threshold"))
-        metrics["val_robust_balanced_accuracy"] = robust["balanced_accuracy"]
+        metrics = score_epoch(model, data, perturbed_val, mean, std, device)
         metrics |= {
             "epoch": epoch + 1,
             "train_loss": float(total_loss) / steps_per_epoch,
-            "val_loss": val_loss,
             "train_time_s": train_time,  # the optimisation steps alone
             "epoch_time_s": time.perf_counter() - started,  # with validation
         } | peak_memory_mb(device)
 
-        def state(epoch: int = epoch, threshold: float | None = metrics.get("val_threshold")):
-            return {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "epoch": epoch + 1,
-                "threshold": threshold,
-                "config": cfg.to_dict(),
-                "classes": list(data.classes),
-                "pixel_mean": mean,
-                "pixel_std": std,
-            }
+        def state(epoch: int = epoch + 1, threshold: float | None = metrics.get("val_threshold")):
+            return checkpoint_state(
+                model, optimizer, scheduler, epoch, threshold, cfg, data.classes, mean, std
+            )
 
         report(metrics, state)
     return model
+
+
+def score_epoch(
+    model: nn.Module,
+    data: Data,
+    perturbed_val: np.ndarray,
+    mean: list[float],
+    std: list[float],
+    device: torch.device,
+) -> dict:
+    """The validation metrics an epoch reports: every metric at the tuned threshold (and 0.5),
+    the loss, and balanced accuracy on the perturbed copies at that same threshold."""
+    probs, val_loss = predict(model, data.val_x, mean, std, device, data.val_y)
+    metrics = {f"val_{name}": value for name, value in evaluate(probs, data.val_y).items()}
+    perturbed_probs, _ = predict(model, perturbed_val, mean, std, device)
+    robust = evaluate(perturbed_probs, data.val_y, metrics.get("val_threshold"))
+    metrics["val_robust_balanced_accuracy"] = robust["balanced_accuracy"]
+    metrics["val_loss"] = val_loss
+    return metrics
 
 
 def peak_memory_mb(device: torch.device | None = None) -> dict[str, float]:
@@ -181,86 +176,6 @@ def pixel_stats(x: np.ndarray) -> tuple[list[float], list[float]]:
     """Per-channel mean and std of the training images, in [0, 1] units."""
     flat = x.transpose(1, 0, 2, 3).reshape(x.shape[1], -1).astype(np.float64) / 255
     return flat.mean(1).tolist(), np.maximum(flat.std(1), 1e-3).tolist()
-
-
-def normaliser(mean: list[float], std: list[float], device: torch.device):
-    """A function normalising a float [0, 1] batch, its statistics on the device once;
-    it also makes the batch channels_last, as the model is."""
-    m = torch.tensor(mean, device=device).view(1, -1, 1, 1)
-    s = torch.tensor(std, device=device).view(1, -1, 1, 1)
-
-    def prepare(x: torch.Tensor) -> torch.Tensor:
-        x = (x - m) / s
-        return x.contiguous(memory_format=torch.channels_last)
-
-    return prepare
-
-
-@torch.no_grad()
-def predict(
-    model: nn.Module,
-    images: np.ndarray,
-    mean: list[float],
-    std: list[float],
-    device: torch.device,
-    labels: np.ndarray | None = None,
-) -> tuple[np.ndarray, float | None]:
-    """Class probabilities (N, K) of uint8 images, and the mean cross-entropy if labels given."""
-    model.eval()
-    prepare = normaliser(mean, std, device)
-    logits = []
-    for i in range(0, len(images), EVAL_BATCH):
-        x = torch.from_numpy(images[i : i + EVAL_BATCH]).to(device).float() / 255
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            logits.append(model(prepare(x)).float())
-    logits = torch.cat(logits)
-    loss = None
-    if labels is not None:
-        loss = float(F.cross_entropy(logits, torch.from_numpy(labels).to(device)))
-    probs = torch.softmax(logits, dim=1).cpu().numpy()
-    # A diverged model (lr too high) predicts NaN: score it as the coin flip it is, so the
-    # search records a poor trial instead of crashing and retrying it.
-    return np.nan_to_num(probs, nan=1 / probs.shape[1]), loss
-
-
-def predict_checkpoint(state: dict, data: Data, split: str = "test") -> np.ndarray:
-    """Class probabilities of a checkpoint's model on one split."""
-    cfg = TrainConfig.from_dict(state["config"])
-    device = pick_device("auto")
-    x, y = data.split(split)
-    if len(y) == 0:
-        raise UserError(f"the data has no {split} split to evaluate")
-    model = make_model(cfg.model, x.shape[1], data.num_classes, x.shape[-1])
-    model = model.to(device, memory_format=torch.channels_last)  # as in training
-    model.load_state_dict(state["model"])
-    return predict(model, x, state["pixel_mean"], state["pixel_std"], device)[0]
-
-
-def evaluate_checkpoint(state: dict, data: Data, split: str = "test") -> dict:
-    """Score a checkpoint on one split at its validation-tuned threshold (and at 0.5)."""
-    probs = predict_checkpoint(state, data, split)
-    return evaluate(probs, data.split(split)[1], threshold=state["threshold"])
-
-
-def save_checkpoint(state: dict, path: Path) -> None:
-    """Write atomically: a crash or a full disk mid-write leaves the previous checkpoint intact."""
-    tmp = path.with_suffix(".tmp")
-    try:
-        torch.save(state, tmp)
-        tmp.replace(path)
-    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
-        tmp.unlink(missing_ok=True)
-        raise UserError(
-            f"cannot write checkpoint {path} ({e}); free disk space or fix "
-            "permissions, then rerun with --resume"
-        ) from None
-
-
-def load_checkpoint(path: Path) -> dict:
-    try:  # weights_only: a checkpoint never runs code on load
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
-        raise UserError(f"cannot read checkpoint {path} ({e}); delete it to start over") from None
 
 
 def format_epoch(m: dict, epochs: int) -> str:
@@ -380,12 +295,6 @@ def run(args: argparse.Namespace) -> None:
         write_json(args.out / "test_metrics.json", {"threshold": threshold, "test": test})
         print("test  " + "  ".join(f"{k} {v:.4f}" for k, v in test.items()))
         print(f"wrote {args.out / 'test_metrics.json'}")
-
-
-def write_json(path: Path, obj: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")  # str: numpy scalars
-    tmp.replace(path)
 
 
 if __name__ == "__main__":

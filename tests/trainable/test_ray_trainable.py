@@ -8,9 +8,9 @@ import pytest
 import ray
 from ray import cloudpickle, tune
 
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.data import load_data
-from trainable.ray_trainable import CHECKPOINT_FILE, OBJECTIVE, train_trial
-from trainable.train import load_checkpoint
+from trainable.ray_trainable import OBJECTIVE, train_trial
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")

@@ -4,12 +4,12 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from datasets import PNEUMONIAMNIST
 
-from trainable.config import TrainConfig, UserError
+from trainable.checkpoint import load_checkpoint, save_checkpoint
+from trainable.config import TrainConfig
 from trainable.data import load_data
-from trainable.train import load_checkpoint, main, save_checkpoint, train
+from trainable.train import main, train
 
 
 def run_epochs(cfg: TrainConfig, data, start=None):
@@ -150,39 +150,3 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: training data has one class only")
     assert "Traceback" not in proc.stderr
-
-
-def test_a_checkpoint_that_would_run_code_is_refused(tmp_path):
-    class Payload:
-        def __reduce__(self):
-            return (print, ("this must never run",))
-
-    path = tmp_path / "evil.pt"
-    torch.save({"model": Payload()}, path)  # a pickle that calls a function when loaded
-    with pytest.raises(UserError, match="cannot read checkpoint"):
-        load_checkpoint(path)
-
-
-def test_disk_full_while_checkpointing_keeps_the_last_good_checkpoint(
-    tmp_path, capsys, monkeypatch
-):
-    import errno
-
-    from trainable import train as train_module
-
-    real_save, calls = torch.save, []
-
-    def save_until_the_disk_fills(obj, path):
-        calls.append(path)
-        if len(calls) == 2:  # the second epoch's checkpoint hits a full disk half-way
-            open(path, "wb").write(b"partial")
-            raise OSError(errno.ENOSPC, "No space left on device")
-        real_save(obj, path)
-
-    monkeypatch.setattr(train_module.torch, "save", save_until_the_disk_fills)
-    out = tmp_path / "out"
-    assert main(["--data", "synthetic", "--epochs", "3", "--out", str(out)]) == 2
-    err = capsys.readouterr().err.strip()
-    assert "cannot write checkpoint" in err and "No space left" in err and "\n" not in err
-    assert load_checkpoint(out / "checkpoint.pt")["epoch"] == 1  # epoch 1's file is intact
-    assert not (out / "checkpoint.tmp").exists()
