@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from search.run import OBJECTIVES, build_tuner, check_args, parse_args, report_dir
+from search.run import build_tuner
+from search.settings import SearchSettings
 from trainable.data import Data
 from trainable.ray_trainable import train_trial
 
@@ -33,27 +34,24 @@ def search_cost(
     storage: Path,
 ) -> dict:
     """Run one search; return the epochs it trained and the best score it reached."""
-    args = parse_args(
-        [
-            f"--space={space}",
-            f"--sampler={sampler}",
-            f"--scheduler={scheduler}",
-            f"--grace-period={grace}",
-            f"--seed={seed}",
-            f"--num-samples={trials}",
-            f"--epochs={epochs}",
-            "--max-concurrent=1",
-            "--cpus-per-trial=2",
-            f"--name={sampler}-{scheduler}{grace}-seed{seed}",
-            f"--storage={storage}",
-        ]
+    settings = SearchSettings(
+        space=space,
+        sampler=sampler,
+        scheduler=scheduler,
+        grace_period=grace,
+        seed=seed,
+        num_samples=trials,
+        epochs=epochs,
+        max_concurrent=1,
+        cpus_per_trial=2,
+        name=f"{sampler}-{scheduler}{grace}-seed{seed}",
+        storage=str(storage),
     )
-    check_args(args)
-    experiment = report_dir(args)
+    experiment = settings.report_dir
     experiment.mkdir(parents=True, exist_ok=True)
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 2})
-    results = build_tuner(args, trainable, experiment).fit()
-    objective = OBJECTIVES[args.objective]
+    results = build_tuner(settings, trainable, experiment).fit()
+    objective = settings.metric
     histories = [r.metrics_dataframe for r in results if r.metrics_dataframe is not None]
     return {
         "epochs_trained": int(sum(len(h) for h in histories)),

@@ -26,7 +26,6 @@ import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from datetime import datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import optuna  # noqa: E402
@@ -44,25 +43,24 @@ from search.reruns import (  # noqa: E402
     run_configs,
     trial_dirname,
 )
+from search.settings import OBJECTIVES, SCHEDULERS, SEARCH_SAMPLERS, SearchSettings  # noqa: E402
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
 from trainable.train import peak_memory_mb  # noqa: E402
 
-OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
-SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 CONFIRM_SEEDS = 3
-BUDGET_IMAGES = 10 * 4_708  # see default_epochs
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    defaults = SearchSettings  # its field defaults are the flags' defaults
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n")[0])
     p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
     p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
     p.add_argument(
         "--data",
-        default="pneumoniamnist",
+        default=defaults.data,
         help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
     )
     p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
@@ -72,22 +70,29 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         metavar="N",
         help="keep N training images, stratified (learning curves, small-data checks)",
     )
-    p.add_argument("--num-samples", type=int, default=12, help="trials to run")
+    p.add_argument("--num-samples", type=int, default=defaults.num_samples, help="trials to run")
     p.add_argument(
         "--epochs",
         type=int,
         help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least 10)",
     )
-    p.add_argument("--max-concurrent", type=int, default=2, help="trials running at once")
-    p.add_argument("--cpus-per-trial", type=float, default=1)
-    p.add_argument("--gpus-per-trial", type=float, default=0, help="fractions allowed, e.g. 0.25")
+    p.add_argument(
+        "--max-concurrent", type=int, default=defaults.max_concurrent, help="trials running at once"
+    )
+    p.add_argument("--cpus-per-trial", type=float, default=defaults.cpus_per_trial)
+    p.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=defaults.gpus_per_trial,
+        help="fractions allowed, e.g. 0.25",
+    )
     p.add_argument(
         "--sampler",
-        choices=tuple(SAMPLERS),
-        default="tpe",
+        choices=tuple(SEARCH_SAMPLERS),
+        default=defaults.sampler,
         help="Optuna sampler; random is the baseline TPE has to beat (benchmarks/run.py)",
     )
-    p.add_argument("--scheduler", choices=("asha", "none"), default="asha")
+    p.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
     p.add_argument(
         "--grace-period",
         type=int,
@@ -97,89 +102,36 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--objective",
         choices=tuple(OBJECTIVES),
-        default="val",
+        default=defaults.objective,
         help="val: validation balanced accuracy at the tuned threshold; robust: the same on "
         "perturbed validation images (trainable/robustness.py)",
     )
     p.add_argument(
         "--confirm",
         type=int,
-        default=0,
+        default=defaults.confirm,
         metavar="K",
         help="retrain the top K configs with 3 new seeds each; report mean and spread",
     )
     p.add_argument(
         "--max-failures",
         type=int,
-        default=1,
+        default=defaults.max_failures,
         help="retries of a crashed trial, from its last checkpoint",
     )
-    p.add_argument("--seed", type=int, default=0, help="TPE sampler and training seed")
+    p.add_argument("--seed", type=int, default=defaults.seed, help="TPE sampler and training seed")
     p.add_argument("--name", help="experiment name (default: <space>-<date>-<time>)")
-    p.add_argument("--storage", default="./results", help="results folder or cloud URI")
+    p.add_argument("--storage", default=defaults.storage, help="results folder or cloud URI")
     p.add_argument("--address", help="an existing Ray cluster, e.g. 'auto'")
     p.add_argument("--resume", action="store_true", help="continue the experiment --name")
     p.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
     return p.parse_args(argv)
 
 
-def check_args(args: argparse.Namespace) -> None:
-    """Refuse bad flags before anything starts or is written."""
-    if args.space not in SPACES:
-        given = f"unknown space {args.space!r}" if args.space else "--space is required"
-        raise UserError(f"{given}; choose one of: {', '.join(SPACES)} (see --list-spaces)")
-    for flag, value, low in (
-        ("--num-samples", args.num_samples, 1),
-        ("--epochs", args.epochs, 1),
-        ("--max-concurrent", args.max_concurrent, 1),
-        ("--grace-period", args.grace_period, 1),
-        ("--max-failures", args.max_failures, 0),
-        ("--confirm", args.confirm, 0),
-        ("--train-subsample", args.train_subsample, 2),
-    ):
-        if value is not None and value < low:
-            raise UserError(f"{flag} must be at least {low}; got {value}")
-    check_budget(args)
-    if args.cpus_per_trial <= 0 or args.gpus_per_trial < 0:
-        raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
-    if args.resume and not args.name:
-        raise UserError("--resume needs --name, the experiment to continue")
-
-
-def check_budget(args: argparse.Namespace) -> None:
-    if args.scheduler == "asha" and None not in (args.grace_period, args.epochs):
-        if args.grace_period > args.epochs:
-            raise UserError(
-                f"--grace-period ({args.grace_period}) exceeds --epochs ({args.epochs})"
-            )
-
-
-def default_epochs(train_images: int) -> int:
-    """A trial's budget in images seen, not epochs: 10 epochs of PneumoniaMNIST's 4,708
-    training images (the measured default), so 500 images get 94 epochs, about as many
-    optimiser steps, and ASHA never judges a small-data trial after a handful of steps.
-    At least 10 epochs, at most 200."""
-    return min(200, max(10, round(BUDGET_IMAGES / train_images)))
-
-
-def default_grace(epochs: int) -> int:
-    """A tenth of the budget: 1 epoch of 10 (measured best in BENCHMARKS.md), 9 of 94."""
-    return max(1, round(epochs / 10))
-
-
-def storage_root(args: argparse.Namespace) -> str:
-    """Where Tune keeps trials and checkpoints: a cloud URI as given, a local path absolute."""
-    if "://" in args.storage:
-        return args.storage.rstrip("/")
-    return str(Path(args.storage).expanduser().resolve())
-
-
-def report_dir(args: argparse.Namespace) -> Path:
-    """Where the report and the Optuna study go: the experiment folder, or for cloud storage
-    ./results/<name> next to the driver (SQLite needs a local file)."""
-    if "://" in args.storage:
-        return Path("results").resolve() / args.name
-    return Path(storage_root(args)) / args.name
+def settings_from(args: argparse.Namespace) -> SearchSettings:
+    """The validated settings the flags describe (everything but --list-spaces)."""
+    flags = {k: v for k, v in vars(args).items() if k != "list_spaces"}
+    return SearchSettings(**{k: v for k, v in flags.items() if v is not None})
 
 
 def check_writable(folder: Path) -> None:
@@ -212,23 +164,24 @@ def check_reachable(address: str) -> None:
         ) from None
 
 
-def start_ray(args: argparse.Namespace) -> None:
-    level = logging.INFO if args.verbose else logging.ERROR
-    if args.address:
-        check_reachable(args.address)
+def start_ray(settings: SearchSettings) -> None:
+    level = logging.INFO if settings.verbose else logging.ERROR
+    address, verbose = settings.address, settings.verbose
+    if address:
+        check_reachable(address)
     try:
-        if args.address:
-            ray.init(address=args.address, logging_level=level, log_to_driver=args.verbose)
+        if address:
+            ray.init(address=address, logging_level=level, log_to_driver=verbose)
         else:
-            ray.init(include_dashboard=False, logging_level=level, log_to_driver=args.verbose)
+            ray.init(include_dashboard=False, logging_level=level, log_to_driver=verbose)
     except (ConnectionError, RuntimeError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(
-            f"cannot reach a Ray cluster at {args.address!r} ({first_line}); start "
+            f"cannot reach a Ray cluster at {address!r} ({first_line}); start "
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
-    if args.gpus_per_trial > 0:
-        check_gpus(args.gpus_per_trial, autoscaling=bool(args.address))
+    if settings.gpus_per_trial > 0:
+        check_gpus(settings.gpus_per_trial, autoscaling=bool(address))
 
 
 def check_gpus(per_trial: float, autoscaling: bool) -> None:
@@ -250,49 +203,52 @@ def check_gpus(per_trial: float, autoscaling: bool) -> None:
     )
 
 
-def build_tuner(args: argparse.Namespace, trainable, experiment: Path) -> tune.Tuner:
-    objective = OBJECTIVES[args.objective]
-    seed_point = SEED_POINTS.get(args.space)
+def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.Tuner:
+    """The search as a Tuner: TPE (or random) over the space, ASHA, checkpoints kept by
+    score; `settings` must have its budget filled in (`for_train_images`)."""
+    seed_point = SEED_POINTS.get(settings.space)
     searcher = PruningOptunaSearch(
-        space=SPACES[args.space],
-        metric=objective,
+        space=SPACES[settings.space],
+        metric=settings.metric,
         mode="max",
-        sampler=SAMPLERS[args.sampler](seed=args.seed),
+        sampler=SEARCH_SAMPLERS[settings.sampler](seed=settings.seed),
         points_to_evaluate=[seed_point] if seed_point else None,
         storage=optuna.storages.RDBStorage(f"sqlite:///{experiment / 'optuna.db'}"),
-        study_name=args.name,
-        max_epochs=args.epochs,
+        study_name=settings.name,
+        max_epochs=settings.epochs,
     )
     scheduler = None
-    if args.scheduler == "asha":
+    if settings.scheduler == "asha":
         scheduler = ASHAScheduler(
             time_attr="training_iteration",
-            max_t=args.epochs,
-            grace_period=args.grace_period,
+            max_t=settings.epochs,
+            grace_period=settings.grace_period,
             reduction_factor=3,
         )
     return tune.Tuner(
         trainable,
-        param_space={"epochs": args.epochs, "seed": args.seed},
+        param_space={"epochs": settings.epochs, "seed": settings.seed},
         tune_config=tune.TuneConfig(
             trial_dirname_creator=trial_dirname,
-            metric=objective,
+            metric=settings.metric,
             mode="max",
             search_alg=searcher,
             scheduler=scheduler,
-            num_samples=args.num_samples,
-            max_concurrent_trials=args.max_concurrent,
+            num_samples=settings.num_samples,
+            max_concurrent_trials=settings.max_concurrent,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
-            name=args.name,
-            storage_path=storage_root(args),
+            name=settings.name,
+            storage_path=settings.storage_root,
             checkpoint_config=tune.CheckpointConfig(
-                num_to_keep=2, checkpoint_score_attribute=objective, checkpoint_score_order="max"
+                num_to_keep=2,
+                checkpoint_score_attribute=settings.metric,
+                checkpoint_score_order="max",
             ),
-            failure_config=tune.FailureConfig(max_failures=args.max_failures),
-            callbacks=[Progress(args.num_samples, objective)],
-            verbose=2 if args.verbose else 0,
+            failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+            callbacks=[Progress(settings.num_samples, settings.metric)],
+            verbose=2 if settings.verbose else 0,
         ),
     )
 
@@ -321,95 +277,73 @@ class Progress(tune.Callback):
         print(f"trial {trial.trial_id} failed: {trial.error_file}", flush=True)
 
 
-def run(args: argparse.Namespace) -> None:
-    if args.list_spaces:
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
-        print(describe_spaces())
-        return
-    check_args(args)
-    args.name = args.name or f"{args.space}-{datetime.now():%Y%m%d-%H%M%S}"
-    experiment = report_dir(args)
+def search(settings: SearchSettings) -> None:
+    """The whole job: the search, the answer's members and the references trained in full,
+    the report; and with `confirm`, the top configs retrained with new seeds."""
+    experiment = settings.report_dir
     check_writable(experiment)
-    tune_path = f"{storage_root(args)}/{args.name}"
+    tune_path = settings.tune_path
     exists = tune.Tuner.can_restore(tune_path)
-    if args.resume and not exists:
+    if settings.resume and not exists:
         raise UserError(f"--resume: no experiment at {tune_path}; check --name and --storage")
-    if not args.resume and exists:
+    if not settings.resume and exists:
         raise UserError(
             f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
         )
-    data = load_data(args.data, size=args.size, train_subsample=args.train_subsample)
+    data = load_data(settings.data, size=settings.size, train_subsample=settings.train_subsample)
     print(data.describe())
-    args.epochs = args.epochs or default_epochs(len(data.train_y))
-    args.grace_period = args.grace_period or default_grace(args.epochs)
-    check_budget(args)
-    if not args.verbose:
+    settings = settings.for_train_images(len(data.train_y))
+    if not settings.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
-    start_ray(args)
+    start_ray(settings)
     experiment.mkdir(parents=True, exist_ok=True)
-    resources = {"cpu": args.cpus_per_trial, "gpu": args.gpus_per_trial}
+    resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), resources)
-    if args.resume:
+    if settings.resume:
         tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
     else:
-        tuner = build_tuner(args, trainable, experiment)
-    stopping = f", ASHA grace {args.grace_period}" if args.scheduler == "asha" else ""
+        tuner = build_tuner(settings, trainable, experiment)
+    epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
+    stopping = f", ASHA grace {settings.grace_period}" if settings.scheduler == "asha" else ""
     print(
-        f"space {args.space}: {args.num_samples} trials of up to {args.epochs} epochs"
-        f"{stopping}, {args.max_concurrent} at a time -> {tune_path}",
+        f"space {settings.space}: {settings.num_samples} trials of up to {epochs} epochs"
+        f"{stopping}, {concurrent} at a time -> {tune_path}",
         flush=True,
     )
     started = time.monotonic()
     results = tuner.fit()
-    objective = OBJECTIVES[args.objective]
     print(f"search took {time.monotonic() - started:.0f}s", flush=True)
-    stopped = member_configs(results, objective, args.epochs, ENSEMBLE_SIZE)
+    stopped = member_configs(results, objective, epochs, ENSEMBLE_SIZE)
     completions = None
     if stopped:
         print(
             f"training {len(stopped)} of the answer's top {ENSEMBLE_SIZE} configs, which ASHA "
-            f"stopped early, for all {args.epochs} epochs",
+            f"stopped early, for all {epochs} epochs",
             flush=True,
         )
-        completions = run_configs(
-            trainable, stopped, tune_path, "members", objective, args.max_concurrent
-        )
+        completions = run_configs(trainable, stopped, tune_path, "members", objective, concurrent)
     print(
-        f"training the reference configs (baseline, seed recipe) for {args.epochs} epochs",
+        f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
         flush=True,
     )
-    references = reference_configs(args.epochs, args.seed)
+    references = reference_configs(epochs, settings.seed)
     reference_results = run_configs(
-        trainable,
-        list(references.values()),
-        tune_path,
-        "references",
-        objective,
-        args.max_concurrent,
+        trainable, list(references.values()), tune_path, "references", objective, concurrent
     )
     report = write_report(
-        experiment,
-        results,
-        reference_results,
-        references,
-        data,
-        args.epochs,
-        objective,
-        completions,
+        experiment, results, reference_results, references, data, epochs, objective, completions
     )
     print(format_summary(report))
-    if args.confirm:
+    if settings.confirm:
         configs = confirm_configs(
-            results, args.confirm, objective, args.seed, args.epochs, CONFIRM_SEEDS
+            results, settings.confirm, objective, settings.seed, epochs, CONFIRM_SEEDS
         )
         print(
-            f"confirming the top {args.confirm} configs with {CONFIRM_SEEDS} new seeds each",
+            f"confirming the top {settings.confirm} configs with {CONFIRM_SEEDS} new seeds each",
             flush=True,
         )
-        confirmed = run_configs(
-            trainable, configs, tune_path, "confirm", objective, args.max_concurrent
-        )
+        confirmed = run_configs(trainable, configs, tune_path, "confirm", objective, concurrent)
         print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
@@ -419,15 +353,22 @@ def run(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    settings = None
     try:
-        run(args)
+        if args.list_spaces:
+            optuna.logging.set_verbosity(optuna.logging.WARNING)
+            print(describe_spaces())
+            return 0
+        settings = settings_from(args)
+        search(settings)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        name = settings.name if settings else args.name
         print(
             f"interrupted; continue with: python -m search.run --space {args.space} "
-            f"--name {args.name} --resume",
+            f"--name {name} --resume",
             file=sys.stderr,
         )
         return 130

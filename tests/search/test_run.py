@@ -6,13 +6,14 @@ import optuna
 import pandas as pd
 import pytest
 
-from search.run import default_epochs, default_grace, main
+from search.run import main
 
 
 def search(storage, flags: str) -> int:
     return main(["--data", "synthetic", "--storage", str(storage), *flags.split()])
 
 
+@pytest.mark.slow
 def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     flags = "--space full --name small --num-samples 5 --epochs 3 --grace-period 1 --seed 1"
     code = search(tmp_path, flags)
@@ -98,6 +99,7 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow
 def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, capsys, monkeypatch):
     # A URI (s3://, gs://, file://) is where a cluster keeps trials; the report then goes to
     # ./results/<name> beside the driver.
@@ -154,11 +156,3 @@ def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot write results under") and "\n" not in err
     assert (tmp_path / "a_file").read_text() == "not a folder"  # nothing touched
-
-
-def test_the_default_budget_is_images_seen_so_small_data_gets_more_epochs():
-    assert default_epochs(4_708) == 10  # PneumoniaMNIST: the measured default
-    assert default_epochs(500) == 94  # about as many optimiser steps on 500 images
-    assert default_epochs(78_468) == 10  # never below 10 epochs
-    assert default_epochs(20) == 200  # nor above 200
-    assert [default_grace(e) for e in (10, 94, 3)] == [1, 9, 1]  # a tenth of the budget

@@ -1,0 +1,134 @@
+"""A search's settings as plain data, validated once at the edge.
+
+    settings = SearchSettings(space="focal", data="pneumoniamnist", num_samples=12)
+    settings = settings.for_train_images(4_708)   # fills the default budget and grace period
+
+The command line (`search.run`) builds one from its flags; benchmarks build one directly.
+Library functions take it, never an argparse namespace. Bad values raise `UserError` when it
+is built, before anything starts or is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import optuna
+
+from spaces import SPACES
+from trainable.errors import UserError
+from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
+
+OBJECTIVES = {"val": OBJECTIVE, "robust": ROBUST_OBJECTIVE}
+SEARCH_SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
+SCHEDULERS = ("asha", "none")
+BUDGET_IMAGES = 10 * 4_708  # see default_epochs
+
+
+def default_epochs(train_images: int) -> int:
+    """A trial's budget in images seen, not epochs: 10 epochs of PneumoniaMNIST's 4,708
+    training images (the measured default), so 500 images get 94 epochs, about as many
+    optimiser steps, and ASHA never judges a small-data trial after a handful of steps.
+    At least 10 epochs, at most 200."""
+    return min(200, max(10, round(BUDGET_IMAGES / train_images)))
+
+
+def default_grace(epochs: int) -> int:
+    """A tenth of the budget: 1 epoch of 10 (measured best in BENCHMARKS.md), 9 of 94."""
+    return max(1, round(epochs / 10))
+
+
+@dataclass(frozen=True)
+class SearchSettings:
+    space: str = ""  # required; "" is refused with the list of spaces
+    data: str = "pneumoniamnist"
+    size: int | None = None
+    train_subsample: int | None = None
+    num_samples: int = 12
+    epochs: int | None = None  # None: default_epochs of the training set's size
+    max_concurrent: int = 2
+    cpus_per_trial: float = 1.0
+    gpus_per_trial: float = 0.0
+    sampler: str = "tpe"
+    scheduler: str = "asha"
+    grace_period: int | None = None  # None: default_grace of the epochs
+    objective: str = "val"
+    confirm: int = 0
+    max_failures: int = 1
+    seed: int = 0
+    name: str = ""  # "": <space>-<date>-<time>
+    storage: str = "./results"
+    address: str | None = None
+    resume: bool = False
+    verbose: bool = False
+
+    def __post_init__(self) -> None:
+        self._check()
+        if not self.name:
+            object.__setattr__(self, "name", f"{self.space}-{datetime.now():%Y%m%d-%H%M%S}")
+
+    def _check(self) -> None:
+        if self.space not in SPACES:
+            given = f"unknown space {self.space!r}" if self.space else "--space is required"
+            raise UserError(f"{given}; choose one of: {', '.join(SPACES)} (see --list-spaces)")
+        for flag, value, options in (
+            ("--sampler", self.sampler, tuple(SEARCH_SAMPLERS)),
+            ("--scheduler", self.scheduler, SCHEDULERS),
+            ("--objective", self.objective, tuple(OBJECTIVES)),
+        ):
+            if value not in options:
+                raise UserError(f"{flag} must be one of {', '.join(options)}; got {value!r}")
+        for flag, value, low in (
+            ("--num-samples", self.num_samples, 1),
+            ("--epochs", self.epochs, 1),
+            ("--max-concurrent", self.max_concurrent, 1),
+            ("--grace-period", self.grace_period, 1),
+            ("--max-failures", self.max_failures, 0),
+            ("--confirm", self.confirm, 0),
+            ("--train-subsample", self.train_subsample, 2),
+        ):
+            if value is not None and value < low:
+                raise UserError(f"{flag} must be at least {low}; got {value}")
+        if self.scheduler == "asha" and None not in (self.grace_period, self.epochs):
+            if self.grace_period > self.epochs:
+                raise UserError(
+                    f"--grace-period ({self.grace_period}) exceeds --epochs ({self.epochs})"
+                )
+        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
+            raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+        if self.resume and not self.name:
+            raise UserError("--resume needs --name, the experiment to continue")
+
+    def for_train_images(self, n: int) -> SearchSettings:
+        """The settings with the budget filled in for a training set of `n` images."""
+        epochs = self.epochs or default_epochs(n)
+        return dataclasses.replace(
+            self, epochs=epochs, grace_period=self.grace_period or default_grace(epochs)
+        )
+
+    @property
+    def metric(self) -> str:
+        """The reported metric the search maximises."""
+        return OBJECTIVES[self.objective]
+
+    @property
+    def storage_root(self) -> str:
+        """Where Tune keeps trials and checkpoints: a cloud URI as given, a local path
+        absolute."""
+        if "://" in self.storage:
+            return self.storage.rstrip("/")
+        return str(Path(self.storage).expanduser().resolve())
+
+    @property
+    def tune_path(self) -> str:
+        return f"{self.storage_root}/{self.name}"
+
+    @property
+    def report_dir(self) -> Path:
+        """Where the report and the Optuna study go: the experiment folder, or for cloud
+        storage ./results/<name> next to the driver (SQLite needs a local file)."""
+        if "://" in self.storage:
+            return Path("results").resolve() / self.name
+        return Path(self.storage_root) / self.name

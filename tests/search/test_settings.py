@@ -1,0 +1,54 @@
+import dataclasses
+
+import pytest
+
+from search.run import parse_args, settings_from
+from search.settings import SearchSettings, default_epochs, default_grace
+from trainable.errors import UserError
+
+
+def test_the_default_budget_is_images_seen_so_small_data_gets_more_epochs():
+    assert default_epochs(4_708) == 10  # PneumoniaMNIST: the measured default
+    assert default_epochs(500) == 94  # about as many optimiser steps on 500 images
+    assert default_epochs(78_468) == 10  # never below 10 epochs
+    assert default_epochs(20) == 200  # nor above 200
+    assert [default_grace(e) for e in (10, 94, 3)] == [1, 9, 1]  # a tenth of the budget
+    small = SearchSettings(space="focal").for_train_images(500)
+    assert (small.epochs, small.grace_period) == (94, 9)
+    given = SearchSettings(space="focal", epochs=4, grace_period=2).for_train_images(500)
+    assert (given.epochs, given.grace_period) == (4, 2)  # what the user gave stays
+
+
+def test_the_command_line_and_direct_construction_agree():
+    from_flags = settings_from(parse_args(["--space", "focal", "--name", "x", "--seed", "3"]))
+    assert from_flags == SearchSettings(space="focal", name="x", seed=3)
+    assert from_flags.metric == "val_balanced_accuracy"
+    # every flag's default is the field's default: one place says what the default is
+    bare = settings_from(parse_args(["--space", "focal", "--name", "x"]))
+    for field in dataclasses.fields(SearchSettings):
+        assert getattr(bare, field.name) == (field.default if field.name != "name" else "x")
+
+
+def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
+    settings = SearchSettings(space="weighted", storage=str(tmp_path))
+    assert settings.name.startswith("weighted-")
+    assert settings.report_dir == tmp_path / settings.name
+    assert settings.tune_path == f"{tmp_path}/{settings.name}"
+    cloud = SearchSettings(space="weighted", name="n", storage="s3://bucket/runs/")
+    assert cloud.tune_path == "s3://bucket/runs/n" and cloud.report_dir.name == "n"
+
+
+@pytest.mark.parametrize(
+    "knobs, message",
+    [
+        ({"space": "fancy"}, "unknown space 'fancy'"),
+        ({"space": "focal", "sampler": "grid"}, "--sampler must be one of tpe, random"),
+        ({"space": "focal", "objective": "auc"}, "--objective must be one of val, robust"),
+        ({"space": "focal", "epochs": 0}, "--epochs must be at least 1"),
+        ({"space": "focal", "epochs": 2, "grace_period": 3}, "exceeds --epochs"),
+        ({"space": "focal", "resume": True}, "--resume needs --name"),
+    ],
+)
+def test_bad_settings_are_refused_when_built(knobs, message):
+    with pytest.raises(UserError, match=message):
+        SearchSettings(**knobs)
