@@ -16,6 +16,8 @@ from ray.cluster_utils import Cluster
 
 from search.run import main
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def cluster():

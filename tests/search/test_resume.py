@@ -32,6 +32,7 @@ KILL_POINTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", list(KILL_POINTS))
 def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     proc = subprocess.Popen(
