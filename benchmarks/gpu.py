@@ -33,6 +33,7 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 import torch  # noqa: E402
 
+from benchmarks.provenance import provenance  # noqa: E402
 from trainable.config import TrainConfig  # noqa: E402
 from trainable.data import Data, load_data  # noqa: E402
 from trainable.train import train  # noqa: E402
@@ -177,6 +178,7 @@ def main() -> None:
         datasets[28][0], args.packed_trials, args.epochs, args.device, packing
     )
     results = {"date": time.strftime("%Y-%m-%d"), "device": name, "trials": trials}
+    results["provenance"] = provenance()
     results["packing"] = packed
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")

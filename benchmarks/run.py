@@ -40,6 +40,7 @@ from PIL import Image  # noqa: E402
 from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa: E402
 from torchvision import transforms as T  # noqa: E402
 
+from benchmarks.provenance import provenance  # noqa: E402
 from trainable.config import TrainConfig  # noqa: E402
 from trainable.data import Data, load_data  # noqa: E402
 from trainable.models import make_model  # noqa: E402
@@ -268,6 +269,8 @@ def main() -> None:
             )
         results["thrift"] = {"date": today, **thrift}
 
+    for section in sections:  # each figure with the commit, versions and machine behind it
+        results[section]["provenance"] = provenance()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
