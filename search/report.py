@@ -29,7 +29,7 @@ from ray.tune import Result, ResultGrid
 
 from search.answer import ENSEMBLE_SIZE, average
 from search.plots import write_plots, write_tensorboard
-from search.reruns import ranked_trials, reference_role, same_config
+from search.reruns import rank_of, ranked_trials, reference_role, same_config
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
 from trainable.data import Data
 from trainable.metrics import evaluate
@@ -307,27 +307,20 @@ def verdict_lines(report: dict) -> list[str]:
 def write_confirm(
     experiment: Path,
     results: ResultGrid,
-    configs: list[dict],
-    runs_per_config: int,
+    ranks: dict[int, list[dict]],
     data: Data,
     objective: str,
 ) -> str:
-    """confirm.csv (one row per retrained model) and confirm.json (mean and spread per config)."""
-    by_path = {Path(r.path).name: r for r in results}
+    """confirm.csv (one row per retrained model) and confirm.json (mean and spread per
+    config); each run is matched to its rank by its config, never by position."""
     rows = []
-    for result in by_path.values():
+    for result in results:
         if not has_scores(result, objective):
             continue
         scored = score_on_test(result, data, objective)
-        knobs = {k: v for k, v in scored["config"].items() if k not in ("seed", "device")}
-        rank = next(
-            i // runs_per_config
-            for i, c in enumerate(configs)
-            if {k: v for k, v in c.items() if k not in ("seed", "device")} == knobs
-        )
         rows.append(
             {
-                "rank": rank + 1,
+                "rank": rank_of(result.config, ranks),
                 "seed": scored["config"]["seed"],
                 **{f"val_{k}": v for k, v in scored["val"].items()},
                 **{f"test_{k}": v for k, v in scored["test"].items()},
@@ -350,7 +343,7 @@ def write_confirm(
         for rank in stats.index
     }
     for rank, entry in summary.items():
-        config = configs[(rank - 1) * runs_per_config]
+        config = ranks[rank][0]
         entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
     write_json(experiment / "confirm.json", summary)
     lines = ["confirm: top configs retrained with new seeds (mean +- std over seeds)"]

@@ -100,10 +100,18 @@ def trial_dirname(trial) -> str:
 
 def confirm_configs(
     results: ResultGrid, k: int, objective: str, seed: int, epochs: int, runs: int
-) -> list[dict]:
-    """The top k search configs by best objective, each `runs` times with new seeds."""
-    configs = []
-    for result in ranked_trials(results, objective)[:k]:
+) -> dict[int, list[dict]]:
+    """Rank (1 = best) -> that search config `runs` times with new seeds, for the top k."""
+    ranks = {}
+    for rank, result in enumerate(ranked_trials(results, objective)[:k], start=1):
         base = TrainConfig.from_dict(result.config).to_dict()
-        configs += [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
-    return configs
+        ranks[rank] = [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
+    return ranks
+
+
+def rank_of(config: dict, ranks: dict[int, list[dict]]) -> int:
+    """Which confirm rank a trained config belongs to, read off its knobs and seed."""
+    for rank, configs in ranks.items():
+        if any(same_config(config, c) for c in configs):
+            return rank
+    raise ValueError(f"config matches no confirm rank: {config}")

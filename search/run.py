@@ -336,15 +336,16 @@ def search(settings: SearchSettings) -> None:
     )
     print(format_summary(report))
     if settings.confirm:
-        configs = confirm_configs(
+        ranks = confirm_configs(
             results, settings.confirm, objective, settings.seed, epochs, CONFIRM_SEEDS
         )
+        configs = [config for group in ranks.values() for config in group]
         print(
             f"confirming the top {settings.confirm} configs with {CONFIRM_SEEDS} new seeds each",
             flush=True,
         )
         confirmed = run_configs(trainable, configs, tune_path, "confirm", objective, concurrent)
-        print(write_confirm(experiment, confirmed, configs, CONFIRM_SEEDS, data, objective))
+        print(write_confirm(experiment, confirmed, ranks, data, objective))
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")

@@ -31,7 +31,7 @@ def test_every_config_and_fold_is_recorded_with_its_probabilities(recorded):
     with np.load(recorded / "c00_f1.npz") as z:  # a reshuffled carve: other images, no test
         assert "test" not in z and z["val"].shape == (2, 524)
     provenance = json.loads((recorded / "provenance.json").read_text())
-    assert provenance["torch"] and provenance["cores"] >= 1
+    assert provenance["versions"]["torch"] and provenance["cores"] >= 1 and provenance["commit"]
 
 
 def test_analysis_scores_configs_and_answers_from_the_recorded_files(recorded):

@@ -25,8 +25,9 @@ def test_the_command_line_and_direct_construction_agree():
     assert from_flags.metric == "val_balanced_accuracy"
     # every flag's default is the field's default: one place says what the default is
     bare = settings_from(parse_args(["--space", "focal", "--name", "x"]))
+    given = {"space": "focal", "name": "x"}
     for field in dataclasses.fields(SearchSettings):
-        assert getattr(bare, field.name) == (field.default if field.name != "name" else "x")
+        assert getattr(bare, field.name) == given.get(field.name, field.default)
 
 
 def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
