@@ -18,6 +18,7 @@ from pathlib import Path
 import optuna
 
 from spaces import SPACES
+from trainable.config import MAX_SEED
 from trainable.errors import UserError
 from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
 
@@ -25,6 +26,7 @@ OBJECTIVES = {"val": OBJECTIVE, "robust": ROBUST_OBJECTIVE}
 SEARCH_SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 SCHEDULERS = ("asha", "none")
 BUDGET_IMAGES = 10 * 4_708  # see default_epochs
+CONFIRM_SEEDS = 3  # --confirm retrains each config with seeds seed + 1 .. seed + 3
 
 
 def default_epochs(train_images: int) -> int:
@@ -100,6 +102,13 @@ class SearchSettings:
             raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
         if self.resume and not self.name:
             raise UserError("--resume needs --name, the experiment to continue")
+        if not 0 <= self.seed <= MAX_SEED - CONFIRM_SEEDS:
+            raise UserError(f"--seed must be in [0, {MAX_SEED - CONFIRM_SEEDS}]; got {self.seed}")
+        if self.name in (".", "..") or any(sep in self.name for sep in "/\\"):
+            raise UserError(
+                f"--name {self.name!r} must be a plain folder name (no '/', '\\', '.' or '..'); "
+                "use --storage for where it goes"
+            )
 
     def for_train_images(self, n: int) -> SearchSettings:
         """The settings with the budget filled in for a training set of `n` images."""

@@ -24,6 +24,7 @@ from trainable.sampling import SAMPLERS
 __all__ = ["BASELINE", "SEED_RECIPE", "TrainConfig", "UserError"]
 
 SCHEDULES = ("onecycle", "cosine", "none")
+MAX_SEED = 2**32 - 1  # numpy and imbalanced-learn refuse larger seeds
 DEVICES = ("auto", "cpu", "cuda")
 
 # No imbalance handling at all: what every answer has to beat.
@@ -109,6 +110,7 @@ class TrainConfig:
         _within("weight_decay", self.weight_decay, 0.0, 1.0)
         _within("batch_size", self.batch_size, 2, 4096)
         _within("epochs", self.epochs, 1, 1000)
+        _within("seed", self.seed, 0, MAX_SEED)
         if self.weights is not None and self.model != "resnet18":
             raise UserError("weights= is only for model 'resnet18'")
 

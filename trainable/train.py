@@ -38,7 +38,7 @@ from trainable.checkpoint import (
     save_checkpoint,
     write_json,
 )
-from trainable.config import TrainConfig, UserError
+from trainable.config import MAX_SEED, TrainConfig, UserError
 from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
 from trainable.metrics import evaluate
@@ -93,7 +93,9 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
         started = time.perf_counter()
         # Every epoch's randomness derives from (seed, epoch) alone, so a resumed run
         # repeats exactly what the uninterrupted run would have done.
-        epoch_seed = cfg.seed * 100_003 + epoch
+        # Folded into numpy's seed range: a large seed would otherwise give seeds that
+        # imbalanced-learn refuses (seed 50000 gave 5,000,150,000 and crashed undersampling).
+        epoch_seed = (cfg.seed * 100_003 + epoch) % (MAX_SEED + 1)
         torch.manual_seed(epoch_seed)
         generator = torch.Generator(device).manual_seed(epoch_seed)
         order = torch.from_numpy(
@@ -253,6 +255,8 @@ def run(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
     cfg = TrainConfig.from_json(args.config, overrides)
     device = pick_device(cfg.device)
+    if args.out.exists() and not args.out.is_dir():
+        raise UserError(f"--out {args.out} is a file; give a folder (new or existing) for the run")
     checkpoint_path = args.out / "checkpoint.pt"
     start = load_checkpoint(checkpoint_path) if args.resume and checkpoint_path.exists() else None
     if args.resume and start is None:

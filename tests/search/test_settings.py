@@ -48,6 +48,10 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
         ({"space": "focal", "epochs": 0}, "--epochs must be at least 1"),
         ({"space": "focal", "epochs": 2, "grace_period": 3}, "exceeds --epochs"),
         ({"space": "focal", "resume": True}, "--resume needs --name"),
+        ({"space": "focal", "seed": -1}, "--seed must be in"),
+        ({"space": "focal", "seed": 2**32 - 3}, "--seed must be in"),  # its confirm seeds
+        ({"space": "focal", "name": "a/b"}, "must be a plain folder name"),
+        ({"space": "focal", "name": ".."}, "must be a plain folder name"),
     ],
 )
 def test_bad_settings_are_refused_when_built(knobs, message):

@@ -29,6 +29,8 @@ def test_json_ints_become_floats_and_overrides_win():
         ({"compile": "yes"}, "compile' must be bool"),
         ({"alpha": 1.0}, "alpha must be in"),
         ({"weights": "w.pt"}, "only for model 'resnet18'"),
+        ({"seed": -1}, "seed must be in"),
+        ({"seed": 2**32}, "seed must be in"),
     ],
 )
 def test_bad_knobs_are_refused_by_name(raw, message):

@@ -150,3 +150,21 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: training data has one class only")
     assert "Traceback" not in proc.stderr
+
+
+def test_the_largest_seed_trains_every_sampler_its_derived_seeds_stay_in_range():
+    # seed * 100_003 + epoch once overflowed numpy's range and crashed undersampling
+    data = load_data("synthetic")
+    for sampler in ("undersample", "smote"):
+        cfg = TrainConfig.from_dict({"epochs": 1, "sampler": sampler, "seed": 2**32 - 1})
+        history, _ = run_epochs(cfg, data)
+        assert history[0]["epoch"] == 1
+
+
+def test_out_naming_a_file_is_refused_and_the_file_kept(tmp_path, capsys):
+    out = tmp_path / "notes.txt"
+    out.write_text("mine")
+    assert main(["--data", "synthetic", "--epochs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --out") and "is a file" in err and "\n" not in err
+    assert out.read_text() == "mine"
