@@ -2,9 +2,9 @@
 
 Conditionals keep the spaces honest for TPE: gamma and alpha exist only under focal loss,
 sampler_power only under oversampling, weight_power only under weighted cross-entropy. The
-choices are the trainable's registries (`trainable.losses.LOSSES`, `trainable.sampling.SAMPLERS`);
-each technique's own knobs and their ranges are in `LOSS_KNOBS` / `SAMPLER_KNOBS` below, which
-tests/spaces check cover every registered name.
+choices are the trainable's registries (`trainable.losses.LOSSES`, `trainable.sampling.SAMPLERS`),
+and each technique's own knobs and their ranges sit beside its builder (`LOSS_KNOBS`,
+`SAMPLER_KNOBS`), so no technique is named here except by the spaces built around one.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from typing import Any
 import optuna
 
 from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
-from trainable.losses import LOSSES
-from trainable.sampling import BEFORE_TRAINING, SAMPLERS
+from trainable.losses import LOSS_KNOBS, LOSSES
+from trainable.sampling import BEFORE_TRAINING, SAMPLER_KNOBS, SAMPLERS
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
@@ -28,34 +28,24 @@ def shared(trial: optuna.Trial) -> None:
     trial.suggest_categorical("batch_size", [64, 128, 256])
 
 
-def no_knobs(trial: optuna.Trial) -> None:
-    """A technique with nothing to tune."""
+def suggest_knobs(trial: optuna.Trial, ranges: dict[str, tuple[float, float]]) -> None:
+    """A technique's own knobs, each a float in its registered range."""
+    for knob, (low, high) in ranges.items():
+        trial.suggest_float(knob, low, high)
 
 
-def focal_knobs(trial: optuna.Trial) -> None:
-    trial.suggest_float("gamma", 0.0, 5.0)
-    trial.suggest_float("alpha", 0.25, 0.9)
+def loss_knobs(trial: optuna.Trial, loss: str) -> None:
+    suggest_knobs(trial, LOSS_KNOBS.get(loss, {}))
 
 
-LOSS_KNOBS: dict[str, Callable[[optuna.Trial], None]] = {
-    "ce": no_knobs,
-    "weighted_ce": lambda trial: trial.suggest_float("weight_power", 0.0, 1.5),
-    "focal": focal_knobs,
-}
-SAMPLER_KNOBS: dict[str, Callable[[optuna.Trial], None]] = {
-    "none": no_knobs,
-    "oversample": lambda trial: trial.suggest_float("sampler_power", 0.0, 1.0),
-    "undersample": no_knobs,
-    "smote": no_knobs,
-    "smote_tomek": no_knobs,
-}
 # Samplers that only reorder or drop real images; SMOTE's pixel blends are offered by the
 # spaces built to show what they do (`sampler`, `full`).
 REAL_IMAGE_SAMPLERS = [name for name in SAMPLERS if name not in BEFORE_TRAINING]
 
 
 def sampler_choice(trial: optuna.Trial, choices: list[str]) -> None:
-    SAMPLER_KNOBS[trial.suggest_categorical("sampler", choices)](trial)
+    sampler = trial.suggest_categorical("sampler", choices)
+    suggest_knobs(trial, SAMPLER_KNOBS.get(sampler, {}))
 
 
 def baseline(trial: optuna.Trial) -> dict[str, Any]:
@@ -67,7 +57,7 @@ def baseline(trial: optuna.Trial) -> dict[str, Any]:
 def weighted(trial: optuna.Trial) -> dict[str, Any]:
     """Class-weighted cross-entropy, with or without oversampling."""
     shared(trial)
-    LOSS_KNOBS["weighted_ce"](trial)
+    loss_knobs(trial, "weighted_ce")
     sampler_choice(trial, REAL_IMAGE_SAMPLERS)
     return {"loss": "weighted_ce"}
 
@@ -82,7 +72,7 @@ def sampler(trial: optuna.Trial) -> dict[str, Any]:
 def focal(trial: optuna.Trial) -> dict[str, Any]:
     """Focal loss gamma and per-class alpha, with a sampler and augmentation strength."""
     shared(trial)
-    LOSS_KNOBS["focal"](trial)
+    loss_knobs(trial, "focal")
     sampler_choice(trial, REAL_IMAGE_SAMPLERS)
     trial.suggest_float("aug_strength", 0.0, 1.0)
     return {"loss": "focal"}
@@ -99,7 +89,7 @@ def augment(trial: optuna.Trial) -> dict[str, Any]:
 def full(trial: optuna.Trial) -> dict[str, Any]:
     """All of the above, conditional."""
     shared(trial)
-    LOSS_KNOBS[trial.suggest_categorical("loss", list(LOSSES))](trial)
+    loss_knobs(trial, trial.suggest_categorical("loss", list(LOSSES)))
     sampler_choice(trial, list(SAMPLERS))
     trial.suggest_float("aug_strength", 0.0, 1.0)
     trial.suggest_float("minority_aug", 0.0, 1.0)

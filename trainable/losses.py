@@ -4,7 +4,7 @@
 
 `LOSSES` maps each name to its builder; `TrainConfig` accepts exactly its keys and the search
 spaces offer exactly them, so a new loss is one builder and one line here (plus its knobs'
-ranges in spaces/catalog.py).
+ranges in LOSS_KNOBS).
 """
 
 from __future__ import annotations
@@ -78,6 +78,13 @@ LOSSES: dict[str, Callable[[TrainConfig, np.ndarray, torch.device], LossFn]] = {
     "ce": cross_entropy,
     "weighted_ce": weighted_cross_entropy,
     "focal": focal,
+}
+
+
+# The knobs each loss adds and the ranges the search spaces try them in (spaces/catalog.py).
+LOSS_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
+    "weighted_ce": {"weight_power": (0.0, 1.5)},
+    "focal": {"gamma": (0.0, 5.0), "alpha": (0.25, 0.9)},
 }
 
 

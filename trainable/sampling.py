@@ -61,6 +61,10 @@ SAMPLERS = {
     "smote": shuffled,  # over the set resample_pixels balanced once
     "smote_tomek": shuffled,
 }
+# The knobs each sampler adds and the ranges the search spaces try them in (spaces/catalog.py).
+SAMPLER_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
+    "oversample": {"sampler_power": (0.0, 1.0)}
+}
 BEFORE_TRAINING = {
     "smote": lambda smote, seed: smote,
     "smote_tomek": lambda smote, seed: SMOTETomek(smote=smote, random_state=seed),
