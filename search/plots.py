@@ -2,7 +2,8 @@
 
 - roc_pr.png: ROC and precision-recall curves of the answer (the mean of the top trials,
   search/answer.py), validation and test;
-- knobs.png: the objective against each knob, one dot per trial (stopped trials hollow);
+- knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;
+  errored trials have no score and are counted in the title);
 - importances.png: Optuna's parameter importances over the finished trials;
 - best_model/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
@@ -42,7 +43,13 @@ def roc_pr_figure(curves: Curves) -> plt.Figure:
     return fig
 
 
-def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure:
+def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure | None:
+    """None when no trial has a score. Errored trials are left out: a NaN score drawn on a
+    log or categorical axis makes matplotlib raise (issue 10's ConversionError)."""
+    errored = int(table[objective].isna().sum()) if objective in table else len(table)
+    table = table[table[objective].notna()] if objective in table else table.iloc[:0]
+    if table.empty:
+        return None
     knobs = [c for c in table.columns if c.startswith("config/") and table[c].nunique() > 1]
     cols = 3
     rows = max(1, -(-len(knobs) // cols))
@@ -76,6 +83,8 @@ def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure:
         ax.axis("off")
     if knobs:
         axes.flat[0].legend(fontsize=8)
+    if errored:
+        fig.suptitle(f"{errored} errored trial(s) left out: no score", fontsize=9)
     fig.tight_layout()
     return fig
 

@@ -249,6 +249,11 @@ def format_summary(report: dict) -> str:
     search = table[table["role"] == "search"]
     counts = search["status"].value_counts().to_dict()
     lines = [f"trials {len(search)}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    if counts.get("error"):
+        lines.append(
+            f"warning: {counts['error']} trial(s) errored (each one's error.txt, in its trial "
+            "folder, says why); the answer is built from the others"
+        )
     if not report["scored"]:
         return "\n".join(lines + ["no trial reported a metric"])
     lines = verdict_lines(report) + lines

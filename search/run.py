@@ -281,9 +281,10 @@ class Progress(tune.Callback):
         print(f"trial {trial.trial_id} failed: {trial.error_file}", flush=True)
 
 
-def search(settings: SearchSettings) -> None:
+def search(settings: SearchSettings) -> bool:
     """The whole job: the search, the answer's members and the references trained in full,
-    the report; and with `confirm`, the top configs retrained with new seeds."""
+    the report; and with `confirm`, the top configs retrained with new seeds. False when no
+    trial reported a score, so there is no answer."""
     experiment = settings.report_dir
     check_writable(experiment)
     tune_path = settings.tune_path
@@ -339,6 +340,8 @@ def search(settings: SearchSettings) -> None:
         experiment, results, reference_results, references, data, epochs, objective, completions
     )
     print(format_summary(report))
+    if not report["scored"]:
+        return False
     if settings.confirm:
         ranks = confirm_configs(
             results, settings.confirm, objective, settings.seed, epochs, CONFIRM_SEEDS
@@ -354,6 +357,7 @@ def search(settings: SearchSettings) -> None:
     print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -365,7 +369,13 @@ def main(argv: list[str] | None = None) -> int:
             print(describe_spaces())
             return 0
         settings = settings_from(args)
-        search(settings)
+        if not search(settings):
+            print(
+                "error: no trial reported a score, so the search has no answer; each trial "
+                "folder's error.txt says why",
+                file=sys.stderr,
+            )
+            return 1
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,0 +1,32 @@
+"""The printed summary and the exit code when trials error."""
+
+import numpy as np
+import pandas as pd
+
+import search.run
+from search.report import format_summary
+
+
+def table_with_an_errored_trial() -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "trial_id": ["trial_a", "trial_b"],
+            "role": ["search", "search"],
+            "status": ["complete", "error"],
+            "val_balanced_accuracy": [0.9, np.nan],
+        }
+    )
+
+
+def test_the_summary_says_how_many_trials_errored_and_where_to_look():
+    report = {"table": table_with_an_errored_trial(), "scored": {}, "objective": "x"}
+    text = format_summary(report)
+    assert "trials 2: 1 complete, 1 error" in text
+    assert "warning: 1 trial(s) errored" in text and "error.txt" in text
+
+
+def test_a_search_without_any_score_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(search.run, "search", lambda settings: False)
+    code = search.run.main(["--space", "focal", "--storage", str(tmp_path)])
+    err = capsys.readouterr().err.strip()
+    assert code == 1 and err.startswith("error: no trial reported a score") and "\n" not in err
