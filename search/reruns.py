@@ -21,6 +21,7 @@ from ray import tune
 from ray.tune import Result, ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from search.interrupt import fit
 from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 
 REFERENCES = {"baseline": BASELINE, "seed_recipe": SEED_RECIPE}
@@ -67,7 +68,7 @@ def run_configs(
     """Train each config to its last epoch (no early stopping) as experiment storage/name;
     an interrupted one is resumed."""
     if tune.Tuner.can_restore(f"{storage}/{name}"):
-        return tune.Tuner.restore(f"{storage}/{name}", trainable, resume_errored=True).fit()
+        return fit(tune.Tuner.restore(f"{storage}/{name}", trainable, resume_errored=True))
     # Every point carries every knob; param_space only has to name them for Tune to fill in.
     tuner = tune.Tuner(
         trainable,
@@ -90,7 +91,7 @@ def run_configs(
             verbose=0,
         ),
     )
-    return tuner.fit()
+    return fit(tuner)
 
 
 def trial_dirname(trial) -> str:

@@ -22,6 +22,7 @@ os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
 import argparse  # noqa: E402
 import logging  # noqa: E402
+import shlex  # noqa: E402
 import socket  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -34,6 +35,7 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
 from search.answer import ENSEMBLE_SIZE  # noqa: E402
+from search.interrupt import fit  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
@@ -317,7 +319,7 @@ def search(settings: SearchSettings) -> bool:
         flush=True,
     )
     started = time.monotonic()
-    results = tuner.fit()
+    results = fit(tuner)
     print(f"search took {time.monotonic() - started:.0f}s", flush=True)
     stopped = member_configs(results, objective, epochs, ENSEMBLE_SIZE)
     completions = None
@@ -360,6 +362,20 @@ def search(settings: SearchSettings) -> bool:
     return True
 
 
+def resume_command(argv: list[str] | None, settings: SearchSettings | None) -> str:
+    """The command that continues this search: the same flags, the name made explicit."""
+    flags = list(sys.argv[1:] if argv is None else argv)
+    if (
+        settings is not None
+        and "--name" not in flags
+        and not any(f.startswith("--name=") for f in flags)
+    ):
+        flags += ["--name", settings.name]
+    if "--resume" not in flags:
+        flags.append("--resume")
+    return shlex.join(["python", "-m", "search.run", *flags])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = None
@@ -380,12 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        name = settings.name if settings else args.name
-        print(
-            f"interrupted; continue with: python -m search.run --space {args.space} "
-            f"--name {name} --resume",
-            file=sys.stderr,
-        )
+        print(f"interrupted; continue with: {resume_command(argv, settings)}", file=sys.stderr)
         return 130
     finally:
         if ray.is_initialized():

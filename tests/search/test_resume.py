@@ -6,6 +6,7 @@ and the report stage (the search is over, the reference trials are training).
 """
 
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -84,3 +85,49 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     assert states.count("COMPLETE") == TRIALS
     # a config asked for after Tune's last snapshot is asked again; the stale copy is FAIL
     assert set(states) <= {"COMPLETE", "FAIL"} and states.count("FAIL") <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("how", ["ctrl-c to the process group", "SIGTERM to the driver"])
+def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_path, how):
+    proc = subprocess.Popen(
+        command(tmp_path),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    family: list[int] = []
+    try:
+        deadline = time.monotonic() + 240
+        for line in proc.stdout:
+            if KILL_POINTS["mid-trial"] in line or time.monotonic() > deadline:
+                break
+        time.sleep(1)
+        family = descendants(proc.pid)
+        if how.startswith("ctrl-c"):
+            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+        else:
+            os.kill(proc.pid, signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        kill_all(family + descendants(proc.pid))
+    assert proc.returncode == 130, rest[-2000:]
+    hint = [line for line in rest.splitlines() if line.startswith("interrupted; continue with:")]
+    assert len(hint) == 1 and hint[0].endswith(" --resume") and "--name killed" in hint[0]
+    # no references trained, no report written for a half-finished search
+    assert "training the reference configs" not in rest
+    assert not (tmp_path / "killed" / "leaderboard.csv").exists()
+
+    resume = shlex.split(hint[0].removeprefix("interrupted; continue with: python "))
+    resumed = subprocess.run(
+        [sys.executable, *resume],
+        capture_output=True,
+        text=True,
+        timeout=400,
+        start_new_session=True,
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    board = pd.read_csv(tmp_path / "killed" / "leaderboard.csv")
+    search_rows = board[board["role"] == "search"]
+    assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()
