@@ -83,7 +83,14 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
 
     first_epoch = 0
     if start is not None:
-        model.load_state_dict(start["model"])
+        try:
+            model.load_state_dict(start["model"])
+        except RuntimeError as e:  # another model, or another channel count
+            first = str(e).strip().splitlines()[0]
+            raise UserError(
+                f"the checkpoint does not fit this model and data ({first}); resume with the "
+                "data and config it was trained with, or start a new --out"
+            ) from None
         optimizer.load_state_dict(start["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(start["scheduler"])
@@ -180,6 +187,38 @@ def pixel_stats(x: np.ndarray) -> tuple[list[float], list[float]]:
     return flat.mean(1).tolist(), np.maximum(flat.std(1), 1e-3).tolist()
 
 
+def resumed_config(start: dict, config_json: str | None, overrides: dict) -> TrainConfig:
+    """The checkpoint's config; a --config, --epochs or --seed that contradicts it is refused
+    (OneCycle's schedule is fixed by the epochs it started with, so it cannot be extended)."""
+    recorded = TrainConfig.from_dict(start["config"])
+    if config_json is None:
+        wanted = TrainConfig.from_dict({**recorded.to_dict(), **overrides})
+    else:
+        wanted = TrainConfig.from_json(config_json, overrides)
+    changed = {
+        k: (v, getattr(wanted, k))
+        for k, v in recorded.to_dict().items()
+        if v != getattr(wanted, k) and k != "device"
+    }
+    if changed:
+        said = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changed.items())
+        raise UserError(
+            f"--resume with another config ({said}); resume with the flags it was trained "
+            "with (or none), or start a new --out"
+        )
+    return wanted
+
+
+def earlier_history(metrics_path: Path, epochs_done: int) -> list[dict]:
+    if not metrics_path.exists():
+        return []
+    try:
+        history = json.loads(metrics_path.read_text()).get("history", [])
+    except (OSError, json.JSONDecodeError, AttributeError):
+        return []  # unreadable: the new epochs are still recorded
+    return [m for m in history if m.get("epoch", 0) <= epochs_done]
+
+
 def format_epoch(m: dict, epochs: int) -> str:
     parts = [
         f"epoch {m['epoch']:>3}/{epochs}",
@@ -219,7 +258,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="pneumoniamnist",
         help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
     )
-    p.add_argument("--config", default="{}", help="JSON object of knobs (see README)")
+    p.add_argument(
+        "--config", help="JSON object of knobs (see README); with --resume, the checkpoint's"
+    )
     p.add_argument("--epochs", type=int, help="overrides the config's epochs")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--out", type=Path, required=True, help="folder for metrics and checkpoint")
@@ -253,14 +294,20 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
-    cfg = TrainConfig.from_json(args.config, overrides)
-    device = pick_device(cfg.device)
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder (new or existing) for the run")
     checkpoint_path = args.out / "checkpoint.pt"
     start = load_checkpoint(checkpoint_path) if args.resume and checkpoint_path.exists() else None
     if args.resume and start is None:
         raise UserError(f"--resume: no checkpoint at {checkpoint_path}; run without --resume")
+    if start is None:
+        cfg = TrainConfig.from_json(args.config or "{}", overrides)
+    else:
+        cfg = resumed_config(start, args.config, overrides)
+        if start["epoch"] >= cfg.epochs:
+            print(f"already finished: {args.out} holds all {cfg.epochs} epochs; nothing to do")
+            return
+    device = pick_device(cfg.device)
     data = load_data(
         args.data,
         size=args.size,
@@ -273,26 +320,29 @@ def run(args: argparse.Namespace) -> None:
     print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
 
-    history: list[dict] = []
+    # The epochs before a resume, from the metrics.json written after each of them.
+    history = earlier_history(args.out / "metrics.json", start["epoch"]) if start else []
+
+    def summary() -> dict:
+        final = history[-1] if history else {}
+        return {
+            "data": args.data,
+            "classes": data.classes,
+            "config": cfg.to_dict(),
+            "epochs_run": final.get("epoch", 0),
+            "threshold": final.get("val_threshold"),
+            "val": {k.removeprefix("val_"): v for k, v in final.items() if k.startswith("val_")},
+            "history": history,
+        }
 
     def report(metrics: dict, state: Callable[[], dict]) -> None:
         history.append(metrics)
         print(format_epoch(metrics, cfg.epochs), flush=True)
         save_checkpoint(state(), checkpoint_path)
+        write_json(args.out / "metrics.json", summary())  # an interrupted run keeps its epochs
 
     train(cfg, data, report, start)
-    final = history[-1] if history else {}
-    threshold = final.get("val_threshold")
-    summary = {
-        "data": args.data,
-        "classes": data.classes,
-        "config": cfg.to_dict(),
-        "epochs_run": cfg.epochs,
-        "threshold": threshold,
-        "val": {k.removeprefix("val_"): v for k, v in final.items() if k.startswith("val_")},
-        "history": history,
-    }
-    write_json(args.out / "metrics.json", summary)
+    threshold = summary()["threshold"]
     print(f"wrote {args.out / 'metrics.json'}")
     if args.evaluate_test:
         test = evaluate_checkpoint(load_checkpoint(checkpoint_path), data, "test")

@@ -7,7 +7,7 @@ import pytest
 from datasets import PNEUMONIAMNIST
 
 from trainable.checkpoint import load_checkpoint, save_checkpoint
-from trainable.config import TrainConfig
+from trainable.config import TrainConfig, UserError
 from trainable.data import load_data
 from trainable.train import main, train
 
@@ -168,3 +168,64 @@ def test_out_naming_a_file_is_refused_and_the_file_kept(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: --out") and "is a file" in err and "\n" not in err
     assert out.read_text() == "mine"
+
+
+def test_resume_after_an_interruption_keeps_the_earlier_epochs_history(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    from trainable import train as train_module
+
+    real_train = train_module.train
+
+    def interrupted_after_one_epoch(cfg, data, report, start=None):
+        def report_then_stop(metrics, state):
+            report(metrics, state)
+            raise KeyboardInterrupt  # Ctrl-C just after epoch 1 was saved
+
+        return real_train(cfg, data, report_then_stop, start)
+
+    monkeypatch.setattr(train_module, "train", interrupted_after_one_epoch)
+    args = ["--data", "synthetic", "--epochs", "3", "--out", str(out)]
+    assert main(args) == 130
+    assert [m["epoch"] for m in json.loads((out / "metrics.json").read_text())["history"]] == [1]
+    monkeypatch.setattr(train_module, "train", real_train)
+    assert main(["--data", "synthetic", "--out", str(out), "--resume"]) == 0  # no other flag
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert [m["epoch"] for m in metrics["history"]] == [1, 2, 3]
+    assert metrics["epochs_run"] == 3 and metrics["threshold"] is not None
+
+
+def test_resume_of_a_finished_run_changes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["--data", "synthetic", "--epochs", "1", "--out", str(out)]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    assert main(["--data", "synthetic", "--out", str(out), "--resume"]) == 0
+    assert "already finished" in capsys.readouterr().out
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--epochs", "4"], "epochs 2 -> 4"),
+        (["--config", '{"loss": "focal"}'], "loss 'ce' -> 'focal'"),
+    ],
+)
+def test_resume_with_another_config_is_one_line(tmp_path, capsys, flags, message):
+    out = tmp_path / "run"
+    assert main(["--data", "synthetic", "--epochs", "2", "--out", str(out)]) == 0
+    checkpoint = (out / "checkpoint.pt").read_bytes()
+    capsys.readouterr()
+    assert main(["--data", "synthetic", "--out", str(out), "--resume", *flags]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --resume with another config") and message in err
+    assert "\n" not in err and (out / "checkpoint.pt").read_bytes() == checkpoint
+
+
+def test_a_checkpoint_of_another_model_is_refused_in_one_line(tmp_path):
+    data = load_data("synthetic")
+    path = tmp_path / "checkpoint.pt"
+    train(TrainConfig(epochs=1), data, lambda metrics, state: save_checkpoint(state(), path))
+    state = load_checkpoint(path)
+    three_channels = load_data("synthetic", channels=3)  # same config, other input
+    with pytest.raises(UserError, match="does not fit this model and data"):
+        train(TrainConfig(epochs=2), three_channels, lambda m, s: None, start=state)
