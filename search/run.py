@@ -36,6 +36,12 @@ from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 
 from search.answer import ENSEMBLE_SIZE  # noqa: E402
 from search.interrupt import fit  # noqa: E402
+from search.manifest import (  # noqa: E402
+    check_same_data,
+    experiment_lock,
+    resumed_settings,
+    write_manifest,
+)
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
@@ -60,6 +66,18 @@ from trainable.train import peak_memory_mb  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    return make_parser().parse_args(argv)
+
+
+def given_flags(argv: list[str] | None) -> dict:
+    """Only the flags typed on the command line (no defaults): what --resume checks."""
+    p = make_parser()
+    unset = object()  # not argparse.SUPPRESS: 3.11 type-converts string defaults (int("==SUP..."))
+    p.set_defaults(**dict.fromkeys(vars(p.parse_args([])), unset))
+    return {k: v for k, v in vars(p.parse_args(argv)).items() if v is not unset}
+
+
+def make_parser() -> argparse.ArgumentParser:
     defaults = SearchSettings  # its field defaults are the flags' defaults
     p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n")[0])
     p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
@@ -131,7 +149,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--address", help="an existing Ray cluster, e.g. 'auto'")
     p.add_argument("--resume", action="store_true", help="continue the experiment --name")
     p.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
-    return p.parse_args(argv)
+    return p
 
 
 def settings_from(args: argparse.Namespace) -> SearchSettings:
@@ -298,9 +316,19 @@ def search(settings: SearchSettings) -> bool:
             f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
         )
+    with experiment_lock(experiment):
+        return run_search(settings, experiment)
+
+
+def run_search(settings: SearchSettings, experiment: Path) -> bool:
+    tune_path = settings.tune_path
     data = load_data(settings.data, size=settings.size, train_subsample=settings.train_subsample)
     print(data.describe())
     settings = settings.for_train_images(len(data.train_y))
+    if settings.resume:
+        check_same_data(experiment, data)
+    else:
+        write_manifest(experiment, settings, data)
     if not settings.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     start_ray(settings)
@@ -385,6 +413,8 @@ def main(argv: list[str] | None = None) -> int:
             print(describe_spaces())
             return 0
         settings = settings_from(args)
+        if settings.resume:
+            settings = resumed_settings(settings, given_flags(argv))
         if not search(settings):
             print(
                 "error: no trial reported a score, so the search has no answer; each trial "

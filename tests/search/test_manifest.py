@@ -1,0 +1,71 @@
+"""The experiment's record (search.json) on --resume, and one search per experiment."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from search.manifest import (
+    check_same_data,
+    experiment_lock,
+    resumed_settings,
+    write_manifest,
+)
+from search.run import given_flags
+from search.settings import SearchSettings
+from trainable.data import load_data
+from trainable.errors import UserError
+
+
+@pytest.fixture
+def recorded(tmp_path):
+    settings = SearchSettings(space="focal", data="synthetic", name="x", storage=str(tmp_path))
+    data = load_data("synthetic")
+    settings = settings.for_train_images(len(data.train_y))
+    write_manifest(settings.report_dir, settings, data)
+    return settings, data
+
+
+def test_resume_needs_no_flag_but_the_name(recorded, tmp_path):
+    settings, _ = recorded
+    bare = SearchSettings(name="x", storage=str(tmp_path), resume=True, space="weighted")
+    resumed = resumed_settings(bare, given_flags(["--name", "x", "--resume"]))
+    assert resumed.space == "focal" and resumed.epochs == settings.epochs and resumed.resume
+
+
+def test_resume_with_a_contradicting_flag_names_both_values(recorded, tmp_path):
+    settings, _ = recorded
+    given = given_flags(["--space", "focal", "--name", "x", "--resume", "--epochs", "3"])
+    bare = SearchSettings(space="focal", name="x", storage=str(tmp_path), resume=True, epochs=3)
+    with pytest.raises(UserError, match=f"--epochs was {settings.epochs} when this experiment"):
+        resumed_settings(bare, given)
+    # the same value typed again, or a flag free to change, is fine
+    same = given_flags(["--space", "focal", "--name", "x", "--resume", "--verbose"])
+    loud = SearchSettings(space="focal", name="x", storage=str(tmp_path), resume=True, verbose=True)
+    assert resumed_settings(loud, same).verbose is True
+
+
+def test_resume_on_other_data_is_refused(recorded, tmp_path):
+    settings, _ = recorded
+    other = load_data("synthetic", channels=3)
+    with pytest.raises(UserError, match="the data is not what this experiment began with"):
+        check_same_data(settings.report_dir, other)
+    check_same_data(settings.report_dir, load_data("synthetic"))  # the same data passes
+
+
+def test_a_second_search_on_a_running_experiment_is_refused(tmp_path):
+    with experiment_lock(tmp_path):
+        with pytest.raises(UserError, match=f"being run by process {os.getpid()}"):
+            with experiment_lock(tmp_path):
+                pass
+    assert not (tmp_path / ".lock").exists()  # released
+
+
+def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
+    (tmp_path / ".lock").write_text(f"{dead} {os.uname().nodename}\n")
+    with experiment_lock(tmp_path):
+        assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
