@@ -61,8 +61,8 @@ from search.settings import (  # noqa: E402
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
+from trainable.models import peak_memory_mb  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
-from trainable.train import peak_memory_mb  # noqa: E402
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:

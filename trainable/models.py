@@ -2,6 +2,7 @@
 
     model = make_model("small_cnn", in_channels=1, num_classes=2, image_size=28)
     device = pick_device("auto")      # cuda when there is one
+    peak_memory_mb(device)            # what the process and the trial have used at most
 
 `MODELS` maps each name to its builder; `TrainConfig` accepts exactly its keys.
 """
@@ -9,6 +10,8 @@
 from __future__ import annotations
 
 import pickle
+import resource
+import sys
 from pathlib import Path
 
 import torch
@@ -106,3 +109,14 @@ def pick_device(requested: str) -> torch.device:
     if requested == "cpu" or not torch.cuda.is_available():
         return torch.device("cpu")
     return torch.device("cuda")
+
+
+def peak_memory_mb(device: torch.device | None = None) -> dict[str, float]:
+    """Peak resident memory of this process so far and, on CUDA, the most the trial has had
+    allocated on the card: what deciding how many trials share a node or a GPU needs. (Under Tune
+    with reused actors the process peak covers the earlier trials it ran too.)"""
+    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
+    peak = {"peak_rss_mb": kib / 2**20 if sys.platform == "darwin" else kib / 2**10}
+    if device is not None and device.type == "cuda":
+        peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
+    return peak

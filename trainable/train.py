@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -42,7 +41,7 @@ from trainable.config import MAX_SEED, TrainConfig, UserError
 from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
 from trainable.metrics import evaluate
-from trainable.models import make_model, pick_device
+from trainable.models import make_model, peak_memory_mb, pick_device
 from trainable.robustness import perturb_validation
 from trainable.sampling import epoch_indices, epoch_length, resample_pixels
 
@@ -160,17 +159,6 @@ def score_epoch(
     metrics["val_robust_balanced_accuracy"] = robust["balanced_accuracy"]
     metrics["val_loss"] = val_loss
     return metrics
-
-
-def peak_memory_mb(device: torch.device | None = None) -> dict[str, float]:
-    """Peak resident memory of this process so far and, on CUDA, the most the trial has had
-    allocated on the card: what deciding how many trials share a node or a GPU needs. (Under Tune
-    with reused actors the process peak covers the earlier trials it ran too.)"""
-    kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # bytes on macOS, KiB on Linux
-    peak = {"peak_rss_mb": kib / 2**20 if sys.platform == "darwin" else kib / 2**10}
-    if device is not None and device.type == "cuda":
-        peak["peak_gpu_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-    return peak
 
 
 def make_scheduler(optimizer: torch.optim.Optimizer, cfg: TrainConfig, total_steps: int):

@@ -33,24 +33,38 @@ KILL_POINTS = {
 }
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("moment", list(KILL_POINTS))
-def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
+def start_until(storage, marker: str) -> tuple[subprocess.Popen, list[int]]:
+    """Start the search and read its output until it prints `marker` (or 240 s pass);
+    return it still running, with the processes it has started."""
     proc = subprocess.Popen(
-        command(tmp_path),
+        command(storage),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
-    family: list[int] = []
+    deadline = time.monotonic() + 240
+    for line in proc.stdout:
+        if marker in line or time.monotonic() > deadline:
+            break
+    time.sleep(1)
+    return proc, descendants(proc.pid)
+
+
+def resume(storage, resume_command: list[str]) -> pd.DataFrame:
+    """Run the resume to its end; the experiment's leaderboard."""
+    resumed = subprocess.run(
+        resume_command, capture_output=True, text=True, timeout=400, start_new_session=True
+    )
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    return pd.read_csv(storage / "killed" / "leaderboard.csv")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("moment", list(KILL_POINTS))
+def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
+    proc, family = start_until(tmp_path, KILL_POINTS[moment])
     try:
-        deadline = time.monotonic() + 240
-        for line in proc.stdout:
-            if KILL_POINTS[moment] in line or time.monotonic() > deadline:
-                break
-        time.sleep(1)
-        family = descendants(proc.pid)
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     finally:
@@ -58,16 +72,7 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     assert proc.returncode == -signal.SIGKILL
     assert not (tmp_path / "killed" / "leaderboard.csv").exists()  # it died mid-search
 
-    resumed = subprocess.run(
-        [*command(tmp_path), "--resume"],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        start_new_session=True,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-
-    board = pd.read_csv(tmp_path / "killed" / "leaderboard.csv")
+    board = resume(tmp_path, [*command(tmp_path), "--resume"])
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and search_rows["trial_id"].is_unique
     assert (search_rows["status"] == "complete").all()
@@ -90,21 +95,8 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
 @pytest.mark.slow
 @pytest.mark.parametrize("how", ["ctrl-c to the process group", "SIGTERM to the driver"])
 def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_path, how):
-    proc = subprocess.Popen(
-        command(tmp_path),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
-    family: list[int] = []
+    proc, family = start_until(tmp_path, KILL_POINTS["mid-trial"])
     try:
-        deadline = time.monotonic() + 240
-        for line in proc.stdout:
-            if KILL_POINTS["mid-trial"] in line or time.monotonic() > deadline:
-                break
-        time.sleep(1)
-        family = descendants(proc.pid)
         if how.startswith("ctrl-c"):
             os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
         else:
@@ -119,15 +111,7 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
     assert "training the reference configs" not in rest
     assert not (tmp_path / "killed" / "leaderboard.csv").exists()
 
-    resume = shlex.split(hint[0].removeprefix("interrupted; continue with: python "))
-    resumed = subprocess.run(
-        [sys.executable, *resume],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        start_new_session=True,
-    )
-    assert resumed.returncode == 0, resumed.stderr[-2000:]
-    board = pd.read_csv(tmp_path / "killed" / "leaderboard.csv")
+    printed = shlex.split(hint[0].removeprefix("interrupted; continue with: python "))
+    board = resume(tmp_path, [sys.executable, *printed])
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()
