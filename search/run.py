@@ -204,8 +204,27 @@ def start_ray(settings: SearchSettings) -> None:
             f"cannot reach a Ray cluster at {address!r} ({first_line}); start "
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
+    check_cpus(settings.cpus_per_trial, autoscaling=bool(address))
     if settings.gpus_per_trial > 0:
         check_gpus(settings.gpus_per_trial, autoscaling=bool(address))
+
+
+def check_cpus(per_trial: float, autoscaling: bool) -> None:
+    """Tune waits, silently and for ever, for a node with enough CPUs; on this machine alone
+    none will come."""
+    most = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
+    if most >= per_trial:
+        return
+    if autoscaling:
+        print(
+            f"no node has {per_trial:g} CPUs yet; trials wait for the autoscaler to add one",
+            flush=True,
+        )
+        return
+    raise UserError(
+        f"--cpus-per-trial {per_trial:g} but this machine has {most:g} CPUs; "
+        f"use at most {most:g}, or a cluster (--address)"
+    )
 
 
 def check_gpus(per_trial: float, autoscaling: bool) -> None:
@@ -323,6 +342,11 @@ def search(settings: SearchSettings) -> bool:
 def run_search(settings: SearchSettings, experiment: Path) -> bool:
     tune_path = settings.tune_path
     data = load_data(settings.data, size=settings.size, train_subsample=settings.train_subsample)
+    if len(data.test_y) == 0:
+        raise UserError(
+            f"{settings.data} has no test split, which the search scores its answer on once it "
+            "ends; add a test/ folder (or test_images to the npz)"
+        )
     print(data.describe())
     settings = settings.for_train_images(len(data.train_y))
     if settings.resume:

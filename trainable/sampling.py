@@ -28,6 +28,8 @@ from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
 from torch.utils.data import WeightedRandomSampler
 
+from trainable.errors import UserError
+
 
 def shuffled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
     """Every image once, in a new order."""
@@ -91,8 +93,14 @@ def resample_pixels(
     """SMOTE / SMOTE+Tomek on flattened uint8 images; other samplers return the input."""
     if sampler not in BEFORE_TRAINING:
         return x, y
+    smallest = int(np.bincount(y).min())
+    if smallest < 2:  # SMOTE blends an image with a neighbour of its own class
+        raise UserError(
+            f"sampler {sampler!r} needs at least 2 training images of every class, and one class "
+            f"has {smallest}; choose sampler 'oversample' or add images"
+        )
     # k_neighbors must be below the smallest class count; 5 is imbalanced-learn's default.
-    k = max(1, min(5, int(np.bincount(y).min()) - 1))
+    k = max(1, min(5, smallest - 1))
     method = BEFORE_TRAINING[sampler](SMOTE(k_neighbors=k, random_state=seed), seed)
     flat = x.reshape(len(x), -1).astype(np.float32)
     new_flat, new_y = method.fit_resample(flat, y)

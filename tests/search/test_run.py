@@ -136,6 +136,7 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
         ("--space focal --epochs 2 --grace-period 3", "exceeds --epochs"),
         ("--space focal --name nothing --resume", "no experiment at"),
         ("--space focal --gpus-per-trial 1", "GPU"),
+        ("--space focal --cpus-per-trial 100", "--cpus-per-trial 100 but this machine has"),
         ("--space focal --address 127.0.0.1:1", "cannot reach a Ray cluster"),
         ("--space focal --address nonsense", "cannot reach a Ray cluster"),
         ("--space focal --max-failures -1", "--max-failures must be at least 0"),
@@ -156,3 +157,31 @@ def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: cannot write results under") and "\n" not in err
     assert (tmp_path / "a_file").read_text() == "not a folder"  # nothing touched
+
+
+def test_data_without_a_test_split_is_refused_before_anything_trains(tmp_path, capsys):
+    import shutil
+
+    from datasets import CHEST_XRAY
+
+    for cls in ("NORMAL", "PNEUMONIA"):  # real Kermany images, train/ only
+        (tmp_path / "no_test" / "train" / cls).mkdir(parents=True)
+        for f in sorted((CHEST_XRAY / "train" / cls).iterdir())[:30]:
+            shutil.copy2(f, tmp_path / "no_test" / "train" / cls / f.name)
+    code = main(
+        [
+            "--space",
+            "focal",
+            "--data",
+            str(tmp_path / "no_test"),
+            "--size",
+            "28",
+            "--storage",
+            str(tmp_path / "results"),
+            "--name",
+            "x",
+        ]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "has no test split" in err and "\n" not in err
+    assert not (tmp_path / "results" / "x" / "tuner.pkl").exists()  # nothing trained

@@ -68,3 +68,12 @@ def test_every_sampler_orders_an_epoch_and_an_unknown_one_is_refused(pneumoniamn
     assert epoch_length("undersample", y) == 2 * 1214
     with pytest.raises(ValueError, match="unknown sampler 'smote-tomek'"):
         epoch_indices("smote-tomek", y)
+
+
+def test_smote_on_a_class_of_one_image_is_refused_by_name(pneumoniamnist):
+    from trainable.errors import UserError
+
+    x = pneumoniamnist.train_x[:40]
+    y = np.r_[np.zeros(1, dtype=np.int64), np.ones(39, dtype=np.int64)]
+    with pytest.raises(UserError, match="sampler 'smote' needs at least 2 training images"):
+        resample_pixels("smote", x, y, seed=0)
