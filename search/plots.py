@@ -46,8 +46,10 @@ def roc_pr_figure(curves: Curves) -> plt.Figure:
 def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure | None:
     """None when no trial has a score. Errored trials are left out: a NaN score drawn on a
     log or categorical axis makes matplotlib raise (issue 10's ConversionError)."""
-    errored = int(table[objective].isna().sum()) if objective in table else len(table)
-    table = table[table[objective].notna()] if objective in table else table.iloc[:0]
+    no_scores = pd.Series(False, index=table.index)
+    scored = table[objective].notna() if objective in table else no_scores
+    errored = int((~scored).sum())
+    table = table[scored]
     if table.empty:
         return None
     knobs = [c for c in table.columns if c.startswith("config/") and table[c].nunique() > 1]

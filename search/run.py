@@ -57,7 +57,7 @@ from search.settings import (  # noqa: E402
     SCHEDULERS,
     SEARCH_SAMPLERS,
     SearchSettings,
-)  # noqa: E402
+)
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
