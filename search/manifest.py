@@ -1,7 +1,7 @@
 """An experiment's record of how it began, and one owner at a time.
 
     write_manifest(folder, settings, data)            # first run: <experiment>/search.json
-    settings = resumed_settings(settings, given)      # --resume: the record, flags checked
+    settings = resumed_settings(flags, given)         # --resume: the record, flags checked
     check_same_data(folder, data)                     # --resume: the data it began with
     with experiment_lock(folder): ...                 # a second search on it is refused
 
@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from search.settings import SearchSettings
+from search.settings import SearchSettings, experiment_dir
 from trainable.checkpoint import write_json
 from trainable.data import Data
 from trainable.errors import UserError
@@ -71,12 +71,16 @@ def read_manifest(folder: Path) -> dict | None:
         raise UserError(f"cannot read {path} ({e}); restore it or start a new --name") from None
 
 
-def resumed_settings(settings: SearchSettings, given: dict[str, Any]) -> SearchSettings:
-    """The recorded settings of the experiment `settings` names, with the flags that may
-    differ taken from `given` (the flags typed, without defaults); a contradiction is refused."""
-    record = read_manifest(settings.report_dir)
+def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSettings:
+    """The recorded settings of the experiment that `flags` (every flag with a value, defaults
+    included) names, with the flags that may differ taken from them; a flag in `given` (those
+    typed) that contradicts the record is refused."""
+    if not flags.get("name"):
+        raise UserError("--resume needs --name, the experiment to continue")
+    storage = flags.get("storage", SearchSettings.storage)
+    record = read_manifest(experiment_dir(storage, flags["name"]))
     if record is None:
-        return settings
+        return SearchSettings(**flags)  # from before the record existed: the flags as given
     recorded = record["settings"]
     for key, value in given.items():
         if key in FREE_ON_RESUME or key not in recorded or recorded[key] == value:
@@ -86,7 +90,7 @@ def resumed_settings(settings: SearchSettings, given: dict[str, Any]) -> SearchS
             f"--resume: {flag} was {recorded[key]!r} when this experiment began, now {value!r}; "
             f"leave {flag} out (the record in {MANIFEST} is used) or start a new --name"
         )
-    free = {key: getattr(settings, key) for key in FREE_ON_RESUME}
+    free = {key: flags[key] for key in FREE_ON_RESUME if key in flags}
     return SearchSettings(**{**recorded, **free})
 
 

@@ -31,8 +31,10 @@ from pathlib import Path  # noqa: E402
 
 import optuna  # noqa: E402
 import ray  # noqa: E402
+import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
+from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import ENSEMBLE_SIZE  # noqa: E402
 from search.interrupt import fit  # noqa: E402
@@ -43,6 +45,7 @@ from search.manifest import (  # noqa: E402
     write_manifest,
 )
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
+from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
     confirm_configs,
@@ -152,10 +155,14 @@ def make_parser() -> argparse.ArgumentParser:
     return p
 
 
+def flag_values(args: argparse.Namespace) -> dict:
+    """Every settings flag that has a value (typed or default), by SearchSettings field."""
+    return {k: v for k, v in vars(args).items() if k != "list_spaces" and v is not None}
+
+
 def settings_from(args: argparse.Namespace) -> SearchSettings:
     """The validated settings the flags describe (everything but --list-spaces)."""
-    flags = {k: v for k, v in vars(args).items() if k != "list_spaces"}
-    return SearchSettings(**{k: v for k, v in flags.items() if v is not None})
+    return SearchSettings(**flag_values(args))
 
 
 def check_writable(folder: Path) -> None:
@@ -256,10 +263,12 @@ def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.T
         mode="max",
         sampler=SEARCH_SAMPLERS[settings.sampler](seed=settings.seed),
         points_to_evaluate=[seed_point] if seed_point else None,
-        storage=optuna.storages.RDBStorage(f"sqlite:///{experiment / 'optuna.db'}"),
+        storage=experiment_storage(experiment),
         study_name=settings.name,
         max_epochs=settings.epochs,
     )
+    # What Tune builds from max_concurrent_trials, built here to be an ExperimentSearch.
+    limited = ConcurrencyLimiter(searcher, max_concurrent=settings.max_concurrent)
     scheduler = None
     if settings.scheduler == "asha":
         scheduler = ASHAScheduler(
@@ -275,10 +284,9 @@ def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.T
             trial_dirname_creator=trial_dirname,
             metric=settings.metric,
             mode="max",
-            search_alg=searcher,
+            search_alg=ExperimentSearch(limited),
             scheduler=scheduler,
             num_samples=settings.num_samples,
-            max_concurrent_trials=settings.max_concurrent,
             reuse_actors=True,
         ),
         run_config=tune.RunConfig(
@@ -360,7 +368,14 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), resources)
     if settings.resume:
-        tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
+        with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
+            try:
+                tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
+            except sqlalchemy.exc.OperationalError as e:  # made before relocate.py existed
+                raise UserError(
+                    f"cannot open the Optuna study this experiment was made with ({e.orig}); "
+                    "it predates movable experiments: resume it where it was made"
+                ) from None
     else:
         tuner = build_tuner(settings, trainable, experiment)
     epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
@@ -371,7 +386,8 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
         flush=True,
     )
     started = time.monotonic()
-    results = fit(tuner)
+    with resuming_at(experiment, tune_path):
+        results = fit(tuner)
     print(f"search took {time.monotonic() - started:.0f}s", flush=True)
     stopped = member_configs(results, objective, epochs, ENSEMBLE_SIZE)
     completions = None
@@ -436,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             print(describe_spaces())
             return 0
-        settings = settings_from(args)
-        if settings.resume:
-            settings = resumed_settings(settings, given_flags(argv))
+        if args.resume:  # the experiment's record, not the flags, says what it is
+            settings = resumed_settings(flag_values(args), given_flags(argv))
+        else:
+            settings = settings_from(args)
         if not search(settings):
             print(
                 "error: no trial reported a score, so the search has no answer; each trial "

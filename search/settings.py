@@ -126,9 +126,7 @@ class SearchSettings:
     def storage_root(self) -> str:
         """Where Tune keeps trials and checkpoints: a cloud URI as given, a local path
         absolute."""
-        if "://" in self.storage:
-            return self.storage.rstrip("/")
-        return str(Path(self.storage).expanduser().resolve())
+        return storage_root(self.storage)
 
     @property
     def tune_path(self) -> str:
@@ -136,8 +134,19 @@ class SearchSettings:
 
     @property
     def report_dir(self) -> Path:
-        """Where the report and the Optuna study go: the experiment folder, or for cloud
-        storage ./results/<name> next to the driver (SQLite needs a local file)."""
-        if "://" in self.storage:
-            return Path("results").resolve() / self.name
-        return Path(self.storage_root) / self.name
+        return experiment_dir(self.storage, self.name)
+
+
+def storage_root(storage: str) -> str:
+    """A cloud URI as given, a local path absolute."""
+    if "://" in storage:
+        return storage.rstrip("/")
+    return str(Path(storage).expanduser().resolve())
+
+
+def experiment_dir(storage: str, name: str) -> Path:
+    """Where the report and the Optuna study go: the experiment folder, or for cloud storage
+    ./results/<name> next to the driver (SQLite needs a local file)."""
+    if "://" in storage:
+        return Path("results").resolve() / name
+    return Path(storage_root(storage)) / name

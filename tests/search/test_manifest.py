@@ -12,7 +12,7 @@ from search.manifest import (
     resumed_settings,
     write_manifest,
 )
-from search.run import given_flags
+from search.run import flag_values, given_flags, parse_args
 from search.settings import SearchSettings
 from trainable.data import load_data
 from trainable.errors import UserError
@@ -27,23 +27,26 @@ def recorded(tmp_path):
     return settings, data
 
 
+def resume(argv: list[str]) -> SearchSettings:
+    """What `python -m search.run ARGV` resumes with."""
+    return resumed_settings(flag_values(parse_args(argv)), given_flags(argv))
+
+
 def test_resume_needs_no_flag_but_the_name(recorded, tmp_path):
     settings, _ = recorded
-    bare = SearchSettings(name="x", storage=str(tmp_path), resume=True, space="weighted")
-    resumed = resumed_settings(bare, given_flags(["--name", "x", "--resume"]))
+    resumed = resume(["--name", "x", "--storage", str(tmp_path), "--resume"])
     assert resumed.space == "focal" and resumed.epochs == settings.epochs and resumed.resume
+    with pytest.raises(UserError, match="--resume needs --name"):
+        resume(["--storage", str(tmp_path), "--resume"])
 
 
 def test_resume_with_a_contradicting_flag_names_both_values(recorded, tmp_path):
     settings, _ = recorded
-    given = given_flags(["--space", "focal", "--name", "x", "--resume", "--epochs", "3"])
-    bare = SearchSettings(space="focal", name="x", storage=str(tmp_path), resume=True, epochs=3)
+    where = ["--name", "x", "--storage", str(tmp_path), "--resume"]
     with pytest.raises(UserError, match=f"--epochs was {settings.epochs} when this experiment"):
-        resumed_settings(bare, given)
+        resume([*where, "--space", "focal", "--epochs", "3"])
     # the same value typed again, or a flag free to change, is fine
-    same = given_flags(["--space", "focal", "--name", "x", "--resume", "--verbose"])
-    loud = SearchSettings(space="focal", name="x", storage=str(tmp_path), resume=True, verbose=True)
-    assert resumed_settings(loud, same).verbose is True
+    assert resume([*where, "--space", "focal", "--verbose"]).verbose is True
 
 
 def test_resume_on_other_data_is_refused(recorded, tmp_path):

@@ -7,6 +7,7 @@ and the report stage (the search is over, the reference trials are training).
 
 import os
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
@@ -115,3 +116,27 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
     board = resume(tmp_path, [sys.executable, *printed])
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()
+
+
+def study_states(experiment) -> list[str]:
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment / 'optuna.db'}")
+    return [t.state.name for t in study.trials]
+
+
+@pytest.mark.slow
+def test_a_copied_experiment_resumes_its_own_study_with_the_name_alone(tmp_path):
+    proc, family = start_until(tmp_path / "first", KILL_POINTS["mid-trial"])
+    try:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        kill_all(family + descendants(proc.pid))
+    original = tmp_path / "first" / "killed"
+    before = study_states(original)
+    shutil.copytree(original, tmp_path / "copy" / "killed")
+
+    bare = ["--storage", str(tmp_path / "copy"), "--name", "killed", "--resume"]
+    board = resume(tmp_path / "copy", [sys.executable, "-m", "search.run", *bare])
+    assert (board[board["role"] == "search"]["status"] == "complete").sum() == TRIALS
+    assert study_states(tmp_path / "copy" / "killed").count("COMPLETE") == TRIALS
+    assert study_states(original) == before  # the original's study is untouched
