@@ -43,6 +43,9 @@ IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"}
 # Kermany names: person123_bacteria_456.jpeg -> person123, IM-0115-0001.jpeg -> IM-0115,
 # NORMAL2-IM-1427-0001.jpeg -> NORMAL2-IM-1427. A name that does not match is its own patient.
 DEFAULT_PATIENT_PATTERN = r"^(person\d+|(?:NORMAL2-)?IM-\d+)"
+# Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
+# pixelates; --size accepts the same floor.
+MIN_IMAGE_SIZE = 8
 # A val/ folder with fewer images than this per class (Kaggle ships 8) is merged into train/.
 MIN_VAL_PER_CLASS = 25
 
@@ -108,8 +111,8 @@ def load_data(
 
     `train_subsample` keeps that many training images, stratified by class and drawn with
     `seed` (validation and test stay whole): a small-data setting from a large set."""
-    if size is not None and not 8 <= size <= 512:
-        raise UserError(f"--size must be between 8 and 512 pixels; got {size}")
+    if size is not None and not MIN_IMAGE_SIZE <= size <= 512:
+        raise UserError(f"--size must be between {MIN_IMAGE_SIZE} and 512 pixels; got {size}")
     if channels not in (None, 1, 3):
         raise UserError(f"--channels must be 1 or 3; got {channels}")
     if not 0.02 <= val_fraction <= 0.5:
@@ -175,6 +178,7 @@ def load_npz(path: Path, classes: list[str] | None = None) -> Data:
                 raise UserError(
                     f"{path} lacks key(s) {missing}; a MedMNIST-style npz needs {', '.join(keys)}"
                 )
+            _check_npz_sizes(f, path, keys)
             arrays = {k: f[k] for k in keys}
             if classes is None and "class_names" in f.files:
                 classes = [str(c) for c in f["class_names"]]
@@ -196,6 +200,28 @@ def load_npz(path: Path, classes: list[str] | None = None) -> Data:
     return Data(*parts["train"], *parts["val"], *parts["test"], classes=classes)
 
 
+def _check_npz_sizes(f: np.lib.npyio.NpzFile, path: Path, keys: list[str]) -> None:
+    """Refuse an array whose header claims more bytes than its zip member holds, or than this
+    machine has memory, before numpy allocates it (a header can claim 10^12 rows)."""
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    for key in keys:
+        member = f.zip.getinfo(f"{key}.npy")
+        with f.zip.open(member) as raw:
+            read_header = (
+                np.lib.format.read_array_header_1_0
+                if np.lib.format.read_magic(raw) == (1, 0)
+                else np.lib.format.read_array_header_2_0  # 2.0 and 3.0: a longer header
+            )
+            shape, _, dtype = read_header(raw)
+        claimed = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if claimed > member.file_size or claimed > memory:
+            raise UserError(
+                f"{path}: {key} claims shape {shape} ({claimed / 2**30:.1f} GiB) but the file "
+                f"holds {member.file_size / 2**30:.1f} GiB (this machine has "
+                f"{memory / 2**30:.0f} GiB); re-export the npz"
+            )
+
+
 def _medmnist_classes_for(filename: str) -> list[str] | None:
     stem = filename.split(".")[0].split("_")[0]
     return MEDMNIST.get(stem, {}).get("classes")
@@ -209,10 +235,31 @@ def _to_nchw(x: np.ndarray, what: str) -> np.ndarray:
     else:
         raise UserError(f"{what} has shape {x.shape}; expected (N, H, W) or (N, H, W, 1|3)")
     if x.dtype != np.uint8:
-        if x.size and (x.min() < 0 or x.max() > 255):
-            raise UserError(f"{what} has values outside 0..255; store 8-bit images")
-        x = x.astype(np.uint8)
+        x = _as_uint8(x, what)
     return np.ascontiguousarray(x)
+
+
+def _as_uint8(x: np.ndarray, what: str) -> np.ndarray:
+    """8-bit pixels from integer or float arrays that hold them; anything else would train on
+    wrong pixels without a word (a [0, 1]-scaled float image cast to uint8 is all 0 and 1)."""
+    if not (np.issubdtype(x.dtype, np.integer) or np.issubdtype(x.dtype, np.floating)):
+        raise UserError(f"{what} has dtype {x.dtype}; store 8-bit images (uint8)")
+    if not x.size:
+        return x.astype(np.uint8)
+    if np.issubdtype(x.dtype, np.floating):
+        if not np.isfinite(x).all():
+            raise UserError(f"{what} holds NaN or infinite values; store 8-bit images (uint8)")
+        if x.max() <= 1.0:
+            raise UserError(
+                f"{what} is float in [{x.min():g}, {x.max():g}], scaled to [0, 1]; "
+                "store 8-bit images (multiply by 255 and cast to uint8)"
+            )
+    if x.min() < 0 or x.max() > 255:
+        raise UserError(
+            f"{what} has values in [{x.min():g}, {x.max():g}], outside 0..255; store 8-bit "
+            "images (uint8)"
+        )
+    return np.round(x).astype(np.uint8)
 
 
 def _to_labels(y: np.ndarray, what: str) -> np.ndarray:
@@ -326,6 +373,9 @@ def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.nd
         if not folder.is_dir():
             continue
         found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        for p in found:
+            if not p.exists():  # a link whose target is gone
+                raise UserError(f"{p} is a broken link; remove it or restore what it points to")
         paths += found
         labels += [label] * len(found)
     return paths, np.array(labels, dtype=np.int64)
@@ -337,11 +387,17 @@ def patient_ids(names: list[str], pattern: str) -> np.ndarray:
         regex = re.compile(pattern)
     except re.error as e:
         raise UserError(f"--patient-pattern is not a valid regular expression ({e})") from None
-    ids = []
-    for name in names:
-        m = regex.match(name)
-        ids.append(m.group(1) if m and m.groups() else m.group(0) if m else name)
-    return np.array(ids)
+    return np.array([_patient_id(regex.match(name), name) for name in names])
+
+
+def _patient_id(match: re.Match | None, name: str) -> str:
+    """The first group that matched something, else the whole match, else the name: an
+    optional group or one side of an alternation may match nothing, and an empty id would
+    make every such file one patient."""
+    if match is None:
+        return name
+    found = [g for g in match.groups() if g] or [match.group(0)]
+    return found[0] or name
 
 
 def carve_validation(
@@ -374,7 +430,10 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
         key.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
     cached = cache / "decoded" / f"{key.hexdigest()[:24]}.npy"
     if cached.exists():
-        return np.load(cached, allow_pickle=False)
+        try:
+            return np.load(cached, allow_pickle=False)
+        except (ValueError, OSError, EOFError):
+            pass  # a damaged cache entry (a full disk, a copy cut short): decode again
     mode = "L" if channels == 1 else "RGB"
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
         images = list(pool.map(lambda p: _decode(p, size, mode), paths))
@@ -392,7 +451,8 @@ def _decode(path: Path, size: int, mode: str) -> np.ndarray:
     try:
         with Image.open(path) as im:
             return np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR))
-    except (UnidentifiedImageError, OSError) as e:
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
+        # PIL refuses images over 2 x MAX_IMAGE_PIXELS (179 M pixels) before decoding them
         raise UserError(f"cannot decode image {path} ({e}); remove or replace the file") from None
 
 
@@ -450,6 +510,12 @@ def check_data(data: Data) -> None:
     shapes = {data.split(s)[0].shape[1:] for s in SPLITS if len(data.split(s)[1])}
     if len(shapes) > 1:
         raise UserError(f"splits have different image shapes {sorted(shapes)}; pass --size")
+    height, width = data.train_x.shape[-2:]
+    if min(height, width) < MIN_IMAGE_SIZE:
+        raise UserError(
+            f"images are {height}x{width} pixels; the models need at least "
+            f"{MIN_IMAGE_SIZE}x{MIN_IMAGE_SIZE} (pass --size 28 or more)"
+        )
 
 
 def _resize_all(data: Data, size: int | None) -> Data:

@@ -1,10 +1,13 @@
+import io
 import os
 import shutil
+import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 from datasets import CHEST_XRAY, PNEUMONIAMNIST
+from PIL import Image
 
 from trainable import data as data_module
 from trainable.config import UserError
@@ -181,6 +184,16 @@ def valid_arrays(n: int = 40) -> dict:
         ({"test_labels": np.full((40, 1), 5)}, "must lie in"),
         ({"val_labels": np.ones((40, 1), np.int64)}, "validation split lacks"),
         ({"train_images": np.zeros((40, 28), np.uint8)}, "has shape"),
+        ({"val_images": np.random.default_rng(0).random((40, 28, 28))}, "scaled to \\[0, 1\\]"),
+        ({"test_images": np.full((40, 28, 28), np.nan)}, "NaN or infinite"),
+        ({"train_images": np.full((40, 28, 28), 300, np.int16)}, "outside 0..255"),
+        ({"train_images": np.zeros((40, 28, 28), bool)}, "dtype bool"),
+        (
+            dict.fromkeys(
+                ["train_images", "val_images", "test_images"], np.zeros((40, 4, 4), np.uint8)
+            ),
+            "at least 8x8",
+        ),
     ],
 )
 def test_bad_npz_is_refused_with_a_reason(tmp_path, change, message):
@@ -212,3 +225,72 @@ def test_unreadable_image_is_named(tmp_path):
     bad.write_bytes(b"not a jpeg")
     with pytest.raises(UserError, match="broken.jpeg"):
         load_data(str(root), size=28, cache_dir=tmp_path / "cache")
+
+
+def test_float_images_holding_8_bit_values_are_rounded_not_truncated(tmp_path):
+    arrays = valid_arrays()
+    arrays["train_images"] = arrays["train_images"].astype(np.float32) - 0.2
+    arrays["train_images"][arrays["train_images"] < 0] = 0
+    d = load_data(write_npz(tmp_path / "float.npz", **arrays))
+    assert d.train_x.dtype == np.uint8
+    assert np.array_equal(d.train_x[:, 0], np.round(arrays["train_images"]).astype(np.uint8))
+
+
+def test_npz_header_claiming_more_than_the_file_holds_is_refused_before_allocating(tmp_path):
+    path = write_npz(tmp_path / "huge.npz", **valid_arrays())
+    with zipfile.ZipFile(path) as z:
+        members = {name: z.read(name) for name in z.namelist()}
+    header = io.BytesIO()
+    fake = {"descr": "|u1", "fortran_order": False, "shape": (10**12, 28, 28)}
+    np.lib.format.write_array_header_1_0(header, fake)
+    pixels = members["train_images.npy"][-40 * 28 * 28 :]
+    members["train_images.npy"] = header.getvalue() + pixels
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    with pytest.raises(UserError, match=r"claims shape \(1000000000000, 28, 28\)"):
+        load_data(path)
+
+
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        (r"(xyz)?", ["person1_bacteria_2.jpeg", "IM-0115-0001.jpeg"]),  # matches nothing
+        (r"(person\d+)|(IM-\d+)", ["person1", "IM-0115"]),  # the second side of the |
+    ],
+)
+def test_patient_pattern_groups_that_match_nothing_fall_back_to_the_name(pattern, expected):
+    names = ["person1_bacteria_2.jpeg", "IM-0115-0001.jpeg"]
+    assert patient_ids(names, pattern).tolist() == expected
+
+
+def test_invalid_patient_pattern_is_one_line():
+    with pytest.raises(UserError, match="--patient-pattern is not a valid regular expression"):
+        patient_ids(["a.jpeg"], "(unclosed")
+
+
+def test_image_over_pils_decompression_limit_is_named(tmp_path, monkeypatch):
+    root = small_folder(tmp_path / "xray", per_class=10)
+    # PIL refuses an image over 2 x MAX_IMAGE_PIXELS before decoding it; lowered here so a
+    # 224 x 224 image stands for a 200-megapixel one
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    with pytest.raises(UserError, match="cannot decode image .*decompression bomb"):
+        load_data(str(root), size=28, cache_dir=tmp_path / "cache")
+
+
+def test_broken_link_named_like_an_image_is_named(tmp_path):
+    root = small_folder(tmp_path / "xray", per_class=10)
+    (root / "train" / "NORMAL" / "gone.jpeg").symlink_to(tmp_path / "nowhere.jpeg")
+    with pytest.raises(UserError, match="gone.jpeg is a broken link"):
+        load_data(str(root), size=28, cache_dir=tmp_path / "cache")
+
+
+def test_a_truncated_cache_entry_is_decoded_again(tmp_path):
+    root = small_folder(tmp_path / "xray")
+    cache = tmp_path / "cache"
+    first = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    for entry in (cache / "decoded").iterdir():
+        entry.write_bytes(entry.read_bytes()[:200])  # a copy cut short
+    again = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    assert np.array_equal(first.train_x, again.train_x)
+    assert np.array_equal(first.test_x, again.test_x)
