@@ -165,6 +165,14 @@ def settings_from(args: argparse.Namespace) -> SearchSettings:
     return SearchSettings(**flag_values(args))
 
 
+def settings_for(args: argparse.Namespace, argv: list[str] | None) -> SearchSettings:
+    """The settings a command line asks for: with --resume, the experiment's record (the
+    flags typed are checked against it); otherwise the flags."""
+    if args.resume:
+        return resumed_settings(flag_values(args), given_flags(argv))
+    return settings_from(args)
+
+
 def check_writable(folder: Path) -> None:
     """Refuse a results folder we cannot create or write, before any trial runs (and without
     creating anything yet)."""
@@ -452,10 +460,7 @@ def main(argv: list[str] | None = None) -> int:
             optuna.logging.set_verbosity(optuna.logging.WARNING)
             print(describe_spaces())
             return 0
-        if args.resume:  # the experiment's record, not the flags, says what it is
-            settings = resumed_settings(flag_values(args), given_flags(argv))
-        else:
-            settings = settings_from(args)
+        settings = settings_for(args, argv)
         if not search(settings):
             print(
                 "error: no trial reported a score, so the search has no answer; each trial "

@@ -104,11 +104,14 @@ class SearchSettings:
             raise UserError("--resume needs --name, the experiment to continue")
         if not 0 <= self.seed <= MAX_SEED - CONFIRM_SEEDS:
             raise UserError(f"--seed must be in [0, {MAX_SEED - CONFIRM_SEEDS}]; got {self.seed}")
-        if self.name in (".", "..") or any(sep in self.name for sep in "/\\"):
+        if self.name in (".", "..") or any(sep in self.name for sep in "/\\\0"):
             raise UserError(
-                f"--name {self.name!r} must be a plain folder name (no '/', '\\', '.' or '..'); "
-                "use --storage for where it goes"
+                f"--name {self.name!r} must be a plain folder name (no '/', '\\', NUL, '.' or "
+                "'..'); use --storage for where it goes"
             )
+        for flag, value in (("--storage", self.storage), ("--data", self.data)):
+            if "\0" in value:
+                raise UserError(f"{flag} {value!r} holds a NUL character; no path can")
 
     def for_train_images(self, n: int) -> SearchSettings:
         """The settings with the budget filled in for a training set of `n` images."""

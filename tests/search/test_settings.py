@@ -52,6 +52,8 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
         ({"space": "focal", "seed": 2**32 - 3}, "--seed must be in"),  # its confirm seeds
         ({"space": "focal", "name": "a/b"}, "must be a plain folder name"),
         ({"space": "focal", "name": ".."}, "must be a plain folder name"),
+        ({"space": "focal", "name": "a\0b"}, "must be a plain folder name"),  # pyarrow's error
+        ({"space": "focal", "storage": "r\0"}, "--storage .* holds a NUL character"),
     ],
 )
 def test_bad_settings_are_refused_when_built(knobs, message):
