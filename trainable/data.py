@@ -19,6 +19,7 @@ size, so the second run skips JPEG decoding.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -292,7 +293,13 @@ def fetch_medmnist(name: str, size: int, cache: Path, url: str | None = None) ->
     if target.exists():
         return target
     url = url or MEDMNIST_URL.format(file=filename)
-    cache.mkdir(parents=True, exist_ok=True)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"cannot create the download folder {cache} ({e}); set IMBALANCE_SEARCH_CACHE to "
+            "a writable folder"
+        ) from None
     partial = target.with_suffix(".part")
     print(f"downloading {url} -> {target}", flush=True)
     try:
@@ -440,10 +447,19 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     x = np.stack(images)
     x = x[:, None] if channels == 1 else x.transpose(0, 3, 1, 2)
     x = np.ascontiguousarray(x)
-    cached.parent.mkdir(parents=True, exist_ok=True)
     tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(tmp, x)
-    tmp.replace(cached)  # atomic: a crash never leaves a half-written cache entry
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        np.save(tmp, x)
+        tmp.replace(cached)  # atomic: a crash never leaves a half-written cache entry
+    except OSError as e:  # the cache only saves time: go on without it
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        print(
+            f"warning: cannot cache decoded images in {cached.parent} ({e}); they are decoded "
+            "again next time (set IMBALANCE_SEARCH_CACHE to a writable folder)",
+            flush=True,
+        )
     return x
 
 

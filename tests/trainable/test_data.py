@@ -294,3 +294,14 @@ def test_a_truncated_cache_entry_is_decoded_again(tmp_path):
     again = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
     assert np.array_equal(first.train_x, again.train_x)
     assert np.array_equal(first.test_x, again.test_x)
+
+
+def test_an_unwritable_cache_slows_the_next_load_but_stops_nothing(tmp_path, capsys):
+    root = small_folder(tmp_path / "xray", per_class=10)
+    not_a_folder = tmp_path / "file"
+    not_a_folder.write_text("")
+    d = load_data(str(root), size=28, cache_dir=not_a_folder / "cache", val_fraction=0.25)
+    assert len(d.train_y) + len(d.val_y) == 20
+    assert "warning: cannot cache decoded images" in capsys.readouterr().out
+    with pytest.raises(UserError, match="set IMBALANCE_SEARCH_CACHE to a writable folder"):
+        fetch_medmnist("pneumoniamnist", 28, not_a_folder / "cache", url="file:///x.npz")
