@@ -347,6 +347,15 @@ def load_folder(
     classes = sorted(p.name for p in (root / "train").iterdir() if p.is_dir())
     if not classes:
         raise UserError(f"{root / 'train'} has no class folders; expected train/<CLASS>/")
+    for split in ("val", "test"):
+        extra = sorted(
+            p.name for p in (root / split).glob("*") if p.is_dir() and p.name not in classes
+        )
+        if extra:
+            raise UserError(
+                f"{root / split} has class folder(s) {extra} that train/ lacks (train/ has "
+                f"{', '.join(classes)}); rename or remove them"
+            )
     files = {split: _list_images(root / split, classes) for split in SPLITS}
     if not files["train"][0]:
         raise UserError(f"{root / 'train'} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
@@ -517,12 +526,15 @@ def check_data(data: Data) -> None:
             f"training data has one class only ({data.classes[present[0]]}); "
             "an imbalance search needs at least two"
         )
-    missing = sorted(set(range(k)) - set(np.unique(data.val_y).tolist()))
-    if missing:
-        raise UserError(
-            f"validation split lacks class(es) {[data.classes[i] for i in missing]}; "
-            "raise --val-fraction or add images"
-        )
+    for split, fix in (("val", "raise --val-fraction or add images"), ("test", "add images")):
+        y = data.split(split)[1]
+        missing = sorted(set(range(k)) - set(np.unique(y).tolist()))
+        if missing and len(y):  # an absent test split is the search's to refuse
+            name = "validation" if split == "val" else split
+            raise UserError(
+                f"{name} split lacks class(es) {[data.classes[i] for i in missing]}, so its "
+                f"balanced accuracy and ROC-AUC mean nothing; {fix}"
+            )
     shapes = {data.split(s)[0].shape[1:] for s in SPLITS if len(data.split(s)[1])}
     if len(shapes) > 1:
         raise UserError(f"splits have different image shapes {sorted(shapes)}; pass --size")

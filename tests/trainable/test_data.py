@@ -183,6 +183,7 @@ def valid_arrays(n: int = 40) -> dict:
         ({"train_labels": np.ones((40, 1), np.int64)}, "one class only"),
         ({"test_labels": np.full((40, 1), 5)}, "must lie in"),
         ({"val_labels": np.ones((40, 1), np.int64)}, "validation split lacks"),
+        ({"test_labels": np.ones((40, 1), np.int64)}, r"test split lacks class\(es\) \['0'\]"),
         ({"train_images": np.zeros((40, 28), np.uint8)}, "has shape"),
         ({"val_images": np.random.default_rng(0).random((40, 28, 28))}, "scaled to \\[0, 1\\]"),
         ({"test_images": np.full((40, 28, 28), np.nan)}, "NaN or infinite"),
@@ -305,3 +306,10 @@ def test_an_unwritable_cache_slows_the_next_load_but_stops_nothing(tmp_path, cap
     assert "warning: cannot cache decoded images" in capsys.readouterr().out
     with pytest.raises(UserError, match="set IMBALANCE_SEARCH_CACHE to a writable folder"):
         fetch_medmnist("pneumoniamnist", 28, not_a_folder / "cache", url="file:///x.npz")
+
+
+def test_a_class_folder_that_train_lacks_is_named_not_dropped(tmp_path):
+    root = small_folder(tmp_path / "xray", per_class=10)
+    (root / "test" / "normal").mkdir()  # a case typo: its images would vanish from the test
+    with pytest.raises(UserError, match=r"has class folder\(s\) \['normal'\] that train/ lacks"):
+        load_data(str(root), size=28, cache_dir=tmp_path / "cache")
