@@ -12,23 +12,47 @@ as finished may be re-run from its checkpoint (the study keeps the outcome it ha
 reports are not written twice), and a config asked for after the snapshot is asked for again
 under a new trial, leaving the first one RUNNING forever (it is marked FAIL on restore, so
 neither TPE's constant liar nor optuna-dashboard counts a trial that will never report).
+
+One truth with the leaderboard: a finished trial's value is its best epoch's score (what the
+leaderboard, best.json and TensorBoard's HParams tab call its score), not its last epoch's; the
+study names its metric, and each Optuna trial carries its Tune trial id and folder as user
+attributes, so optuna-dashboard's trial #3 can be found on disk.
 """
 
 from __future__ import annotations
 
 import logging
+import warnings
 
+import optuna
 from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
+
+from search.reruns import trial_folder
 
 logger = logging.getLogger(__name__)
 
 
 class PruningOptunaSearch(OptunaSearch):
     def __init__(self, *args, max_epochs: int, **kwargs):
-        super().__init__(*args, **kwargs)
         self.max_epochs = max_epochs
+        self.best_scores: dict[str, float] = {}  # Tune trial id -> best reported score
+        super().__init__(*args, **kwargs)
+
+    def _setup_study(self, mode) -> None:
+        super()._setup_study(mode)
+        with warnings.catch_warnings():  # experimental since optuna 3.2, still there in 5.0
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            self._ot_study.set_metric_names([self._metric])  # not "Objective 0" in the dashboard
+
+    def suggest(self, trial_id: str) -> dict | None:
+        config = super().suggest(trial_id)
+        ot_trial = self._ot_trials.get(trial_id)
+        if ot_trial is not None:
+            ot_trial.set_user_attr("tune_trial_id", trial_id)
+            ot_trial.set_user_attr("folder", trial_folder(trial_id))
+        return config
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
@@ -41,6 +65,7 @@ class PruningOptunaSearch(OptunaSearch):
                 logger.info("trial #%d was interrupted before Tune saved it: FAIL", trial.number)
 
     def on_trial_result(self, trial_id: str, result: dict) -> None:
+        self._keep_best(trial_id, result)
         try:
             super().on_trial_result(trial_id, result)
         except UpdateFinishedTrialError:
@@ -54,6 +79,9 @@ class PruningOptunaSearch(OptunaSearch):
             and trial_id not in self._completed_trials
         )
         if not stopped_early:
+            if result is not None and not error:
+                self._keep_best(trial_id, result)
+                result = {**result, self.metric: self.best_scores[trial_id]}
             return super().on_trial_complete(trial_id, result, error)
         ot_trial = self._ot_trials[trial_id]
         try:
@@ -66,3 +94,8 @@ class PruningOptunaSearch(OptunaSearch):
         except UpdateFinishedTrialError:
             logger.info("trial %s is already finished in the study", trial_id)
         self._completed_trials.add(trial_id)
+
+    def _keep_best(self, trial_id: str, result: dict) -> None:
+        if self.metric in result:
+            best = self.best_scores.get(trial_id, float("-inf"))
+            self.best_scores[trial_id] = max(best, result[self.metric])

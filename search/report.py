@@ -28,11 +28,12 @@ import pandas as pd
 from ray.tune import Result, ResultGrid
 
 from search.answer import ENSEMBLE_SIZE, average
+from search.board import write_hparams
 from search.plots import write_plots, write_tensorboard
-from search.reruns import rank_of, ranked_trials, reference_role, same_config
+from search.reruns import best_epoch, rank_of, ranked_trials, reference_role, same_config
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
 from trainable.data import Data
-from trainable.metrics import evaluate
+from trainable.metrics import confusion, evaluate
 
 SUMMARY_METRICS = (
     "balanced_accuracy",
@@ -58,9 +59,10 @@ def trial_rows(
             epochs_run = int(history["epoch"].max())
             status = "complete" if epochs_run >= max_epochs else "stopped"
             row |= {"status": "error" if result.error else status, "epochs_run": epochs_run}
-            best = history.loc[history[objective].idxmax()]
+            _, best = best_epoch(result, objective)
             row["best_epoch"] = int(best["epoch"])
-            row |= {k: float(best[k]) for k in history.columns if k.startswith("val_")}
+            row |= {k: float(v) for k, v in best.items() if k.startswith("val_") and v is not None}
+            row["run_time_s"] = float(history["time_total_s"].max())
             row |= {k: float(history[k].max()) for k in history.columns if k.startswith("peak_")}
         row |= {f"config/{k}": v for k, v in sorted(result.config.items())}
         rows.append(row)
@@ -73,38 +75,37 @@ def trial_rows(
     return table.reset_index(drop=True)
 
 
-def best_checkpoint_state(result: Result, objective: str) -> tuple[dict, str]:
-    checkpoint = result.get_best_checkpoint(objective, "max")
-    with checkpoint.as_directory() as folder:
-        return load_checkpoint(Path(folder) / CHECKPOINT_FILE), checkpoint.path
-
-
 def has_scores(result: Result, objective: str) -> bool:
     return bool(result.metrics) and objective in result.metrics
 
 
 def score_on_test(result: Result, data: Data, objective: str) -> dict:
     """Validation metrics at the trial's best epoch next to the test split scored once."""
-    state, checkpoint_path = best_checkpoint_state(result, objective)
+    checkpoint, best = best_epoch(result, objective)
+    with checkpoint.as_directory() as folder:
+        state = load_checkpoint(Path(folder) / CHECKPOINT_FILE)
     val_probs = predict_checkpoint(state, data, "val")
-    history = result.metrics_dataframe
-    best = history.loc[history[objective].idxmax()]
     val = {
-        k.removeprefix("val_"): float(best[k])
-        for k in history.columns
-        if k.startswith("val_") and pd.notna(best[k])
+        k.removeprefix("val_"): float(v)
+        for k, v in best.items()
+        if k.startswith("val_") and v is not None and pd.notna(v)
     }
     probs = predict_checkpoint(state, data, "test")
     test = evaluate(probs, data.test_y, threshold=state["threshold"])
+    counts = {
+        "val": confusion(val_probs, data.val_y, state["threshold"]),
+        "test": confusion(probs, data.test_y, state["threshold"]),
+    }
     return {
         "trial_id": Path(result.path).name,
         "config": state["config"],
         "epoch": state["epoch"],
         "threshold": state["threshold"],
-        "checkpoint": checkpoint_path,
+        "checkpoint": checkpoint.path,
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "confusion": counts,
         "_probs": probs,  # for the answer and the curves; dropped before writing
         "_val_probs": val_probs,
     }
@@ -116,6 +117,10 @@ def score_answer(members: list[dict], data: Data) -> dict:
     test_probs = average([m["_probs"] for m in members])
     val = evaluate(val_probs, data.val_y)
     test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
+    counts = {
+        "val": confusion(val_probs, data.val_y, val.get("threshold")),
+        "test": confusion(test_probs, data.test_y, val.get("threshold")),
+    }
     return {
         "members": [
             {k: m[k] for k in ("search_trial", "trial_id", "config", "epoch", "checkpoint")}
@@ -125,6 +130,7 @@ def score_answer(members: list[dict], data: Data) -> dict:
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "confusion": counts,
         "_probs": test_probs,
         "_val_probs": val_probs,
     }
@@ -173,7 +179,13 @@ def write_report(
         if grid is not None:
             table = pd.concat([table, trial_rows(grid, max_epochs, objective, name)])
     table = table.reset_index(drop=True)
+    study = load_study(experiment)
+    if study is not None:  # optuna-dashboard's trial numbers, matched by folder
+        numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
+        table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
     table.to_csv(experiment / "leaderboard.csv", index=False)
+    grids = [grid for grid in (results, completions, references) if grid is not None]
+    write_hparams(experiment, table, {Path(r.path).name: r for grid in grids for r in grid})
     report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
     if not any(has_scores(r, objective) for r in results):
         return report

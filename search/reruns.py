@@ -21,6 +21,7 @@ from ray import tune
 from ray.tune import Result, ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from search.board import TrialCurves
 from search.interrupt import fit
 from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 
@@ -41,6 +42,18 @@ def ranked_trials(results: ResultGrid, objective: str) -> list[Result]:
         r for r in results if r.metrics_dataframe is not None and objective in r.metrics_dataframe
     ]
     return sorted(scored, key=lambda r: (-r.metrics_dataframe[objective].max(), Path(r.path).name))
+
+
+def best_epoch(result: Result, objective: str) -> tuple[tune.Checkpoint | None, dict]:
+    """The trial's best epoch: its kept checkpoint with the highest score (ties: the earliest
+    epoch) and that epoch's reported metrics. The one lookup behind the leaderboard's row,
+    best.json, test_metrics.json and TensorBoard's HParams, so the epoch, its threshold and
+    its checkpoint always agree. A trial without checkpoints: its best reported epoch."""
+    kept = [(c, m) for c, m in result.best_checkpoints or [] if objective in m]
+    if kept:
+        return max(kept, key=lambda pair: (pair[1][objective], -pair[1]["epoch"]))
+    history = result.metrics_dataframe
+    return None, history.loc[history[objective].idxmax()].to_dict()
 
 
 def member_configs(results: ResultGrid, objective: str, epochs: int, size: int) -> list[dict]:
@@ -88,6 +101,7 @@ def run_configs(
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),
+            callbacks=[TrialCurves()],  # the report writes the hparams (search/board.py)
             verbose=0,
         ),
     )
@@ -96,7 +110,11 @@ def run_configs(
 
 def trial_dirname(trial) -> str:
     """Short trial folder names (Tune's default packs every knob in), e.g. trial_a1b2c3d4."""
-    return f"trial_{trial.trial_id}"
+    return trial_folder(trial.trial_id)
+
+
+def trial_folder(trial_id: str) -> str:
+    return f"trial_{trial_id}"
 
 
 def confirm_configs(

@@ -37,6 +37,7 @@ from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import ENSEMBLE_SIZE  # noqa: E402
+from search.board import TrialCurves  # noqa: E402
 from search.interrupt import fit  # noqa: E402
 from search.manifest import (  # noqa: E402
     check_same_data,
@@ -306,7 +307,7 @@ def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.T
                 checkpoint_score_order="max",
             ),
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-            callbacks=[Progress(settings.num_samples, settings.metric)],
+            callbacks=[Progress(settings.num_samples, settings.metric), TrialCurves()],
             verbose=2 if settings.verbose else 0,
         ),
     )

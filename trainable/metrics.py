@@ -17,6 +17,7 @@ from sklearn.metrics import (
     accuracy_score,
     average_precision_score,
     balanced_accuracy_score,
+    confusion_matrix,
     f1_score,
     recall_score,
     roc_auc_score,
@@ -65,3 +66,22 @@ def evaluate(probs: np.ndarray, labels: np.ndarray, threshold: float | None = No
     out["roc_auc"] = roc_auc_score(labels, scores)
     out["pr_auc"] = average_precision_score(labels, scores)
     return {key: float(value) for key, value in out.items()}
+
+
+def confusion(probs: np.ndarray, labels: np.ndarray, threshold: float | None = None) -> dict:
+    """Split size, class counts and prevalence, and sklearn's confusion matrix (rows: true
+    class, columns: predicted) at `threshold` (binary) or the argmax; binary also by name."""
+    k = probs.shape[1]
+    pred = probs.argmax(1) if k > 2 or threshold is None else (probs[:, 1] >= threshold)
+    matrix = confusion_matrix(labels, pred.astype(np.int64), labels=list(range(k)))
+    counts = np.bincount(labels, minlength=k)
+    out = {
+        "images": int(len(labels)),
+        "class_counts": counts.tolist(),
+        "prevalence": (counts / max(len(labels), 1)).tolist(),
+        "matrix": matrix.tolist(),
+    }
+    if k == 2:
+        (tn, fp), (fn, tp) = matrix.tolist()
+        out |= {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    return out

@@ -63,3 +63,15 @@ def test_restore_fails_study_trials_the_snapshot_never_saw(tmp_path):
     saved, orphan = restored._ot_study.trials
     assert saved.state == TrialState.RUNNING  # Tune resumes this one
     assert orphan.state == TrialState.FAIL  # nobody will ever report this one
+
+
+def test_a_finished_trial_is_told_its_best_epoch_and_where_it_lives():
+    s = searcher(max_epochs=3)
+    s.suggest("abc")
+    for epoch, value in ((1, 0.7), (2, 0.95)):
+        s.on_trial_result("abc", result(value, epoch))
+    s.on_trial_complete("abc", result(0.9, 3))  # the last epoch is not the best
+    (trial,) = s._ot_study.trials
+    assert trial.value == 0.95  # as the leaderboard's score: the best epoch
+    assert trial.user_attrs == {"tune_trial_id": "abc", "folder": "trial_abc"}
+    assert s._ot_study.metric_names == [METRIC]

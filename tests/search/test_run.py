@@ -1,10 +1,17 @@
 """The search end to end on small real runs, and its refusals of bad input."""
 
+import contextlib
+import io
 import json
+from pathlib import Path
 
 import optuna
 import pandas as pd
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams.api_pb2 import Status
+from tensorboard.plugins.hparams.metadata import SESSION_END_INFO_TAG, SESSION_START_INFO_TAG
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from search.run import main
 
@@ -13,16 +20,23 @@ def search(storage, flags: str) -> int:
     return main(["--data", "synthetic", "--storage", str(storage), *flags.split()])
 
 
-@pytest.mark.slow
-def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
+@pytest.fixture(scope="module")
+def small_search(tmp_path_factory) -> tuple[Path, str]:
+    """One finished search (5 trials, ASHA): its experiment folder and what it printed."""
+    storage = tmp_path_factory.mktemp("search")
     flags = "--space full --name small --num-samples 5 --epochs 3 --grace-period 1 --seed 1"
-    code = search(tmp_path, flags)
-    assert code == 0
-    out = capsys.readouterr().out
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert search(storage, flags) == 0
+    return storage / "small", printed.getvalue()
+
+
+@pytest.mark.slow
+def test_a_small_search_writes_a_consistent_report(small_search):
+    experiment, out = small_search
     assert "trial 5/5 done" in out and "best trial  val" in out and "seed recipe  test" in out
     assert out.count("answer: the mean of the top 5 trials") == 1
     assert "vs baseline: test" in out and "vs seed recipe: test" in out
-    experiment = tmp_path / "small"
 
     board = pd.read_csv(experiment / "leaderboard.csv")
     search_rows = board[board["role"] == "search"]
@@ -89,14 +103,61 @@ def test_a_small_search_writes_a_consistent_report(tmp_path, capsys):
     assert states.count("PRUNED") == (search_rows["status"] == "stopped").sum()
     assert states.count("COMPLETE") == (search_rows["status"] == "complete").sum()
 
-    # TensorBoard: an event file per trial with hparams, and the best model's curves
-    events = sorted(experiment.glob("trial_*/events.out.tfevents.*"))
-    assert len(events) == 5
-    assert all(b"hparams" in e.read_bytes() for e in events)
+    # TensorBoard: the best model's curves
     best_model = b"".join(e.read_bytes() for e in (experiment / "best_model").glob("events*"))
     assert b"test/pr_curve" in best_model and b"test/confusion_matrix" in best_model
     for picture in ("roc_pr.png", "knobs.png"):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.slow
+def hparams_of(run: Path) -> tuple[dict, float | None, str]:
+    """What TensorBoard's HParams tab shows for one run: its hparams, its score
+    (leaderboard/val_balanced_accuracy) and how its session ended."""
+    events = EventAccumulator(str(run))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")
+    start = HParamsPluginData.FromString(content[SESSION_START_INFO_TAG]).session_start_info
+    end = HParamsPluginData.FromString(content[SESSION_END_INFO_TAG]).session_end_info
+    params = {k: v.string_value or v.number_value for k, v in start.hparams.items()}
+    scores = [e.value for e in events.Scalars("leaderboard/val_balanced_accuracy")]
+    return params, scores[-1] if scores else None, Status.Name(end.status)
+
+
+@pytest.mark.slow
+def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
+    experiment, _ = small_search
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    study = optuna.load_study(study_name="small", storage=f"sqlite:///{experiment}/optuna.db")
+    assert study.metric_names == ["val_balanced_accuracy"]
+    by_number = {t.number: t for t in study.trials}
+    folders = {"search": ".", "member_full_run": "members"}
+    for row in board.to_dict("records"):
+        run = experiment / folders.get(row["role"], "references") / row["trial_id"]
+        params, score, ended = hparams_of(run)
+        # HParams: the leaderboard's score (the best epoch's), status, role and integer knobs
+        assert score == pytest.approx(row["val_balanced_accuracy"], abs=1e-6)
+        assert (params["status"], params["role"]) == (row["status"], row["role"])
+        assert params["best_epoch"] == row["best_epoch"] and ended == "STATUS_SUCCESS"
+        assert params["batch_size"] == str(row["config/batch_size"])  # 128, not 128.00
+        if row["role"] != "search":
+            continue
+        # Optuna: the same trial, found by number; complete <-> COMPLETE with the same
+        # score, stopped <-> PRUNED
+        trial = by_number[row["optuna_trial"]]
+        assert trial.user_attrs["folder"] == row["trial_id"]
+        if row["status"] == "complete":
+            assert trial.state.name == "COMPLETE"
+            assert trial.value == pytest.approx(row["val_balanced_accuracy"])
+        else:
+            assert trial.state.name == "PRUNED"
+        assert row["run_time_s"] > 0
+    # best.json and test_metrics.json describe the same epoch as the leaderboard
+    best = json.loads((experiment / "best.json").read_text())["best_trial"]
+    top = board[board["role"] == "search"].iloc[0]
+    assert best["epoch"] == top["best_epoch"]
+    assert best["threshold"] == pytest.approx(top["val_threshold"])
+    assert best["checkpoint"].endswith(f"checkpoint_{top['best_epoch'] - 1:06d}")
 
 
 @pytest.mark.slow

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from trainable.metrics import evaluate, tune_threshold
+from trainable.metrics import confusion, evaluate, tune_threshold
 
 
 def scores_and_labels(n: int = 400, seed: int = 0):
@@ -46,3 +46,13 @@ def test_multiclass_uses_argmax_and_macro_averages():
     assert "threshold" not in m
     assert m["balanced_accuracy"] == pytest.approx(balanced_accuracy_score(y, probs.argmax(1)))
     assert m["roc_auc"] == pytest.approx(roc_auc_score(y, probs, multi_class="ovr"))
+
+
+def test_confusion_counts_at_the_threshold_with_sizes_and_prevalence():
+    labels = np.array([0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.6, 0.2, 0.7, 0.4])
+    probs = np.stack([1 - scores, scores], axis=1)
+    c = confusion(probs, labels, threshold=0.5)
+    assert (c["tn"], c["fp"], c["fn"], c["tp"]) == (2, 1, 1, 1)
+    assert c["images"] == 5 and c["class_counts"] == [3, 2] and c["prevalence"] == [0.6, 0.4]
+    assert confusion(probs, labels, threshold=0.35)["tp"] == 2  # the cut decides

@@ -1,0 +1,120 @@
+"""TensorBoard's HParams tab as the leaderboard: the same score, epoch and status per trial.
+
+    tensorboard --logdir results/NAME      # HParams: one row per trial, search and references
+
+Tune's own TensorBoard logger writes a trial's hparams when it ends, with its last epoch's
+values, every trial marked finished and integer knobs as floats. `TrialCurves` is that logger
+without the hparams (the per-epoch curves under `ray/tune/` stay). Once the report knows each
+trial's score, `write_hparams` writes one HParams session into every trial's folder from its
+leaderboard row: the knobs as the trial got them (integers stay integers), `role` (search,
+baseline, seed_recipe, member_full_run), `status` (complete, stopped, error), `best_epoch`, and
+the row's scores under `leaderboard/` (e.g. `leaderboard/val_balanced_accuracy`, the score the
+answer ranks by). An errored trial's session ends as a failure.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+from ray.tune import Result
+from ray.tune.logger import TBXLoggerCallback
+from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
+from tensorboard.plugins.hparams.api_pb2 import Status
+from tensorboard.plugins.hparams.metadata import (
+    PLUGIN_DATA_VERSION,
+    PLUGIN_NAME,
+    SESSION_END_INFO_TAG,
+)
+from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo
+from torch.utils.tensorboard import SummaryWriter
+from torch.utils.tensorboard.summary import hparams
+
+from trainable.config import TrainConfig
+
+# The leaderboard columns shown as HParams metrics, the answer's objective first.
+METRICS = (
+    "val_balanced_accuracy",
+    "val_robust_balanced_accuracy",
+    "val_roc_auc",
+    "val_balanced_accuracy_05",
+    "val_sensitivity",
+    "val_specificity",
+    "val_threshold",
+)
+PREFIX = "leaderboard/"
+
+
+class TrialCurves(TBXLoggerCallback):
+    """Tune's TensorBoard logger, per-epoch scalars only: hparams come from the report."""
+
+    def _try_log_hparams(self, trial, result) -> None:
+        pass
+
+
+def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Result]) -> None:
+    """The HParams experiment (every knob, its choices, the metrics) once in `experiment`, and
+    one session per leaderboard row in its trial's folder (`trials`, by trial id), with the
+    knobs as the trial got them. Trials on cloud storage are left to the curves alone."""
+    trials = {name: r for name, r in trials.items() if "://" not in r.path}
+    table = table[table["trial_id"].isin(list(trials))]
+    if table.empty:
+        return
+    configs = {name: TrainConfig.from_dict(r.config).to_dict() for name, r in trials.items()}
+    sessions = {
+        row["trial_id"]: session_params(row, configs[row["trial_id"]])
+        for row in table.to_dict("records")
+    }
+    example: dict = {}
+    for params in sessions.values():
+        example |= {k: v for k, v in params.items() if k not in example}
+    discrete = {
+        k: sorted({p[k] for p in sessions.values() if k in p}, key=str)
+        for k, v in example.items()
+        if isinstance(v, str)
+    }
+    metrics = dict.fromkeys((PREFIX + m for m in METRICS), 0.0)  # names only
+    with SummaryWriter(str(experiment)) as writer:
+        writer.file_writer.add_summary(hparams(example, metrics, discrete)[0])
+    for row in table.to_dict("records"):
+        step = int(row["best_epoch"]) if _is_number(row.get("best_epoch")) else 0
+        start = hparams(sessions[row["trial_id"]], {})[1]
+        with SummaryWriter(trials[row["trial_id"]].path) as writer:
+            writer.file_writer.add_summary(start)
+            for m in METRICS:
+                if _is_number(row.get(m)):
+                    writer.add_scalar(PREFIX + m, float(row[m]), global_step=step)
+            writer.file_writer.add_summary(session_end(row["status"] != "error"))
+
+
+def session_params(row: dict, config: dict) -> dict:
+    """A trial's hparams: its knobs (integers as text, so 128 reads 128, not 128.00; None
+    left out, as HParams has no empty value), role, status and best epoch."""
+    params = {
+        k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        for k, v in config.items()
+        if isinstance(v, (bool, int, float, str))
+    }
+    params |= {"role": row["role"], "status": row["status"]}
+    if _is_number(row.get("best_epoch")):
+        params["best_epoch"] = float(row["best_epoch"])
+    return params
+
+
+def session_end(succeeded: bool) -> Summary:
+    """torch's `hparams` always ends a session as a success; an errored trial failed."""
+    status = Status.Value("STATUS_SUCCESS" if succeeded else "STATUS_FAILURE")
+    content = HParamsPluginData(
+        session_end_info=SessionEndInfo(status=status), version=PLUGIN_DATA_VERSION
+    )
+    metadata = SummaryMetadata(
+        plugin_data=SummaryMetadata.PluginData(
+            plugin_name=PLUGIN_NAME, content=content.SerializeToString()
+        )
+    )
+    return Summary(value=[Summary.Value(tag=SESSION_END_INFO_TAG, metadata=metadata)])
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not math.isnan(value)
