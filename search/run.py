@@ -63,6 +63,7 @@ from search.settings import (  # noqa: E402
     SearchSettings,
 )
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
+from trainable.cli import HelpWithDefaults  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
 from trainable.models import peak_memory_mb  # noqa: E402
@@ -83,7 +84,11 @@ def given_flags(argv: list[str] | None) -> dict:
 
 def make_parser() -> argparse.ArgumentParser:
     defaults = SearchSettings  # its field defaults are the flags' defaults
-    p = argparse.ArgumentParser(prog="python -m search.run", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(
+        prog="python -m search.run",
+        description=__doc__.split("\n")[0],
+        formatter_class=HelpWithDefaults,
+    )
     p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
     p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
     p.add_argument(
@@ -92,6 +97,19 @@ def make_parser() -> argparse.ArgumentParser:
         help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
     )
     p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
+    p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+    p.add_argument(
+        "--val-fraction",
+        type=float,
+        default=defaults.val_fraction,
+        help="share of train/ carved out as validation when a folder has no val/",
+    )
+    p.add_argument(
+        "--patient-pattern",
+        default=defaults.patient_pattern,
+        help="regex whose first group is the patient id in a file name (the carve keeps a "
+        "patient's images on one side)",
+    )
     p.add_argument(
         "--train-subsample",
         type=int,
@@ -107,7 +125,12 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--max-concurrent", type=int, default=defaults.max_concurrent, help="trials running at once"
     )
-    p.add_argument("--cpus-per-trial", type=float, default=defaults.cpus_per_trial)
+    p.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=defaults.cpus_per_trial,
+        help="CPUs Ray reserves for each trial",
+    )
     p.add_argument(
         "--gpus-per-trial",
         type=float,
@@ -120,7 +143,12 @@ def make_parser() -> argparse.ArgumentParser:
         default=defaults.sampler,
         help="Optuna sampler; random is the baseline TPE has to beat (benchmarks/run.py)",
     )
-    p.add_argument("--scheduler", choices=SCHEDULERS, default=defaults.scheduler)
+    p.add_argument(
+        "--scheduler",
+        choices=SCHEDULERS,
+        default=defaults.scheduler,
+        help="asha stops weak trials early; none trains every trial in full",
+    )
     p.add_argument(
         "--grace-period",
         type=int,
@@ -358,7 +386,14 @@ def search(settings: SearchSettings) -> bool:
 
 def run_search(settings: SearchSettings, experiment: Path) -> bool:
     tune_path = settings.tune_path
-    data = load_data(settings.data, size=settings.size, train_subsample=settings.train_subsample)
+    data = load_data(
+        settings.data,
+        size=settings.size,
+        channels=settings.channels,
+        val_fraction=settings.val_fraction,
+        patient_pattern=settings.patient_pattern,
+        train_subsample=settings.train_subsample,
+    )
     if len(data.test_y) == 0:
         raise UserError(
             f"{settings.data} has no test split, which the search scores its answer on once it "

@@ -19,6 +19,7 @@ import optuna
 
 from spaces import SPACES
 from trainable.config import MAX_SEED
+from trainable.data import DEFAULT_PATIENT_PATTERN
 from trainable.errors import UserError
 from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
 
@@ -47,6 +48,9 @@ class SearchSettings:
     space: str = ""  # required; "" is refused with the list of spaces
     data: str = "pneumoniamnist"
     size: int | None = None
+    channels: int | None = None  # None: as stored (folders: 1)
+    val_fraction: float = 0.1  # carved from train/ when a folder has no usable val/
+    patient_pattern: str = DEFAULT_PATIENT_PATTERN
     train_subsample: int | None = None
     num_samples: int = 12
     epochs: int | None = None  # None: default_epochs of the training set's size

@@ -7,6 +7,8 @@ its first refusal, a `UserError` or argparse's, and never in a traceback.
 
 import contextlib
 import io
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -32,6 +34,7 @@ SEARCH_FLAGS = [
     "--objective", "--confirm", "--max-failures", "--seed", "--name", "--address",
 ]  # fmt: skip
 SEARCH_SWITCHES = ["--resume", "--verbose", "--list-spaces"]
+SEARCH_FLAGS += ["--channels", "--val-fraction", "--patient-pattern"]
 TRAIN_FLAGS = [
     "--config", "--epochs", "--seed", "--size", "--channels", "--train-subsample",
     "--val-fraction", "--patient-pattern",
@@ -103,3 +106,19 @@ def test_any_config_is_a_valid_train_config_or_one_user_error(knobs):
     except UserError:
         return
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg  # what it accepted round-trips
+
+
+def test_installed_entry_points_are_the_two_commands(tmp_path):
+    """`pip install -e .` puts imbalance-search and imbalance-train beside python."""
+    scripts = Path(sys.executable).parent
+    for script, flags in (
+        ("imbalance-train", ["--out", str(tmp_path / "run")]),
+        ("imbalance-search", ["--space", "focal", "--storage", str(tmp_path)]),
+    ):
+        missing = str(tmp_path / "missing.npz")
+        done = subprocess.run(
+            [str(scripts / script), "--data", missing, *flags], capture_output=True, text=True
+        )
+        assert done.returncode == 2 and done.stderr.startswith("error: data not found"), script
+        shown = subprocess.run([str(scripts / script), "--help"], capture_output=True, text=True)
+        assert shown.returncode == 0 and "(default: pneumoniamnist)" in shown.stdout

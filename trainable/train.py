@@ -37,6 +37,7 @@ from trainable.checkpoint import (
     save_checkpoint,
     write_json,
 )
+from trainable.cli import HelpWithDefaults
 from trainable.config import MAX_SEED, TrainConfig, UserError
 from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
@@ -239,7 +240,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m trainable.train", description=__doc__.split("\n")[0]
+        prog="python -m trainable.train",
+        description=__doc__.split("\n")[0],
+        formatter_class=HelpWithDefaults,
     )
     p.add_argument(
         "--data",

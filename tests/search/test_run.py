@@ -204,6 +204,7 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
         ("--space focal --cpus-per-trial 0", "--cpus-per-trial must be > 0"),
         ("--space focal --train-subsample 1", "--train-subsample must be at least 2"),
         ("--space focal --train-subsample 480", "--train-subsample must leave"),
+        ("--space focal --val-fraction 0.9", "--val-fraction must be in [0.02, 0.5]"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
