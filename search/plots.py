@@ -1,10 +1,11 @@
 """Pictures of a finished search: PNG files, and the answer's curves in TensorBoard.
 
 - roc_pr.png: ROC and precision-recall curves of the answer (the mean of the top trials,
-  search/answer.py), validation and test;
+  search/answer.py), validation and test, beside the references' test curves, with the
+  answer's tuned threshold and 0.5 marked, axes named by class;
 - knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;
-  errored trials have no score and are counted in the title);
-- importances.png: Optuna's parameter importances over the finished trials;
+  errored trials have no score and are counted in the title), the references as lines;
+- importances.png: Optuna's parameter importances over every trial at a common budget;
 - best_model/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
 
@@ -29,23 +30,48 @@ from sklearn.metrics import (  # noqa: E402
 )
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
-Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # split -> (labels, positive-class scores)
+# Fewer trials than this and a random forest's importances are noise; a default search has 12.
+MIN_TRIALS_FOR_IMPORTANCES = 8
+Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (labels, positive-class scores)
 
 
-def roc_pr_figure(curves: Curves) -> plt.Figure:
-    fig, (roc, pr) = plt.subplots(1, 2, figsize=(10, 4.5))
-    for split, (labels, scores) in curves.items():
-        RocCurveDisplay.from_predictions(labels, scores, name=split, ax=roc)
-        PrecisionRecallDisplay.from_predictions(labels, scores, name=split, ax=pr)
-    roc.set_title("ROC, the answer")
-    pr.set_title("Precision-recall, the answer")
+def roc_pr_figure(
+    curves: Curves, classes: list[str], cuts: dict[str, float] | None = None
+) -> plt.Figure:
+    """ROC and precision-recall of each named curve; `cuts` (label -> threshold) are marked
+    on the first curve whose name ends in 'test' (the answer's operating points)."""
+    negative, positive = classes[0], classes[1]
+    fig, (roc, pr) = plt.subplots(1, 2, figsize=(11, 4.8))
+    for name, (labels, scores) in curves.items():
+        style = {"linestyle": "--"} if not name.startswith("answer") else {}  # references
+        for display, ax in ((RocCurveDisplay, roc), (PrecisionRecallDisplay, pr)):
+            display.from_predictions(labels, scores, name=name, ax=ax, curve_kwargs=style)
+    marked = next((n for n in curves if n.endswith("test")), None)
+    for (label, cut), marker in zip((cuts or {}).items(), "os^", strict=False):
+        if marked is None:
+            break
+        labels, scores = curves[marked]
+        said_positive = scores >= cut
+        fpr, tpr = said_positive[labels == 0].mean(), said_positive[labels == 1].mean()
+        roc.plot(fpr, tpr, marker, color="k", label=f"{marked} at {label}")
+    roc.set_xlabel(f"1 - specificity ({negative} called {positive})")
+    roc.set_ylabel(f"sensitivity ({positive} found)")
+    pr.set_xlabel(f"recall ({positive})")
+    pr.set_ylabel(f"precision ({positive})")
+    roc.legend(fontsize=7, loc="lower right")
+    pr.legend(fontsize=7, loc="lower left")
+    roc.set_title(f"ROC, {positive} vs {negative}")
+    pr.set_title(f"Precision-recall, {positive}")
     fig.tight_layout()
     return fig
 
 
-def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure | None:
+def knobs_figure(
+    table: pd.DataFrame, objective: str, references: dict[str, float] | None = None
+) -> plt.Figure | None:
     """None when no trial has a score. Errored trials are left out: a NaN score drawn on a
-    log or categorical axis makes matplotlib raise (issue 10's ConversionError)."""
+    log or categorical axis makes matplotlib raise (issue 10's ConversionError). The
+    references' scores (name -> score) are horizontal lines on every panel."""
     no_scores = pd.Series(False, index=table.index)
     scored = table[objective].notna() if objective in table else no_scores
     errored = int((~scored).sum())
@@ -79,6 +105,8 @@ def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure | None:
             edgecolors="C1",
             label="stopped",
         )
+        for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
+            ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
         ax.set_xlabel(knob.removeprefix("config/"))
         ax.set_ylabel(objective.removeprefix("val_"))
     for ax in list(axes.flat)[len(knobs) :]:
@@ -92,19 +120,39 @@ def knobs_figure(table: pd.DataFrame, objective: str) -> plt.Figure | None:
 
 
 def importances_figure(study: optuna.Study) -> plt.Figure | None:
-    """None when Optuna cannot compute importances (too few finished trials)."""
+    """Optuna's parameter importances over every trial at a common budget: each trial's score
+    at the last epoch all of them reached (ASHA's grace period), not over the few trials that
+    finished (Optuna's default ignores pruned trials: 2 of 12 in a default search). None when
+    fewer than MIN_TRIALS_FOR_IMPORTANCES trials reached it."""
+    trials = [t for t in study.trials if t.intermediate_values]
+    if len(trials) < MIN_TRIALS_FOR_IMPORTANCES:
+        return None
+    epoch = min(max(t.intermediate_values) for t in trials)
+    common = optuna.create_study(direction=study.direction)
+    for t in trials:
+        if epoch in t.intermediate_values:
+            common.add_trial(
+                optuna.trial.create_trial(
+                    params=t.params,
+                    distributions=t.distributions,
+                    value=t.intermediate_values[epoch],
+                )
+            )
     try:
         with warnings.catch_warnings():  # small studies: "importances may be inaccurate"
             warnings.simplefilter("ignore")
-            importances = optuna.importance.get_param_importances(study)
+            importances = optuna.importance.get_param_importances(common)
     except (RuntimeError, ValueError):
         return None
     if not importances:
         return None
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1))
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1.2))
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names])
-    ax.set_xlabel("importance (Optuna's default evaluator, finished trials)")
+    ax.set_xlabel(
+        f"importance for the score at epoch {epoch}, over all {len(common.trials)} trials\n"
+        "(Optuna's default evaluator; knobs every trial has)"
+    )
     fig.tight_layout()
     return fig
 
@@ -115,11 +163,14 @@ def write_plots(
     objective: str,
     curves: Curves | None,
     study: optuna.Study | None,
+    classes: list[str] | None = None,
+    cuts: dict[str, float] | None = None,
+    references: dict[str, float] | None = None,
 ) -> list[Path]:
     written = []
-    figures = {"knobs.png": knobs_figure(table, objective)}
+    figures = {"knobs.png": knobs_figure(table, objective, references)}
     if curves:
-        figures["roc_pr.png"] = roc_pr_figure(curves)
+        figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
     if study is not None:
         figures["importances.png"] = importances_figure(study)
     for name, fig in figures.items():
@@ -134,13 +185,15 @@ def write_plots(
 def write_tensorboard(
     folder: Path, curves: Curves, test_pred: np.ndarray | None, classes: list[str]
 ) -> None:
-    """The answer's PR curves, ROC and test confusion matrix as a TensorBoard run."""
+    """The answer's PR curves ('answer val', 'answer test'), ROC and test confusion matrix
+    as a TensorBoard run."""
     with SummaryWriter(str(folder)) as writer:
-        for split, (labels, scores) in curves.items():
+        for name, (labels, scores) in curves.items():
+            split = name.split()[-1]
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=0)
-        writer.add_figure("roc_pr", roc_pr_figure(curves), global_step=0)
+        writer.add_figure("roc_pr", roc_pr_figure(curves, classes), global_step=0)
         if test_pred is not None:
-            labels = curves["test"][0]
+            labels = curves["answer test"][0]
             display = ConfusionMatrixDisplay.from_predictions(
                 labels, test_pred, display_labels=classes
             )

@@ -30,7 +30,14 @@ from ray.tune import Result, ResultGrid
 from search.answer import ENSEMBLE_SIZE, average
 from search.board import write_hparams
 from search.plots import write_plots, write_tensorboard
-from search.reruns import best_epoch, rank_of, ranked_trials, reference_role, same_config
+from search.reruns import (
+    REFERENCES,
+    best_epoch,
+    rank_of,
+    ranked_trials,
+    reference_role,
+    same_config,
+)
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
 from trainable.data import Data
 from trainable.metrics import confusion, evaluate
@@ -230,21 +237,34 @@ def write_report(
         experiment / "test_metrics.json",
         {"objective": objective, "verdict": report["verdict"], **public},
     )
-    write_pictures(experiment, table[table["role"] == "search"], objective, scored["answer"], data)
+    write_pictures(experiment, table[table["role"] == "search"], objective, scored, data)
     return report
 
 
 def write_pictures(
-    experiment: Path, table: pd.DataFrame, objective: str, answer: dict, data: Data
+    experiment: Path, table: pd.DataFrame, objective: str, scored: dict, data: Data
 ) -> None:
-    study = load_study(experiment)
-    curves, test_pred = None, None
+    answer = scored["answer"]
+    score = objective.removeprefix("val_")
+    references = {
+        name.replace("_", " "): scored[name]["val"][score]
+        for name in REFERENCES
+        if score in scored.get(name, {}).get("val", {})
+    }
+    curves, cuts = None, None
     if data.num_classes == 2:
-        val_scores, test_scores = answer["_val_probs"][:, 1], answer["_probs"][:, 1]
-        curves = {"val": (data.val_y, val_scores), "test": (data.test_y, test_scores)}
-        test_pred = (test_scores >= answer["threshold"]).astype(np.int64)
+        curves = {
+            "answer val": (data.val_y, answer["_val_probs"][:, 1]),
+            "answer test": (data.test_y, answer["_probs"][:, 1]),
+        }
+        test_pred = (curves["answer test"][1] >= answer["threshold"]).astype(np.int64)
         write_tensorboard(experiment / "best_model", curves, test_pred, data.classes)
-    write_plots(experiment, table, objective, curves, study)
+        for name in (n for n in REFERENCES if n in scored):
+            curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name]["_probs"][:, 1])
+        cuts = {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
+    write_plots(
+        experiment, table, objective, curves, load_study(experiment), data.classes, cuts, references
+    )
 
 
 def load_study(experiment: Path) -> optuna.Study | None:

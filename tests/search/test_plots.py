@@ -1,9 +1,17 @@
 """The report's pictures from leaderboard tables, errored trials included."""
 
 import numpy as np
+import optuna
 import pandas as pd
+from optuna.trial import TrialState
 
-from search.plots import knobs_figure, write_plots
+from search.plots import (
+    MIN_TRIALS_FOR_IMPORTANCES,
+    importances_figure,
+    knobs_figure,
+    roc_pr_figure,
+    write_plots,
+)
 
 OBJECTIVE = "val_balanced_accuracy"
 
@@ -36,3 +44,60 @@ def test_no_knob_plot_when_no_trial_has_a_score(tmp_path):
     table = leaderboard().assign(**{OBJECTIVE: np.nan})
     assert knobs_figure(table, OBJECTIVE) is None
     assert write_plots(tmp_path, table, OBJECTIVE, curves=None, study=None) == []
+
+
+def study_with_pruned_trials(n: int) -> optuna.Study:
+    """n trials that each report epochs 1-2; all but two stopped there (PRUNED), as ASHA
+    leaves a default search. The score rises with lr and ignores weight_decay."""
+    study = optuna.create_study(direction="maximize")
+    rng = np.random.default_rng(0)
+    lr = optuna.distributions.FloatDistribution(1e-4, 1e-2, log=True)
+    wd = optuna.distributions.FloatDistribution(1e-6, 1e-3, log=True)
+    for i in range(n):
+        params = {
+            "lr": float(10 ** rng.uniform(-4, -2)),
+            "weight_decay": float(rng.uniform(0, 1e-3)),
+        }
+        score = 0.5 + 20 * params["lr"]
+        finished = i < 2
+        study.add_trial(
+            optuna.trial.create_trial(
+                params=params,
+                distributions={"lr": lr, "weight_decay": wd},
+                intermediate_values={1: score, 2: score + 0.01, **({3: score} if finished else {})},
+                value=score if finished else None,
+                state=TrialState.COMPLETE if finished else TrialState.PRUNED,
+            )
+        )
+    return study
+
+
+def test_importances_use_every_trial_at_the_epoch_all_reached():
+    fig = importances_figure(study_with_pruned_trials(10))
+    assert "score at epoch 2, over all 10 trials" in fig.axes[0].get_xlabel()
+    bars = {
+        t.get_text(): b.get_width()
+        for t, b in zip(fig.axes[0].get_yticklabels(), fig.axes[0].patches, strict=True)
+    }
+    assert bars["lr"] > bars["weight_decay"]  # the knob the score follows
+    # Optuna's own importances would see only the 2 finished trials; too few trials: none
+    assert importances_figure(study_with_pruned_trials(MIN_TRIALS_FOR_IMPORTANCES - 1)) is None
+
+
+def test_roc_names_the_classes_and_marks_the_operating_points():
+    labels = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.3, 0.6, 0.4, 0.8, 0.9])
+    curves = {"answer test": (labels, scores), "baseline test": (labels, scores[::-1])}
+    fig = roc_pr_figure(curves, ["normal", "pneumonia"], {"tuned 0.35": 0.35, "0.5": 0.5})
+    roc = fig.axes[0]
+    assert roc.get_ylabel() == "sensitivity (pneumonia found)"
+    marks = {line.get_label(): (line.get_xdata()[0], line.get_ydata()[0]) for line in roc.lines}
+    assert marks["answer test at 0.5"] == (1 / 3, 2 / 3)  # 0.6 of the normals; 0.8, 0.9
+    assert marks["answer test at tuned 0.35"] == (1 / 3, 1.0)
+    assert "baseline test" in [t.get_text().split(" (")[0] for t in roc.get_legend().get_texts()]
+
+
+def test_references_are_lines_on_every_knob_panel():
+    fig = knobs_figure(leaderboard(), OBJECTIVE, {"baseline": 0.7, "seed recipe": 0.8})
+    panels = [ax for ax in fig.axes if ax.get_xlabel()]
+    assert all({0.7, 0.8} <= {line.get_ydata()[0] for line in ax.lines} for ax in panels)
