@@ -9,7 +9,8 @@ trial's score, `write_hparams` writes one HParams session into every trial's fol
 leaderboard row: the knobs as the trial got them (integers stay integers), `role` (search,
 baseline, seed_recipe, member_full_run), `status` (complete, stopped, error), `best_epoch`, and
 the row's scores under `leaderboard/` (e.g. `leaderboard/val_balanced_accuracy`, the score the
-answer ranks by). An errored trial's session ends as a failure.
+answer ranks by, and specificity at each reported sensitivity). An errored trial's session
+ends as a failure.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
 from trainable.config import TrainConfig
+from trainable.metrics import OPERATING_KEY
 
 # The leaderboard columns shown as HParams metrics, the answer's objective first.
 METRICS = (
@@ -74,7 +76,8 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Resul
         for k, v in example.items()
         if isinstance(v, str)
     }
-    metrics = dict.fromkeys((PREFIX + m for m in METRICS), 0.0)  # names only
+    shown = METRICS + tuple(c for c in table.columns if c.startswith(f"val_{OPERATING_KEY}"))
+    metrics = dict.fromkeys((PREFIX + m for m in shown), 0.0)  # names only
     with SummaryWriter(str(experiment)) as writer:
         writer.file_writer.add_summary(hparams(example, metrics, discrete)[0])
     for row in table.to_dict("records"):
@@ -82,7 +85,7 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Resul
         start = hparams(sessions[row["trial_id"]], {})[1]
         with SummaryWriter(trials[row["trial_id"]].path) as writer:
             writer.file_writer.add_summary(start)
-            for m in METRICS:
+            for m in shown:
                 if _is_number(row.get(m)):
                     writer.add_scalar(PREFIX + m, float(row[m]), global_step=step)
             writer.file_writer.add_summary(session_end(row["status"] != "error"))

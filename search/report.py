@@ -40,7 +40,7 @@ from search.reruns import (
 )
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
 from trainable.data import Data
-from trainable.metrics import confusion, evaluate
+from trainable.metrics import confusion, evaluate, levels_reported, operating_points
 
 SUMMARY_METRICS = (
     "balanced_accuracy",
@@ -103,6 +103,7 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "val": confusion(val_probs, data.val_y, state["threshold"]),
         "test": confusion(probs, data.test_y, state["threshold"]),
     }
+    points = clinical_points(val_probs, probs, data, levels_reported(objective))
     return {
         "trial_id": Path(result.path).name,
         "config": state["config"],
@@ -113,12 +114,25 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
         "confusion": counts,
+        "operating_points": points,
         "_probs": probs,  # for the answer and the curves; dropped before writing
         "_val_probs": val_probs,
     }
 
 
-def score_answer(members: list[dict], data: Data) -> dict:
+def clinical_points(
+    val_probs: np.ndarray, test_probs: np.ndarray, data: Data, levels: tuple[float, ...]
+) -> dict | None:
+    """Sensitivity and specificity at each sensitivity level: on validation at the cut that
+    first reaches it there, on test at that same cut (what a screening user would deploy)."""
+    if data.num_classes != 2:
+        return None
+    val = operating_points(val_probs[:, 1], data.val_y, levels)
+    cuts = {level: point["cut"] for level, point in val.items()}
+    return {"val": val, "test": operating_points(test_probs[:, 1], data.test_y, levels, cuts)}
+
+
+def score_answer(members: list[dict], data: Data, objective: str) -> dict:
     """The mean of the members' probabilities, thresholded on its own validation scores."""
     val_probs = average([m["_val_probs"] for m in members])
     test_probs = average([m["_probs"] for m in members])
@@ -128,6 +142,7 @@ def score_answer(members: list[dict], data: Data) -> dict:
         "val": confusion(val_probs, data.val_y, val.get("threshold")),
         "test": confusion(test_probs, data.test_y, val.get("threshold")),
     }
+    points = clinical_points(val_probs, test_probs, data, levels_reported(objective))
     return {
         "members": [
             {k: m[k] for k in ("search_trial", "trial_id", "config", "epoch", "checkpoint")}
@@ -138,6 +153,7 @@ def score_answer(members: list[dict], data: Data) -> dict:
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
         "confusion": counts,
+        "operating_points": points,
         "_probs": test_probs,
         "_val_probs": val_probs,
     }
@@ -213,7 +229,7 @@ def write_report(
     best_trial = next((m for m in members if m["trial_id"] == best_id), None)
     best_trial = best_trial or score_on_test(ranked[0], data, objective)
     members = members or [best_trial | {"search_trial": best_id}]
-    scored = {"answer": score_answer(members, data), "best_trial": best_trial}
+    scored = {"answer": score_answer(members, data, objective), "best_trial": best_trial}
     for result in references or []:
         if has_scores(result, objective):
             scored[role(result)] = score_on_test(result, data, objective)
@@ -302,6 +318,7 @@ def format_summary(report: dict) -> str:
                 for m in SUMMARY_METRICS
             )
             lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
+    lines += operating_lines(report["scored"])
     answer = report["scored"]["answer"]
     lines.append(
         f"objective {report['objective']}; the answer's val-test gap "
@@ -311,6 +328,24 @@ def format_summary(report: dict) -> str:
         shown = {k: v for k, v in member["config"].items() if k not in ("device", "seed")}
         lines.append(f"  member {member['trial_id']}: " + json.dumps(shown))
     return "\n".join(lines)
+
+
+def operating_lines(scored: dict) -> list[str]:
+    """Sensitivity / specificity at each sensitivity level, the cut chosen on validation."""
+    first = next(iter(scored.values())).get("operating_points")
+    if not first:
+        return []
+    levels = list(first["val"])
+    header = "".join(f"{'val sens ' + level:>17}" for level in levels)
+    lines = [f"{'sens / spec where':<24}{header}"]
+    for name, s in scored.items():
+        for split in ("val", "test"):
+            cells = "".join(
+                f"{p['sensitivity']:>9.3f} / {p['specificity']:.3f}"
+                for p in s["operating_points"][split].values()
+            )
+            lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
+    return lines
 
 
 def verdict_lines(report: dict) -> list[str]:

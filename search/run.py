@@ -57,7 +57,6 @@ from search.reruns import (  # noqa: E402
 )
 from search.settings import (  # noqa: E402
     CONFIRM_SEEDS,
-    OBJECTIVES,
     SCHEDULERS,
     SEARCH_SAMPLERS,
     SearchSettings,
@@ -157,10 +156,10 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--objective",
-        choices=tuple(OBJECTIVES),
         default=defaults.objective,
         help="val: validation balanced accuracy at the tuned threshold; robust: the same on "
-        "perturbed validation images (trainable/robustness.py)",
+        "perturbed validation images (trainable/robustness.py); spec@sens=L: validation "
+        "specificity where sensitivity first reaches L, e.g. spec@sens=0.95 (screening)",
     )
     p.add_argument(
         "--confirm",
@@ -410,7 +409,9 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     start_ray(settings)
     experiment.mkdir(parents=True, exist_ok=True)
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
-    trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), resources)
+    levels = settings.sensitivity_levels  # every trial reports specificity at these
+    trainable = tune.with_parameters(train_trial, data=data, sensitivity_levels=levels)
+    trainable = tune.with_resources(trainable, resources)
     if settings.resume:
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
             try:

@@ -21,9 +21,12 @@ from spaces import SPACES
 from trainable.config import MAX_SEED
 from trainable.data import DEFAULT_PATIENT_PATTERN
 from trainable.errors import UserError
+from trainable.metrics import SENSITIVITY_LEVELS, operating_key
 from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
 
 OBJECTIVES = {"val": OBJECTIVE, "robust": ROBUST_OBJECTIVE}
+# and spec@sens=L: validation specificity where sensitivity first reaches L, any L in (0, 1)
+OPERATING_PREFIX = "spec@sens="
 SEARCH_SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
 SCHEDULERS = ("asha", "none")
 BUDGET_IMAGES = 10 * 4_708  # see default_epochs
@@ -82,10 +85,14 @@ class SearchSettings:
         for flag, value, options in (
             ("--sampler", self.sampler, tuple(SEARCH_SAMPLERS)),
             ("--scheduler", self.scheduler, SCHEDULERS),
-            ("--objective", self.objective, tuple(OBJECTIVES)),
         ):
             if value not in options:
                 raise UserError(f"{flag} must be one of {', '.join(options)}; got {value!r}")
+        if self.objective not in OBJECTIVES and self.sensitivity_level is None:
+            raise UserError(
+                f"--objective must be one of {', '.join(OBJECTIVES)} or {OPERATING_PREFIX}L "
+                f"with 0 < L < 1 (e.g. {OPERATING_PREFIX}0.95); got {self.objective!r}"
+            )
         for flag, value, low in (
             ("--num-samples", self.num_samples, 1),
             ("--epochs", self.epochs, 1),
@@ -127,7 +134,26 @@ class SearchSettings:
     @property
     def metric(self) -> str:
         """The reported metric the search maximises."""
+        if self.sensitivity_level is not None:
+            return f"val_{operating_key(self.sensitivity_level)}"
         return OBJECTIVES[self.objective]
+
+    @property
+    def sensitivity_level(self) -> float | None:
+        """L of an objective spec@sens=L; None for any other objective (or a bad L)."""
+        if not self.objective.startswith(OPERATING_PREFIX):
+            return None
+        try:
+            level = float(self.objective.removeprefix(OPERATING_PREFIX))
+        except ValueError:
+            return None
+        return level if 0 < level < 1 else None
+
+    @property
+    def sensitivity_levels(self) -> tuple[float, ...]:
+        """The levels every trial reports specificity at: the report's, and the objective's."""
+        extra = self.sensitivity_level
+        return SENSITIVITY_LEVELS + ((extra,) if extra and extra not in SENSITIVITY_LEVELS else ())
 
     @property
     def storage_root(self) -> str:

@@ -2,6 +2,8 @@
 
     m = evaluate(probs, labels)                 # tunes the threshold on these labels
     m = evaluate(probs, labels, threshold=t)    # applies a threshold tuned elsewhere
+    points = operating_points(scores, labels)              # cuts for sensitivity 0.90/0.95/0.99
+    operating_points(test_scores, test_labels, cuts=...)   # those cuts applied to test
 
 Binary: class 1 is the positive class (pneumonia in both shipped sets). Sensitivity is its
 recall, specificity the recall of class 0. Metrics at the tuned threshold carry plain names
@@ -84,4 +86,51 @@ def confusion(probs: np.ndarray, labels: np.ndarray, threshold: float | None = N
     if k == 2:
         (tn, fp), (fn, tp) = matrix.tolist()
         out |= {"tn": tn, "fp": fp, "fn": fn, "tp": tp}
+    return out
+
+
+# Screening fixes a sensitivity and asks for the best specificity there (--objective
+# spec@sens=L); these levels are always reported, on validation and test.
+SENSITIVITY_LEVELS = (0.90, 0.95, 0.99)
+
+
+OPERATING_KEY = "specificity_at_sensitivity_"
+
+
+def operating_key(level: float) -> str:
+    """The metric name of specificity at sensitivity `level`: specificity_at_sensitivity_0.95."""
+    return f"{OPERATING_KEY}{level:g}"
+
+
+def levels_reported(metric: str) -> tuple[float, ...]:
+    """SENSITIVITY_LEVELS, and the level of `metric` when it is an operating point."""
+    _, found, level = metric.partition(OPERATING_KEY)
+    extra = (float(level),) if found and float(level) not in SENSITIVITY_LEVELS else ()
+    return SENSITIVITY_LEVELS + extra
+
+
+def operating_points(
+    scores: np.ndarray,
+    labels: np.ndarray,
+    levels: tuple[float, ...] = SENSITIVITY_LEVELS,
+    cuts: dict[str, float] | None = None,
+) -> dict[str, dict]:
+    """Per level (by `f"{level:g}"`): the cut, sensitivity and specificity. Without `cuts`,
+    each cut is the highest score at which sensitivity first reaches the level on these
+    labels (validation); with `cuts` (from validation), those cuts are applied (test)."""
+    fpr, tpr, thresholds = roc_curve(labels, scores, drop_intermediate=False)
+    out = {}
+    for level in levels:
+        name = f"{level:g}"
+        if cuts is None:
+            first = int(np.argmax(tpr >= level))  # tpr rises to 1, so some point reaches it
+            cut = float(min(thresholds[first], 1.0))
+        else:
+            cut = cuts[name]
+        said = scores >= cut
+        out[name] = {
+            "cut": cut,
+            "sensitivity": float(said[labels == 1].mean()),
+            "specificity": float((~said)[labels == 0].mean()),
+        }
     return out

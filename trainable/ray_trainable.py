@@ -28,14 +28,18 @@ from ray import tune
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig
 from trainable.data import Data
+from trainable.metrics import SENSITIVITY_LEVELS
 from trainable.train import train
 
 OBJECTIVE = "val_balanced_accuracy"  # at the threshold tuned on validation
 ROBUST_OBJECTIVE = "val_robust_balanced_accuracy"  # the same on perturbed validation images
 
 
-def train_trial(config: dict, data: Data) -> None:
-    """Ray Tune entry point: `config` holds TrainConfig knobs (validated here)."""
+def train_trial(
+    config: dict, data: Data, sensitivity_levels: tuple[float, ...] = SENSITIVITY_LEVELS
+) -> None:
+    """Ray Tune entry point: `config` holds TrainConfig knobs (validated here); each epoch
+    also reports specificity at `sensitivity_levels` (a search objective may add one)."""
     cfg = TrainConfig.from_dict(config)
     start = None
     checkpoint = tune.get_checkpoint()
@@ -48,4 +52,4 @@ def train_trial(config: dict, data: Data) -> None:
             save_checkpoint(state(), Path(folder) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(cfg, data, report, start)
+    train(cfg, data, report, start, sensitivity_levels)

@@ -41,7 +41,7 @@ from trainable.cli import HelpWithDefaults
 from trainable.config import MAX_SEED, TrainConfig, UserError
 from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
 from trainable.losses import make_loss
-from trainable.metrics import evaluate
+from trainable.metrics import SENSITIVITY_LEVELS, evaluate, operating_key, operating_points
 from trainable.models import make_model, peak_memory_mb, pick_device
 from trainable.robustness import perturb_validation
 from trainable.sampling import epoch_indices, epoch_length, resample_pixels
@@ -51,8 +51,15 @@ from trainable.sampling import epoch_indices, epoch_length, resample_pixels
 Reporter = Callable[[dict, Callable[[], dict]], None]
 
 
-def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = None) -> nn.Module:
-    """Train `cfg` on `data` for cfg.epochs, resuming from checkpoint dict `start` if given."""
+def train(
+    cfg: TrainConfig,
+    data: Data,
+    report: Reporter,
+    start: dict | None = None,
+    sensitivity_levels: tuple[float, ...] = SENSITIVITY_LEVELS,
+) -> nn.Module:
+    """Train `cfg` on `data` for cfg.epochs, resuming from checkpoint dict `start` if given;
+    each epoch reports specificity at each of `sensitivity_levels` (binary data)."""
     device = pick_device(cfg.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
@@ -126,7 +133,7 @@ def train(cfg: TrainConfig, data: Data, report: Reporter, start: dict | None = N
             total_loss += loss.detach()
 
         train_time = time.perf_counter() - started
-        metrics = score_epoch(model, data, perturbed_val, mean, std, device)
+        metrics = score_epoch(model, data, perturbed_val, mean, std, device, sensitivity_levels)
         metrics |= {
             "epoch": epoch + 1,
             "train_loss": float(total_loss) / steps_per_epoch,
@@ -150,15 +157,21 @@ def score_epoch(
     mean: list[float],
     std: list[float],
     device: torch.device,
+    sensitivity_levels: tuple[float, ...] = SENSITIVITY_LEVELS,
 ) -> dict:
     """The validation metrics an epoch reports: every metric at the tuned threshold (and 0.5),
-    the loss, and balanced accuracy on the perturbed copies at that same threshold."""
+    the loss, balanced accuracy on the perturbed copies at that same threshold, and (binary)
+    specificity where sensitivity first reaches each level."""
     probs, val_loss = predict(model, data.val_x, mean, std, device, data.val_y)
     metrics = {f"val_{name}": value for name, value in evaluate(probs, data.val_y).items()}
     perturbed_probs, _ = predict(model, perturbed_val, mean, std, device)
     robust = evaluate(perturbed_probs, data.val_y, metrics.get("val_threshold"))
     metrics["val_robust_balanced_accuracy"] = robust["balanced_accuracy"]
     metrics["val_loss"] = val_loss
+    if data.num_classes == 2:
+        points = operating_points(probs[:, 1], data.val_y, sensitivity_levels)
+        for level in sensitivity_levels:
+            metrics[f"val_{operating_key(level)}"] = points[f"{level:g}"]["specificity"]
     return metrics
 
 

@@ -188,6 +188,24 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
     assert "confirm: top configs retrained" in out and "driver peak memory" in out
 
 
+@pytest.mark.slow
+def test_a_search_for_specificity_at_a_fixed_sensitivity_runs_end_to_end(tmp_path, capsys):
+    flags = "--space focal --name screen --num-samples 3 --epochs 2 --objective spec@sens=0.975"
+    assert search(tmp_path, flags) == 0
+    metric = "val_specificity_at_sensitivity_0.975"
+    board = pd.read_csv(tmp_path / "screen" / "leaderboard.csv")
+    search_rows = board[board["role"] == "search"]
+    assert search_rows[metric].is_monotonic_decreasing  # ranked by the operating point
+    assert json.loads((tmp_path / "screen" / "best.json").read_text())["objective"] == metric
+    test = json.loads((tmp_path / "screen" / "test_metrics.json").read_text())
+    for name in ("answer", "baseline", "seed_recipe"):
+        points = test[name]["operating_points"]
+        assert set(points["val"]) == {"0.9", "0.95", "0.99", "0.975"}
+        assert points["val"]["0.975"]["sensitivity"] >= 0.975  # reached on validation
+        assert points["test"]["0.975"]["cut"] == points["val"]["0.975"]["cut"]  # then applied
+    assert "sens / spec where" in capsys.readouterr().out
+
+
 @pytest.mark.parametrize(
     "flags, message",
     [

@@ -45,6 +45,8 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
         ({"space": "fancy"}, "unknown space 'fancy'"),
         ({"space": "focal", "sampler": "grid"}, "--sampler must be one of tpe, random"),
         ({"space": "focal", "objective": "auc"}, "--objective must be one of val, robust"),
+        ({"space": "focal", "objective": "spec@sens=1.5"}, "spec@sens=L with 0 < L < 1"),
+        ({"space": "focal", "objective": "spec@sens=high"}, "spec@sens=L with 0 < L < 1"),
         ({"space": "focal", "epochs": 0}, "--epochs must be at least 1"),
         ({"space": "focal", "epochs": 2, "grace_period": 3}, "exceeds --epochs"),
         ({"space": "focal", "resume": True}, "--resume needs --name"),
@@ -59,3 +61,12 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
 def test_bad_settings_are_refused_when_built(knobs, message):
     with pytest.raises(UserError, match=message):
         SearchSettings(**knobs)
+
+
+def test_a_clinical_operating_point_is_an_objective_at_any_sensitivity():
+    screening = SearchSettings(space="focal", objective="spec@sens=0.95")
+    assert screening.metric == "val_specificity_at_sensitivity_0.95"
+    assert screening.sensitivity_levels == (0.90, 0.95, 0.99)  # the report's levels
+    odd = SearchSettings(space="focal", objective="spec@sens=0.975")
+    assert odd.metric == "val_specificity_at_sensitivity_0.975"
+    assert odd.sensitivity_levels == (0.90, 0.95, 0.99, 0.975)  # trials report it too

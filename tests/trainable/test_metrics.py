@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, f1_score, roc_auc_score
 
-from trainable.metrics import confusion, evaluate, tune_threshold
+from trainable.metrics import confusion, evaluate, operating_points, tune_threshold
 
 
 def scores_and_labels(n: int = 400, seed: int = 0):
@@ -56,3 +56,16 @@ def test_confusion_counts_at_the_threshold_with_sizes_and_prevalence():
     assert (c["tn"], c["fp"], c["fn"], c["tp"]) == (2, 1, 1, 1)
     assert c["images"] == 5 and c["class_counts"] == [3, 2] and c["prevalence"] == [0.6, 0.4]
     assert confusion(probs, labels, threshold=0.35)["tp"] == 2  # the cut decides
+
+
+def test_operating_points_take_the_cut_where_sensitivity_first_reaches_the_level():
+    labels = np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.35, 0.7, 0.3, 0.6, 0.8, 0.9])
+    val = operating_points(scores, labels, levels=(0.75, 0.9))
+    # 3 of 4 positives from 0.6 on: one normal (0.7) above it
+    assert val["0.75"] == {"cut": 0.6, "sensitivity": 0.75, "specificity": 0.75}
+    # all 4 need the cut at 0.3, which lets the 0.35 and 0.7 normals through
+    assert val["0.9"] == {"cut": 0.3, "sensitivity": 1.0, "specificity": 0.5}
+    # on other data the validation cuts are applied, whatever sensitivity they reach there
+    test = operating_points(scores[::-1], labels, levels=(0.75,), cuts={"0.75": 0.6})
+    assert test["0.75"]["cut"] == 0.6 and test["0.75"]["sensitivity"] == 0.25
