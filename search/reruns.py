@@ -23,6 +23,7 @@ from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from search.board import TrialCurves
 from search.interrupt import fit
+from search.progress import Progress
 from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 
 REFERENCES = {"baseline": BASELINE, "seed_recipe": SEED_RECIPE}
@@ -101,7 +102,10 @@ def run_configs(
             checkpoint_config=tune.CheckpointConfig(
                 num_to_keep=1, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),
-            callbacks=[TrialCurves()],  # the report writes the hparams (search/board.py)
+            callbacks=[  # the report writes the hparams (search/board.py)
+                Progress(len(configs), objective, configs[0]["epochs"], name.removesuffix("s")),
+                TrialCurves(),
+            ],
             verbose=0,
         ),
     )

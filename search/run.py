@@ -46,6 +46,7 @@ from search.manifest import (  # noqa: E402
     write_manifest,
 )
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
+from search.progress import Progress  # noqa: E402
 from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
@@ -62,7 +63,7 @@ from search.settings import (  # noqa: E402
     SearchSettings,
 )
 from spaces import SEED_POINTS, SPACES, describe_spaces  # noqa: E402
-from trainable.cli import HelpWithDefaults  # noqa: E402
+from trainable.cli import HelpWithDefaults, add_data_flags, data_options  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
 from trainable.models import peak_memory_mb  # noqa: E402
@@ -90,31 +91,7 @@ def make_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
     p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
-    p.add_argument(
-        "--data",
-        default=defaults.data,
-        help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
-    )
-    p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        default=defaults.val_fraction,
-        help="share of train/ carved out as validation when a folder has no val/",
-    )
-    p.add_argument(
-        "--patient-pattern",
-        default=defaults.patient_pattern,
-        help="regex whose first group is the patient id in a file name (the carve keeps a "
-        "patient's images on one side)",
-    )
-    p.add_argument(
-        "--train-subsample",
-        type=int,
-        metavar="N",
-        help="keep N training images, stratified (learning curves, small-data checks)",
-    )
+    add_data_flags(p, defaults.data)
     p.add_argument("--num-samples", type=int, default=defaults.num_samples, help="trials to run")
     p.add_argument(
         "--epochs",
@@ -334,34 +311,13 @@ def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.T
                 checkpoint_score_order="max",
             ),
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
-            callbacks=[Progress(settings.num_samples, settings.metric), TrialCurves()],
+            callbacks=[
+                Progress(settings.num_samples, settings.metric, settings.epochs),
+                TrialCurves(),
+            ],
             verbose=2 if settings.verbose else 0,
         ),
     )
-
-
-class Progress(tune.Callback):
-    """One line per finished trial: its score, the best so far, and what is still running."""
-
-    def __init__(self, total: int, objective: str):
-        self.total, self.done, self.objective = total, 0, objective
-        self.best, self.started = float("-inf"), time.monotonic()
-
-    def on_trial_complete(self, iteration, trials, trial, **info):
-        score = (trial.last_result or {}).get(self.objective, float("nan"))
-        epochs = (trial.last_result or {}).get("epoch", 0)
-        self.best = max(self.best, trial.metric_analysis.get(self.objective, {}).get("max", score))
-        self.done += 1
-        running = sum(t.status == "RUNNING" for t in trials if t is not trial)
-        print(
-            f"[{time.monotonic() - self.started:6.0f}s] trial {self.done}/{self.total} "
-            f"done after {epochs} epochs: {self.objective} {score:.4f}  best {self.best:.4f}  "
-            f"running {running}",
-            flush=True,
-        )
-
-    def on_trial_error(self, iteration, trials, trial, **info):
-        print(f"trial {trial.trial_id} failed: {trial.error_file}", flush=True)
 
 
 def search(settings: SearchSettings) -> bool:
@@ -385,14 +341,7 @@ def search(settings: SearchSettings) -> bool:
 
 def run_search(settings: SearchSettings, experiment: Path) -> bool:
     tune_path = settings.tune_path
-    data = load_data(
-        settings.data,
-        size=settings.size,
-        channels=settings.channels,
-        val_fraction=settings.val_fraction,
-        patient_pattern=settings.patient_pattern,
-        train_subsample=settings.train_subsample,
-    )
+    data = load_data(settings.data, **data_options(settings))
     if len(data.test_y) == 0:
         raise UserError(
             f"{settings.data} has no test split, which the search scores its answer on once it "

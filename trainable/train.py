@@ -37,9 +37,9 @@ from trainable.checkpoint import (
     save_checkpoint,
     write_json,
 )
-from trainable.cli import HelpWithDefaults
+from trainable.cli import HelpWithDefaults, add_data_flags, data_options
 from trainable.config import MAX_SEED, TrainConfig, UserError
-from trainable.data import DEFAULT_PATIENT_PATTERN, Data, load_data
+from trainable.data import Data, load_data
 from trainable.losses import make_loss
 from trainable.metrics import SENSITIVITY_LEVELS, evaluate, operating_key, operating_points
 from trainable.models import make_model, peak_memory_mb, pick_device
@@ -257,36 +257,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n")[0],
         formatter_class=HelpWithDefaults,
     )
-    p.add_argument(
-        "--data",
-        default="pneumoniamnist",
-        help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
-    )
+    add_data_flags(p)
     p.add_argument(
         "--config", help="JSON object of knobs (see README); with --resume, the checkpoint's"
     )
     p.add_argument("--epochs", type=int, help="overrides the config's epochs")
     p.add_argument("--seed", type=int, help="overrides the config's seed")
     p.add_argument("--out", type=Path, required=True, help="folder for metrics and checkpoint")
-    p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
-    p.add_argument(
-        "--train-subsample",
-        type=int,
-        metavar="N",
-        help="keep N training images, stratified by class (learning curves)",
-    )
-    p.add_argument(
-        "--val-fraction",
-        type=float,
-        default=0.1,
-        help="share of train/ carved out as validation when a folder has no val/",
-    )
-    p.add_argument(
-        "--patient-pattern",
-        default=DEFAULT_PATIENT_PATTERN,
-        help="regex whose first group is the patient id in a file name",
-    )
     p.add_argument(
         "--evaluate-test",
         action="store_true",
@@ -312,14 +289,7 @@ def run(args: argparse.Namespace) -> None:
             print(f"already finished: {args.out} holds all {cfg.epochs} epochs; nothing to do")
             return
     device = pick_device(cfg.device)
-    data = load_data(
-        args.data,
-        size=args.size,
-        channels=args.channels,
-        val_fraction=args.val_fraction,
-        patient_pattern=args.patient_pattern,
-        train_subsample=args.train_subsample,
-    )
+    data = load_data(args.data, **data_options(args))
     print(data.describe())
     print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
