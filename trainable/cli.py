@@ -17,7 +17,8 @@ def add_data_flags(p: argparse.ArgumentParser, default_data: str = "pneumoniamni
     p.add_argument(
         "--data",
         default=default_data,
-        help="npz file, folder with train/<CLASS>/, 'pneumoniamnist' or 'synthetic'",
+        help="npz file, folder with train/<CLASS>/, a MedMNIST 2D set's name (pneumoniamnist, "
+        "breastmnist, ...) or 'synthetic'",
     )
     p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
     p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")

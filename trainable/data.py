@@ -4,6 +4,7 @@
     data = load_data("../shared/data/pneumoniamnist/pneumoniamnist.npz")   # MedMNIST npz
     data = load_data("../shared/data/chest_xray", size=64)                  # Kermany folders
     data = load_data("pneumoniamnist", size=28)                             # download + md5
+    data = load_data("breastmnist", size=64)                                # any 2D MedMNIST set
     data = load_data("synthetic")                                           # smoke tests only
     data = load_data("pneumoniamnist", train_subsample=500)                 # learning curves
 
@@ -50,19 +51,19 @@ MIN_IMAGE_SIZE = 8
 # A val/ folder with fewer images than this per class (Kaggle ships 8) is merged into train/.
 MIN_VAL_PER_CLASS = 25
 
-# Official MedMNIST+ files (Zenodo record 10519652) and their md5, from medmnist's info.py.
-MEDMNIST = {
-    "pneumoniamnist": {
-        "classes": ["normal", "pneumonia"],
-        "md5": {
-            28: "28209eda62fecd6e6a2d98b1501bb15f",
-            64: "8f4eceb4ccffa70c672198ea285246c6",
-            128: "05b46931834c231683c68f40c47b2971",
-            224: "d6a3c71de1b945ea11211b03746c1fe1",
-        },
-    },
-}
-MEDMNIST_URL = "https://zenodo.org/records/10519652/files/{file}?download=1"
+MEDMNIST_SIZES = (28, 64, 128, 224)  # the MedMNIST+ release's image sizes
+
+
+def medmnist_sets() -> dict[str, dict]:
+    """The 2D MedMNIST sets by name, from the `medmnist` package's own table (INFO: download
+    URL and md5 per size, label names, task), imported only when a set is named."""
+    from medmnist.info import INFO
+
+    return {name: entry for name, entry in INFO.items() if not name.endswith("3d")}
+
+
+def medmnist_classes(entry: dict) -> list[str]:
+    return [entry["label"][str(i)] for i in range(len(entry["label"]))]
 
 
 @dataclass
@@ -122,9 +123,10 @@ def load_data(
     path = Path(source).expanduser()
     if source == "synthetic":
         data = make_synthetic(seed=seed)
-    elif source in MEDMNIST:
-        npz = fetch_medmnist(source, size or 28, cache)
-        data = load_npz(npz, classes=MEDMNIST[source]["classes"])
+    elif source.lower() in medmnist_sets():
+        name = source.lower()
+        npz = fetch_medmnist(name, size or 28, cache)
+        data = load_npz(npz, classes=medmnist_classes(medmnist_sets()[name]))
     elif path.is_dir():
         data = load_folder(
             path, size or 224, channels or 1, val_fraction, patient_pattern, seed, cache
@@ -132,7 +134,7 @@ def load_data(
     elif path.is_file():
         data = load_npz(path)
     else:
-        known = ", ".join(["synthetic", *MEDMNIST])
+        known = ", ".join(["synthetic", *medmnist_sets()])
         raise UserError(
             f"data not found: {source} (give an .npz file, a folder with "
             f"train/<CLASS>/ images, or one of: {known})"
@@ -224,8 +226,11 @@ def _check_npz_sizes(f: np.lib.npyio.NpzFile, path: Path, keys: list[str]) -> No
 
 
 def _medmnist_classes_for(filename: str) -> list[str] | None:
-    stem = filename.split(".")[0].split("_")[0]
-    return MEDMNIST.get(stem, {}).get("classes")
+    stem = filename.split(".")[0].split("_")[0].lower()
+    if not stem.endswith("mnist"):
+        return None
+    entry = medmnist_sets().get(stem)
+    return medmnist_classes(entry) if entry else None
 
 
 def _to_nchw(x: np.ndarray, what: str) -> np.ndarray:
@@ -279,20 +284,29 @@ def _to_labels(y: np.ndarray, what: str) -> np.ndarray:
 
 
 def fetch_medmnist(name: str, size: int, cache: Path, url: str | None = None) -> Path:
-    """Return the cached file, downloading and md5-checking it on first use.
+    """Return the cached file, downloading and md5-checking it on first use (URL and md5 from
+    medmnist's table; `url` replaces the download address, e.g. a local mirror).
 
     A file already in the cache is used as it is, so a user may place their own copy there
-    (its md5 may differ from the official release, e.g. a re-assembled file).
+    (its md5 may differ from the official release, e.g. a re-assembled file). A multi-label set
+    is refused: a trial learns one label per image.
     """
-    md5 = MEDMNIST[name]["md5"].get(size)
-    if md5 is None:
-        sizes = ", ".join(str(s) for s in MEDMNIST[name]["md5"])
+    entry = medmnist_sets()[name]
+    if entry["task"].startswith("multi-label"):
+        raise UserError(
+            f"{name} is a {entry['task']} task (several findings per image); this search "
+            "trains one label per image: pick a binary or multi-class MedMNIST set"
+        )
+    if size not in MEDMNIST_SIZES:
+        sizes = ", ".join(str(s) for s in MEDMNIST_SIZES)
         raise UserError(f"{name} comes in sizes {sizes}; got --size {size}")
-    filename = f"{name}.npz" if size == 28 else f"{name}_{size}.npz"
+    suffix = "" if size == 28 else f"_{size}"
+    md5 = entry[f"MD5{suffix}"]
+    filename = f"{name}{suffix}.npz"
     target = cache / filename
     if target.exists():
         return target
-    url = url or MEDMNIST_URL.format(file=filename)
+    url = url or entry[f"url{suffix}"]
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:

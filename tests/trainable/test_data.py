@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from datasets import CHEST_XRAY, PNEUMONIAMNIST
+from medmnist.info import INFO
 from PIL import Image
 
 from trainable import data as data_module
@@ -133,12 +134,12 @@ def test_medmnist_name_downloads_verifies_and_caches(tmp_path, monkeypatch):
     source = tmp_path / "mirror.npz"
     shutil.copy(PNEUMONIAMNIST, source)
     md5 = file_md5(source)
-    monkeypatch.setitem(data_module.MEDMNIST["pneumoniamnist"]["md5"], 28, md5)
+    monkeypatch.setitem(INFO["pneumoniamnist"], "MD5", md5)
     cache = tmp_path / "cache"
     path = fetch_medmnist("pneumoniamnist", 28, cache, url=source.as_uri())
     assert path == cache / "pneumoniamnist.npz" and file_md5(path) == md5
     source.unlink()  # a second use must not download again
-    monkeypatch.setattr(data_module, "MEDMNIST_URL", "file:///nonexistent/{file}")
+    monkeypatch.setitem(INFO["pneumoniamnist"], "url", "file:///nonexistent/pneumoniamnist.npz")
     d = load_data("pneumoniamnist", size=28, cache_dir=cache)
     assert counts(d.train_y) == [1214, 3494]
 
@@ -313,3 +314,32 @@ def test_a_class_folder_that_train_lacks_is_named_not_dropped(tmp_path):
     (root / "test" / "normal").mkdir()  # a case typo: its images would vanish from the test
     with pytest.raises(UserError, match=r"has class folder\(s\) \['normal'\] that train/ lacks"):
         load_data(str(root), size=28, cache_dir=tmp_path / "cache")
+
+
+def test_any_2d_medmnist_set_by_name_reaches_its_own_url_and_md5(tmp_path, monkeypatch):
+    """breastmnist at 64 px: the address and checksum are medmnist's, read from its table;
+    a local mirror stands in for Zenodo, so the md5 check is what stops the copy."""
+    assert INFO["breastmnist"]["url_64"].endswith("/breastmnist_64.npz?download=1")
+    asked = []
+    real_urlopen = data_module.urllib.request.urlopen
+
+    def mirror(url, timeout):  # what would have been fetched, served from the shared file
+        asked.append(url)
+        return real_urlopen(PNEUMONIAMNIST.as_uri(), timeout=timeout)
+
+    monkeypatch.setattr(data_module.urllib.request, "urlopen", mirror)
+    with pytest.raises(UserError, match=f"expected {INFO['breastmnist']['MD5_64']}"):
+        load_data("breastmnist", size=64, cache_dir=tmp_path)
+    assert asked == [INFO["breastmnist"]["url_64"]]
+    assert not list(tmp_path.rglob("*.npz"))  # a corrupt download is not kept
+
+
+def test_a_multi_label_medmnist_set_is_refused_in_one_line(tmp_path):
+    with pytest.raises(UserError, match="chestmnist is a multi-label, binary-class task"):
+        load_data("chestmnist", cache_dir=tmp_path)
+
+
+def test_medmnist_class_names_come_from_its_table(tmp_path):
+    copy = tmp_path / "pneumoniamnist_28.npz"
+    shutil.copy(PNEUMONIAMNIST, copy)
+    assert load_data(str(copy)).classes == ["normal", "pneumonia"]
