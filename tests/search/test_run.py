@@ -3,9 +3,11 @@
 import contextlib
 import io
 import json
+import wsgiref.util
 from pathlib import Path
 
 import optuna
+import optuna_dashboard
 import pandas as pd
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
@@ -158,6 +160,32 @@ def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
     assert best["epoch"] == top["best_epoch"]
     assert best["threshold"] == pytest.approx(top["val_threshold"])
     assert best["checkpoint"].endswith(f"checkpoint_{top['best_epoch'] - 1:06d}")
+
+
+def dashboard_study(experiment: Path) -> dict:
+    """What optuna-dashboard's server sends the browser for the experiment's study."""
+    app = optuna_dashboard.wsgi(f"sqlite:///{experiment}/optuna.db")
+    request = {"PATH_INFO": "/api/studies/1"}
+    wsgiref.util.setup_testing_defaults(request)  # a GET as a browser's would arrive
+    reply = app(request, lambda status, headers, exc_info=None: None)
+    return json.loads(b"".join(reply))
+
+
+@pytest.mark.slow
+def test_optuna_dashboard_lists_the_trials_the_leaderboard_has(small_search):
+    experiment, _ = small_search
+    study = dashboard_study(experiment)
+    assert study["objective_names"] == ["val_balanced_accuracy"]
+    shown = {t["number"]: t for t in study["trials"]}
+    board = pd.read_csv(experiment / "leaderboard.csv")
+    for row in board[board["role"] == "search"].to_dict("records"):
+        trial = shown[row["optuna_trial"]]
+        assert {a["key"]: a["value"] for a in trial["user_attrs"]}["folder"] == row["trial_id"]
+        if row["status"] == "complete":
+            assert trial["state"] == "Complete"
+            assert trial["values"] == [pytest.approx(row["val_balanced_accuracy"])]
+        else:
+            assert trial["state"] == "Pruned"
 
 
 @pytest.mark.slow
