@@ -93,8 +93,16 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     assert set(states) <= {"COMPLETE", "FAIL"} and states.count("FAIL") <= 1
 
 
+def study_states(experiment) -> list[str]:
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment / 'optuna.db'}")
+    return [t.state.name for t in study.trials]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("how", ["ctrl-c to the process group", "SIGTERM to the driver"])
+@pytest.mark.parametrize(
+    "how",
+    ["ctrl-c to the process group", "SIGTERM to the driver, then a copy resumed by name alone"],
+)
 def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_path, how):
     proc, family = start_until(tmp_path, KILL_POINTS["mid-trial"])
     try:
@@ -112,31 +120,16 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
     assert "training the reference configs" not in rest
     assert not (tmp_path / "killed" / "leaderboard.csv").exists()
 
-    printed = shlex.split(hint[0].removeprefix("interrupted; continue with: python "))
-    board = resume(tmp_path, [sys.executable, *printed])
+    if how.startswith("ctrl-c"):  # the printed command, as a user would paste it
+        printed = shlex.split(hint[0].removeprefix("interrupted; continue with: python "))
+        board = resume(tmp_path, [sys.executable, *printed])
+    else:  # a copy of the experiment elsewhere resumes its own study; the original is left
+        before = study_states(tmp_path / "killed")
+        copy = tmp_path / "copy"
+        shutil.copytree(tmp_path / "killed", copy / "killed")
+        bare = ["--storage", str(copy), "--name", "killed", "--resume"]
+        board = resume(copy, [sys.executable, "-m", "search.run", *bare])
+        assert study_states(copy / "killed").count("COMPLETE") == TRIALS
+        assert study_states(tmp_path / "killed") == before
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()
-
-
-def study_states(experiment) -> list[str]:
-    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment / 'optuna.db'}")
-    return [t.state.name for t in study.trials]
-
-
-@pytest.mark.slow
-def test_a_copied_experiment_resumes_its_own_study_with_the_name_alone(tmp_path):
-    proc, family = start_until(tmp_path / "first", KILL_POINTS["mid-trial"])
-    try:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
-    finally:
-        kill_all(family + descendants(proc.pid))
-    original = tmp_path / "first" / "killed"
-    before = study_states(original)
-    shutil.copytree(original, tmp_path / "copy" / "killed")
-
-    bare = ["--storage", str(tmp_path / "copy"), "--name", "killed", "--resume"]
-    board = resume(tmp_path / "copy", [sys.executable, "-m", "search.run", *bare])
-    assert (board[board["role"] == "search"]["status"] == "complete").sum() == TRIALS
-    assert study_states(tmp_path / "copy" / "killed").count("COMPLETE") == TRIALS
-    assert study_states(original) == before  # the original's study is untouched
