@@ -92,12 +92,13 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Resul
 
 
 def session_params(row: dict, config: dict) -> dict:
-    """A trial's hparams: its knobs (integers as text, so 128 reads 128, not 128.00; None
-    left out, as HParams has no empty value), role, status and best epoch."""
+    """A trial's hparams: its knobs (integers and booleans as text, so 128 reads 128, not
+    128.00, and False not 0; None left out, as HParams has no empty value), role, status and
+    best epoch."""
     params = {
-        k: str(v) if isinstance(v, int) and not isinstance(v, bool) else v
+        k: str(v) if isinstance(v, int) else v  # bool is an int too
         for k, v in config.items()
-        if isinstance(v, (bool, int, float, str))
+        if isinstance(v, (int, float, str))
     }
     params |= {"role": row["role"], "status": row["status"]}
     if _is_number(row.get("best_epoch")):
