@@ -99,11 +99,6 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
     }
     probs = predict_checkpoint(state, data, "test")
     test = evaluate(probs, data.test_y, threshold=state["threshold"])
-    counts = {
-        "val": confusion(val_probs, data.val_y, state["threshold"]),
-        "test": confusion(probs, data.test_y, state["threshold"]),
-    }
-    points = clinical_points(val_probs, probs, data, levels_reported(objective))
     return {
         "trial_id": Path(result.path).name,
         "config": state["config"],
@@ -113,23 +108,34 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
-        "confusion": counts,
-        "operating_points": points,
+        **split_details(val_probs, probs, data, state["threshold"], objective),
         "_probs": probs,  # for the answer and the curves; dropped before writing
         "_val_probs": val_probs,
     }
 
 
-def clinical_points(
-    val_probs: np.ndarray, test_probs: np.ndarray, data: Data, levels: tuple[float, ...]
-) -> dict | None:
-    """Sensitivity and specificity at each sensitivity level: on validation at the cut that
-    first reaches it there, on test at that same cut (what a screening user would deploy)."""
+def split_details(
+    val_probs: np.ndarray,
+    test_probs: np.ndarray,
+    data: Data,
+    threshold: float | None,
+    objective: str,
+) -> dict:
+    """`confusion`: each split's size, prevalence and confusion matrix at `threshold`;
+    `operating_points` (binary): sensitivity and specificity at each sensitivity level, on
+    validation at the cut that first reaches it there, on test at that same cut (what a
+    screening user would deploy)."""
+    counts = {
+        "val": confusion(val_probs, data.val_y, threshold),
+        "test": confusion(test_probs, data.test_y, threshold),
+    }
     if data.num_classes != 2:
-        return None
+        return {"confusion": counts, "operating_points": None}
+    levels = levels_reported(objective)
     val = operating_points(val_probs[:, 1], data.val_y, levels)
     cuts = {level: point["cut"] for level, point in val.items()}
-    return {"val": val, "test": operating_points(test_probs[:, 1], data.test_y, levels, cuts)}
+    test = operating_points(test_probs[:, 1], data.test_y, levels, cuts)
+    return {"confusion": counts, "operating_points": {"val": val, "test": test}}
 
 
 def score_answer(members: list[dict], data: Data, objective: str) -> dict:
@@ -138,11 +144,6 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
     test_probs = average([m["_probs"] for m in members])
     val = evaluate(val_probs, data.val_y)
     test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
-    counts = {
-        "val": confusion(val_probs, data.val_y, val.get("threshold")),
-        "test": confusion(test_probs, data.test_y, val.get("threshold")),
-    }
-    points = clinical_points(val_probs, test_probs, data, levels_reported(objective))
     return {
         "members": [
             {k: m[k] for k in ("search_trial", "trial_id", "config", "epoch", "checkpoint")}
@@ -152,8 +153,7 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
-        "confusion": counts,
-        "operating_points": points,
+        **split_details(val_probs, test_probs, data, val.get("threshold"), objective),
         "_probs": test_probs,
         "_val_probs": val_probs,
     }
@@ -253,12 +253,17 @@ def write_report(
         experiment / "test_metrics.json",
         {"objective": objective, "verdict": report["verdict"], **public},
     )
-    write_pictures(experiment, table[table["role"] == "search"], objective, scored, data)
+    write_pictures(experiment, table[table["role"] == "search"], objective, scored, data, study)
     return report
 
 
 def write_pictures(
-    experiment: Path, table: pd.DataFrame, objective: str, scored: dict, data: Data
+    experiment: Path,
+    table: pd.DataFrame,
+    objective: str,
+    scored: dict,
+    data: Data,
+    study: optuna.Study | None,
 ) -> None:
     answer = scored["answer"]
     score = objective.removeprefix("val_")
@@ -278,9 +283,7 @@ def write_pictures(
         for name in (n for n in REFERENCES if n in scored):
             curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name]["_probs"][:, 1])
         cuts = {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
-    write_plots(
-        experiment, table, objective, curves, load_study(experiment), data.classes, cuts, references
-    )
+    write_plots(experiment, table, objective, curves, study, data.classes, cuts, references)
 
 
 def load_study(experiment: Path) -> optuna.Study | None:

@@ -21,7 +21,7 @@ from spaces import SPACES
 from trainable.config import MAX_SEED
 from trainable.data import DEFAULT_PATIENT_PATTERN
 from trainable.errors import UserError
-from trainable.metrics import SENSITIVITY_LEVELS, operating_key
+from trainable.metrics import levels_reported, operating_key
 from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
 
 OBJECTIVES = {"val": OBJECTIVE, "robust": ROBUST_OBJECTIVE}
@@ -152,8 +152,7 @@ class SearchSettings:
     @property
     def sensitivity_levels(self) -> tuple[float, ...]:
         """The levels every trial reports specificity at: the report's, and the objective's."""
-        extra = self.sensitivity_level
-        return SENSITIVITY_LEVELS + ((extra,) if extra and extra not in SENSITIVITY_LEVELS else ())
+        return levels_reported(self.metric)
 
     @property
     def storage_root(self) -> str:

@@ -123,16 +123,15 @@ def load_data(
     path = Path(source).expanduser()
     if source == "synthetic":
         data = make_synthetic(seed=seed)
-    elif source.lower() in medmnist_sets():
-        name = source.lower()
-        npz = fetch_medmnist(name, size or 28, cache)
-        data = load_npz(npz, classes=medmnist_classes(medmnist_sets()[name]))
     elif path.is_dir():
         data = load_folder(
             path, size or 224, channels or 1, val_fraction, patient_pattern, seed, cache
         )
     elif path.is_file():
         data = load_npz(path)
+    elif (entry := medmnist_sets().get(source.lower())) is not None:
+        npz = fetch_medmnist(source.lower(), size or 28, cache)
+        data = load_npz(npz, classes=medmnist_classes(entry))
     else:
         known = ", ".join(["synthetic", *medmnist_sets()])
         raise UserError(

@@ -61,6 +61,11 @@ def resume(storage, resume_command: list[str]) -> pd.DataFrame:
     return pd.read_csv(storage / "killed" / "leaderboard.csv")
 
 
+def study_states(experiment) -> list[str]:
+    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment / 'optuna.db'}")
+    return [t.state.name for t in study.trials]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("moment", list(KILL_POINTS))
 def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
@@ -84,18 +89,10 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     by_role = references.set_index("role")
     assert by_role.loc["baseline", "config/aug_strength"] == 0.0
     assert by_role.loc["seed_recipe", "config/sampler"] == "oversample"
-    study = optuna.load_study(
-        study_name="killed", storage=f"sqlite:///{tmp_path / 'killed' / 'optuna.db'}"
-    )
-    states = [t.state.name for t in study.trials]
+    states = study_states(tmp_path / "killed")
     assert states.count("COMPLETE") == TRIALS
     # a config asked for after Tune's last snapshot is asked again; the stale copy is FAIL
     assert set(states) <= {"COMPLETE", "FAIL"} and states.count("FAIL") <= 1
-
-
-def study_states(experiment) -> list[str]:
-    study = optuna.load_study(study_name="killed", storage=f"sqlite:///{experiment / 'optuna.db'}")
-    return [t.state.name for t in study.trials]
 
 
 @pytest.mark.slow
