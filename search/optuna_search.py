@@ -78,22 +78,34 @@ class PruningOptunaSearch(OptunaSearch):
             and result.get("epoch", self.max_epochs) < self.max_epochs
             and trial_id not in self._completed_trials
         )
+        finished = result is not None and not error and trial_id not in self._completed_trials
+        if finished:
+            self._report_last(trial_id, result)
         if not stopped_early:
             if result is not None and not error:
-                self._keep_best(trial_id, result)
                 result = {**result, self.metric: self.best_scores[trial_id]}
             return super().on_trial_complete(trial_id, result, error)
-        ot_trial = self._ot_trials[trial_id]
         try:
-            # Tune hands the result that triggered the stop to on_trial_complete only, so
-            # record it as the last intermediate value before pruning.
-            step = result.get("training_iteration")
-            if self.metric in result and step is not None:
-                ot_trial.report(result[self.metric], step)
-            self._ot_study.tell(ot_trial, state=TrialState.PRUNED)
+            self._ot_study.tell(self._ot_trials[trial_id], state=TrialState.PRUNED)
         except UpdateFinishedTrialError:
             logger.info("trial %s is already finished in the study", trial_id)
         self._completed_trials.add(trial_id)
+
+    def _report_last(self, trial_id: str, result: dict) -> None:
+        """Tune hands a trial's last result (the one that ended it: its last epoch, or ASHA's
+        stop) to on_trial_complete only: record it as the last intermediate value, and the
+        trial's best score as a user attribute, which the dashboard shows for PRUNED trials
+        too (Optuna gives them no value)."""
+        self._keep_best(trial_id, result)
+        ot_trial = self._ot_trials[trial_id]
+        step = result.get("training_iteration")
+        try:
+            if self.metric in result and step is not None:
+                ot_trial.report(result[self.metric], step)
+            if trial_id in self.best_scores:
+                ot_trial.set_user_attr(f"best_{self.metric}", self.best_scores[trial_id])
+        except UpdateFinishedTrialError:
+            logger.info("trial %s is already finished in the study", trial_id)
 
     def _keep_best(self, trial_id: str, result: dict) -> None:
         if self.metric in result:

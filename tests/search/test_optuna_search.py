@@ -31,6 +31,7 @@ def test_a_trial_stopped_early_is_told_to_optuna_as_pruned():
     stopped, finished = s._ot_study.trials
     assert stopped.state == TrialState.PRUNED
     assert stopped.intermediate_values == {1: 0.80, 2: 0.90}  # the early values are kept
+    assert stopped.user_attrs[f"best_{METRIC}"] == 0.90  # its score, though PRUNED has no value
     assert finished.state == TrialState.COMPLETE and finished.value == 0.85
 
 
@@ -73,5 +74,10 @@ def test_a_finished_trial_is_told_its_best_epoch_and_where_it_lives():
     s.on_trial_complete("abc", result(0.9, 3))  # the last epoch is not the best
     (trial,) = s._ot_study.trials
     assert trial.value == 0.95  # as the leaderboard's score: the best epoch
-    assert trial.user_attrs == {"tune_trial_id": "abc", "folder": "trial_abc"}
+    assert trial.intermediate_values == {1: 0.7, 2: 0.95, 3: 0.9}  # the last epoch too
+    assert trial.user_attrs == {
+        "tune_trial_id": "abc",
+        "folder": "trial_abc",
+        f"best_{METRIC}": 0.95,
+    }
     assert s._ot_study.metric_names == [METRIC]

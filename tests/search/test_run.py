@@ -11,10 +11,16 @@ import optuna_dashboard
 import pandas as pd
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+from tensorboard.plugins.hparams import backend_context
 from tensorboard.plugins.hparams.api_pb2 import Status
-from tensorboard.plugins.hparams.metadata import SESSION_END_INFO_TAG, SESSION_START_INFO_TAG
+from tensorboard.plugins.hparams.metadata import (
+    EXPERIMENT_TAG,
+    SESSION_END_INFO_TAG,
+    SESSION_START_INFO_TAG,
+)
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
+from search.board import SHOWN_FIRST
 from search.run import main
 
 
@@ -112,7 +118,6 @@ def test_a_small_search_writes_a_consistent_report(small_search):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 
 
-@pytest.mark.slow
 def hparams_of(run: Path) -> tuple[dict, float | None, str]:
     """What TensorBoard's HParams tab shows for one run: its hparams, its score
     (leaderboard/val_balanced_accuracy) and how its session ended."""
@@ -140,7 +145,7 @@ def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
         # HParams: the leaderboard's score (the best epoch's), status, role and integer knobs
         assert score == pytest.approx(row["val_balanced_accuracy"], abs=1e-6)
         assert (params["status"], params["role"]) == (row["status"], row["role"])
-        assert params["best_epoch"] == row["best_epoch"] and ended == "STATUS_SUCCESS"
+        assert params["best_epoch"] == str(row["best_epoch"]) and ended == "STATUS_SUCCESS"
         assert params["batch_size"] == str(row["config/batch_size"])  # 128, not 128.00
         if row["role"] != "search":
             continue
@@ -148,12 +153,22 @@ def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
         # score, stopped <-> PRUNED
         trial = by_number[row["optuna_trial"]]
         assert trial.user_attrs["folder"] == row["trial_id"]
+        assert trial.user_attrs["best_val_balanced_accuracy"] == pytest.approx(
+            row["val_balanced_accuracy"]
+        )  # shown for PRUNED trials too, which have no value
         if row["status"] == "complete":
             assert trial.state.name == "COMPLETE"
             assert trial.value == pytest.approx(row["val_balanced_accuracy"])
         else:
             assert trial.state.name == "PRUNED"
         assert row["run_time_s"] > 0
+    # the five hparams the tab shows before the reader ticks more, in TensorBoard's own order
+    events = EventAccumulator(str(experiment))
+    events.Reload()
+    content = events.PluginTagToContent("hparams")[EXPERIMENT_TAG]
+    shown = HParamsPluginData.FromString(content).experiment
+    backend_context._sort_and_reduce_to_hparams_limit(shown, 5)
+    assert [info.name for info in shown.hparam_infos] == list(SHOWN_FIRST)
     # best.json and test_metrics.json describe the same epoch as the leaderboard
     best = json.loads((experiment / "best.json").read_text())["best_trial"]
     top = board[board["role"] == "search"].iloc[0]
@@ -180,7 +195,10 @@ def test_optuna_dashboard_lists_the_trials_the_leaderboard_has(small_search):
     board = pd.read_csv(experiment / "leaderboard.csv")
     for row in board[board["role"] == "search"].to_dict("records"):
         trial = shown[row["optuna_trial"]]
-        assert {a["key"]: a["value"] for a in trial["user_attrs"]}["folder"] == row["trial_id"]
+        attrs = {a["key"]: a["value"] for a in trial["user_attrs"]}
+        assert attrs["folder"] == row["trial_id"]
+        score = float(attrs["best_val_balanced_accuracy"])  # on every trial's page, pruned too
+        assert score == pytest.approx(row["val_balanced_accuracy"])
         if row["status"] == "complete":
             assert trial["state"] == "Complete"
             assert trial["values"] == [pytest.approx(row["val_balanced_accuracy"])]
