@@ -143,9 +143,9 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
 
     from trainable.checkpoint import predict
     from trainable.config import TrainConfig
+    from trainable.loop import train
     from trainable.models import make_model, pick_device
     from trainable.robustness import corrupt_validation, perturb_validation
-    from trainable.train import train
 
     target = out / f"{name}_f{fold}.npz"
     if target.exists():

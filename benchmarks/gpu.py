@@ -36,7 +36,7 @@ import torch  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from trainable.config import TrainConfig  # noqa: E402
 from trainable.data import Data, load_data  # noqa: E402
-from trainable.train import train  # noqa: E402
+from trainable.loop import train  # noqa: E402
 
 SHARED = Path(__file__).parents[1].parent / "shared/data"
 PACKING = (1, 2, 4, 8)

@@ -43,8 +43,8 @@ from torchvision import transforms as T  # noqa: E402
 from benchmarks.provenance import provenance  # noqa: E402
 from trainable.config import TrainConfig  # noqa: E402
 from trainable.data import Data, load_data  # noqa: E402
+from trainable.loop import train  # noqa: E402
 from trainable.models import make_model  # noqa: E402
-from trainable.train import train  # noqa: E402
 
 DATA = Path(__file__).parents[1].parent / "shared/data/pneumoniamnist/pneumoniamnist.npz"
 CONFIG = {"sampler": "oversample", "aug_strength": 0.5, "schedule": "none"}

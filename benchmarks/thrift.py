@@ -2,7 +2,7 @@
 
     python -m benchmarks.run --only thrift     # 3 seeds, grace periods 1 and 3
 
-Every search is the product's own (`search.run.build_tuner`), differing only in --sampler,
+Every search is the product's own (`search.job.build_tuner`), differing only in --sampler,
 --scheduler and --grace-period: same space, same trial budget, same seed point, one trial at a
 time with 2 CPUs so that a seed repeats exactly on CPU. Compute is counted in epochs trained;
 the score is the best validation balanced accuracy any trial reached at any epoch, which is how
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from ray import tune
 
-from search.run import build_tuner
+from search.job import build_tuner
 from search.settings import SearchSettings
 from trainable.data import Data
 from trainable.ray_trainable import train_trial

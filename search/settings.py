@@ -5,7 +5,8 @@
 
 The command line (`search.run`) builds one from its flags; benchmarks build one directly.
 Library functions take it, never an argparse namespace. Bad values raise `UserError` when it
-is built, before anything starts or is written.
+is built, before anything starts or is written. It imports neither torch nor Ray: the
+command line's --help reads its defaults.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from pathlib import Path
 import optuna
 
 from spaces import SPACES
-from trainable.config import MAX_SEED
-from trainable.data import DEFAULT_PATIENT_PATTERN
+from trainable.config import DEFAULT_PATIENT_PATTERN, MAX_SEED
 from trainable.errors import UserError
-from trainable.metrics import levels_reported, operating_key
-from trainable.ray_trainable import OBJECTIVE, ROBUST_OBJECTIVE
 
-OBJECTIVES = {"val": OBJECTIVE, "robust": ROBUST_OBJECTIVE}
+# What the search maximises, by --objective: the metrics every trial reports (trainable.train)
+# as validation balanced accuracy at the tuned threshold, and the same on perturbed images.
+OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
 # and spec@sens=L: validation specificity where sensitivity first reaches L, any L in (0, 1)
 OPERATING_PREFIX = "spec@sens="
 SEARCH_SAMPLERS = {"tpe": optuna.samplers.TPESampler, "random": optuna.samplers.RandomSampler}
@@ -135,6 +135,8 @@ class SearchSettings:
     def metric(self) -> str:
         """The reported metric the search maximises."""
         if self.sensitivity_level is not None:
+            from trainable.metrics import operating_key  # not at the top: it imports sklearn
+
             return f"val_{operating_key(self.sensitivity_level)}"
         return OBJECTIVES[self.objective]
 
@@ -152,6 +154,8 @@ class SearchSettings:
     @property
     def sensitivity_levels(self) -> tuple[float, ...]:
         """The levels every trial reports specificity at: the report's, and the objective's."""
+        from trainable.metrics import levels_reported  # see metric
+
         return levels_reported(self.metric)
 
     @property

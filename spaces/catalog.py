@@ -2,9 +2,9 @@
 
 Conditionals keep the spaces honest for TPE: gamma and alpha exist only under focal loss,
 sampler_power only under oversampling, weight_power only under weighted cross-entropy. The
-choices are the trainable's registries (`trainable.losses.LOSSES`, `trainable.sampling.SAMPLERS`),
-and each technique's own knobs and their ranges sit beside its builder (`LOSS_KNOBS`,
-`SAMPLER_KNOBS`), so no technique is named here except by the spaces built around one.
+choices, and each technique's own knobs and ranges, are the config's tables
+(`trainable.config.LOSS_KNOBS`, `SAMPLER_KNOBS`), so no technique is named here except by the
+spaces built around one.
 """
 
 from __future__ import annotations
@@ -14,9 +14,14 @@ from typing import Any
 
 import optuna
 
-from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
-from trainable.losses import LOSS_KNOBS, LOSSES
-from trainable.sampling import BEFORE_TRAINING, SAMPLER_KNOBS, SAMPLERS
+from trainable.config import (
+    BASELINE,
+    LOSS_KNOBS,
+    SAMPLER_KNOBS,
+    SEED_RECIPE,
+    SYNTHETIC_SAMPLERS,
+    TrainConfig,
+)
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
@@ -40,7 +45,7 @@ def loss_knobs(trial: optuna.Trial, loss: str) -> None:
 
 # Samplers that only reorder or drop real images; SMOTE's pixel blends are offered by the
 # spaces built to show what they do (`sampler`, `full`).
-REAL_IMAGE_SAMPLERS = [name for name in SAMPLERS if name not in BEFORE_TRAINING]
+REAL_IMAGE_SAMPLERS = [name for name in SAMPLER_KNOBS if name not in SYNTHETIC_SAMPLERS]
 
 
 def sampler_choice(trial: optuna.Trial, choices: list[str]) -> None:
@@ -65,7 +70,7 @@ def weighted(trial: optuna.Trial) -> dict[str, Any]:
 def sampler(trial: optuna.Trial) -> dict[str, Any]:
     """Every sampler, plain cross-entropy."""
     shared(trial)
-    sampler_choice(trial, list(SAMPLERS))
+    sampler_choice(trial, list(SAMPLER_KNOBS))
     return {"loss": "ce"}
 
 
@@ -89,8 +94,8 @@ def augment(trial: optuna.Trial) -> dict[str, Any]:
 def full(trial: optuna.Trial) -> dict[str, Any]:
     """All of the above, conditional."""
     shared(trial)
-    loss_knobs(trial, trial.suggest_categorical("loss", list(LOSSES)))
-    sampler_choice(trial, list(SAMPLERS))
+    loss_knobs(trial, trial.suggest_categorical("loss", list(LOSS_KNOBS)))
+    sampler_choice(trial, list(SAMPLER_KNOBS))
     trial.suggest_float("aug_strength", 0.0, 1.0)
     trial.suggest_float("minority_aug", 0.0, 1.0)
     return {}

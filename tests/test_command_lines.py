@@ -126,3 +126,25 @@ def test_installed_entry_points_are_the_two_commands(tmp_path):
     with contextlib.redirect_stdout(shown), pytest.raises(SystemExit):
         search_run.main(["--help"])
     assert "(default: pneumoniamnist)" in shown.getvalue()
+
+
+HELP_THEN_LIST_HEAVY_IMPORTS = """
+import runpy, sys
+sys.argv = ["prog", "--help"]
+try:
+    runpy.run_module("{module}", run_name="__main__")
+except SystemExit:
+    pass
+print(sorted(name for name in ("torch", "ray", "sklearn", "imblearn") if name in sys.modules))
+"""
+
+
+@pytest.mark.parametrize("module", ["search.run", "trainable.train"])
+def test_help_answers_without_importing_torch_or_ray(module):
+    """Both commands read their flags before importing torch and Ray (seconds each), so --help
+    and a bad flag answer at once."""
+    code = HELP_THEN_LIST_HEAVY_IMPORTS.format(module=module)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "(default: " in done.stdout  # the help itself, with its defaults
+    assert done.stdout.strip().splitlines()[-1] == "[]"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from trainable.data import DEFAULT_PATIENT_PATTERN
+from trainable.config import DEFAULT_PATIENT_PATTERN
 
 # load_data's options a command line offers, by their keyword (and flag: --val-fraction).
 DATA_OPTIONS = ("size", "channels", "val_fraction", "patient_pattern", "train_subsample")

@@ -17,11 +17,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from trainable.errors import UserError
-from trainable.losses import LOSSES
-from trainable.models import MODELS
-from trainable.sampling import SAMPLERS
 
 __all__ = ["BASELINE", "SEED_RECIPE", "TrainConfig", "UserError"]
+
+# Every technique by name, with the knobs it adds and the ranges the search spaces try them
+# in. Plain data without torch, so that the config, the spaces and both commands' --help read
+# them without importing it (`--help` took 6.5 s when they lived beside the builders). Each
+# builder table (losses.LOSSES, sampling.SAMPLERS and BEFORE_TRAINING, models.MODELS) is keyed
+# by these names and refuses to import when it is not (`same_names`).
+LOSS_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
+    "ce": {},
+    "weighted_ce": {"weight_power": (0.0, 1.5)},
+    "focal": {"gamma": (0.0, 5.0), "alpha": (0.25, 0.9)},
+}
+SAMPLER_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
+    "none": {},
+    "oversample": {"sampler_power": (0.0, 1.0)},
+    "undersample": {},
+    "smote": {},
+    "smote_tomek": {},
+}
+SYNTHETIC_SAMPLERS = ("smote", "smote_tomek")  # rebuild the training set with pixel blends
+MODEL_NAMES = ("small_cnn", "resnet18")
+# load_data's default, here for the same reason: the commands' --help shows it. Kermany names:
+# person123_bacteria_456.jpeg -> person123, IM-0115-0001.jpeg -> IM-0115,
+# NORMAL2-IM-1427-0001.jpeg -> NORMAL2-IM-1427. A name that does not match is its own patient.
+DEFAULT_PATIENT_PATTERN = r"^(person\d+|(?:NORMAL2-)?IM-\d+)"
 
 SCHEDULES = ("onecycle", "cosine", "none")
 MAX_SEED = 2**32 - 1  # numpy and imbalanced-learn refuse larger seeds
@@ -94,9 +115,9 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def _check(self) -> None:
-        _choice("sampler", self.sampler, tuple(SAMPLERS))
-        _choice("loss", self.loss, tuple(LOSSES))
-        _choice("model", self.model, tuple(MODELS))
+        _choice("sampler", self.sampler, tuple(SAMPLER_KNOBS))
+        _choice("loss", self.loss, tuple(LOSS_KNOBS))
+        _choice("model", self.model, MODEL_NAMES)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("device", self.device, DEVICES)
         _within("sampler_power", self.sampler_power, 0.0, 1.0)
@@ -147,3 +168,9 @@ def _choice(name: str, value: str, options: tuple[str, ...]) -> None:
 def _within(name: str, value: float, low: float, high: float) -> None:
     if not low <= value <= high:
         raise UserError(f"{name} must be in [{low}, {high}]; got {value!r}")
+
+
+def same_names(kind: str, builders: dict, names) -> None:
+    """A builder table names exactly the techniques the config accepts, in the same order."""
+    if list(builders) != list(names):
+        raise TypeError(f"{kind} builders {list(builders)} differ from the config's {list(names)}")

@@ -38,13 +38,10 @@ import torch.nn.functional as F
 from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
-from trainable.config import UserError
+from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
 
 SPLITS = ("train", "val", "test")
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"}
-# Kermany names: person123_bacteria_456.jpeg -> person123, IM-0115-0001.jpeg -> IM-0115,
-# NORMAL2-IM-1427-0001.jpeg -> NORMAL2-IM-1427. A name that does not match is its own patient.
-DEFAULT_PATIENT_PATTERN = r"^(person\d+|(?:NORMAL2-)?IM-\d+)"
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
 # pixelates; --size accepts the same floor.
 MIN_IMAGE_SIZE = 8

@@ -2,22 +2,20 @@
 
     loss_fn = make_loss(cfg, class_counts, device)     # loss_fn(logits, labels) -> scalar
 
-`LOSSES` maps each name to its builder; `TrainConfig` accepts exactly its keys and the search
-spaces offer exactly them, so a new loss is one builder and one line here (plus its knobs'
-ranges in LOSS_KNOBS).
+`LOSSES` maps each name to its builder, keyed like `trainable.config.LOSS_KNOBS` (the names
+and knob ranges that the config accepts and the search spaces offer), so a new loss is one
+builder here and one line there.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-if TYPE_CHECKING:  # config.py reads LOSSES, so only the type checker imports it here
-    from trainable.config import TrainConfig
+from trainable.config import LOSS_KNOBS, TrainConfig, same_names
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -79,13 +77,7 @@ LOSSES: dict[str, Callable[[TrainConfig, np.ndarray, torch.device], LossFn]] = {
     "weighted_ce": weighted_cross_entropy,
     "focal": focal,
 }
-
-
-# The knobs each loss adds and the ranges the search spaces try them in (spaces/catalog.py).
-LOSS_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
-    "weighted_ce": {"weight_power": (0.0, 1.5)},
-    "focal": {"gamma": (0.0, 5.0), "alpha": (0.25, 0.9)},
-}
+same_names("loss", LOSSES, LOSS_KNOBS)
 
 
 def make_loss(cfg: TrainConfig, counts: np.ndarray, device: torch.device) -> LossFn:

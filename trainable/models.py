@@ -4,7 +4,7 @@
     device = pick_device("auto")      # cuda when there is one
     peak_memory_mb(device)            # what the process and the trial have used at most
 
-`MODELS` maps each name to its builder; `TrainConfig` accepts exactly its keys.
+`MODELS` maps each name to its builder, keyed like `trainable.config.MODEL_NAMES`.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from trainable.config import MODEL_NAMES, same_names
 from trainable.errors import UserError
 
 
@@ -90,6 +91,7 @@ def small_cnn_for(
 
 
 MODELS = {"small_cnn": small_cnn_for, "resnet18": resnet18_for}
+same_names("model", MODELS, MODEL_NAMES)
 
 
 def make_model(

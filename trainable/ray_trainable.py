@@ -28,11 +28,8 @@ from ray import tune
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig
 from trainable.data import Data
+from trainable.loop import train
 from trainable.metrics import SENSITIVITY_LEVELS
-from trainable.train import train
-
-OBJECTIVE = "val_balanced_accuracy"  # at the threshold tuned on validation
-ROBUST_OBJECTIVE = "val_robust_balanced_accuracy"  # the same on perturbed validation images
 
 
 def train_trial(

@@ -4,7 +4,8 @@
     x, y = resample_pixels("smote", x, y, seed=0)                    # once, before training
 
 `SAMPLERS` maps each name to the function that orders an epoch; `BEFORE_TRAINING` the ones
-that first rebuild the training set. `TrainConfig` accepts exactly the keys of `SAMPLERS`.
+that first rebuild the training set. Both are keyed like `trainable.config.SAMPLER_KNOBS` and
+`SYNTHETIC_SAMPLERS`, the names the config accepts.
 
 - none:        every image once, shuffled.
 - oversample:  torch's WeightedRandomSampler with weight n_c ** -power per image: power 0 keeps
@@ -28,6 +29,7 @@ from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
 from torch.utils.data import WeightedRandomSampler
 
+from trainable.config import SAMPLER_KNOBS, SYNTHETIC_SAMPLERS, same_names
 from trainable.errors import UserError
 
 
@@ -63,14 +65,12 @@ SAMPLERS = {
     "smote": shuffled,  # over the set resample_pixels balanced once
     "smote_tomek": shuffled,
 }
-# The knobs each sampler adds and the ranges the search spaces try them in (spaces/catalog.py).
-SAMPLER_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
-    "oversample": {"sampler_power": (0.0, 1.0)}
-}
 BEFORE_TRAINING = {
     "smote": lambda smote, seed: smote,
     "smote_tomek": lambda smote, seed: SMOTETomek(smote=smote, random_state=seed),
 }
+same_names("sampler", SAMPLERS, SAMPLER_KNOBS)
+same_names("synthetic sampler", BEFORE_TRAINING, SYNTHETIC_SAMPLERS)
 
 
 def epoch_indices(

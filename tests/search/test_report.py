@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+import search.job
 import search.run
 from search.report import format_summary
 
@@ -26,7 +27,7 @@ def test_the_summary_says_how_many_trials_errored_and_where_to_look():
 
 
 def test_a_search_without_any_score_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(search.run, "search", lambda settings: False)
+    monkeypatch.setattr(search.job, "search", lambda settings: False)
     code = search.run.main(["--space", "focal", "--storage", str(tmp_path)])
     err = capsys.readouterr().err.strip()
     assert code == 1 and err.startswith("error: no trial reported a score") and "\n" not in err

@@ -10,8 +10,9 @@ from trainable.checkpoint import (
     save_checkpoint,
 )
 from trainable.config import TrainConfig, UserError
+from trainable.loop import train
 from trainable.metrics import evaluate
-from trainable.train import main, train
+from trainable.train import main
 
 
 def test_a_saved_checkpoint_predicts_what_the_live_model_did(pneumoniamnist, tmp_path):

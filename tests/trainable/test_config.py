@@ -1,6 +1,6 @@
 import pytest
 
-from trainable.config import SEED_RECIPE, TrainConfig, UserError
+from trainable.config import SEED_RECIPE, TrainConfig, UserError, same_names
 
 
 def test_defaults_and_round_trip():
@@ -53,3 +53,9 @@ def test_the_allowed_techniques_are_the_registries():
     for knob, registry in (("loss", LOSSES), ("sampler", SAMPLERS), ("model", MODELS)):
         for name in registry:
             assert getattr(TrainConfig.from_dict({knob: name}), knob) == name
+
+
+def test_a_builder_table_that_misses_a_technique_refuses_to_import():
+    same_names("loss", {"ce": None, "focal": None}, ["ce", "focal"])
+    with pytest.raises(TypeError, match=r"loss builders \['ce'\] differ"):
+        same_names("loss", {"ce": None}, ["ce", "focal"])

@@ -10,7 +10,9 @@ from ray import cloudpickle, tune
 
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.data import load_data
-from trainable.ray_trainable import OBJECTIVE, train_trial
+from trainable.ray_trainable import train_trial
+
+OBJECTIVE = "val_balanced_accuracy"
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
 os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
