@@ -73,6 +73,7 @@ class TrainConfig:
     alpha: float | None = None  # focal: alpha_t of minority classes, 1 - alpha for the majority
     aug_strength: float = 0.25  # 0 = identity; 1 = strongest crop/rotate/shift/flip/intensity
     minority_aug: float = 0.0  # extra strength for minority-class samples
+    mixup: float = 0.0  # Beta(mixup, mixup) blends of image pairs and their losses; 0 = off
     # model and optimisation
     model: str = "small_cnn"
     weights: str | None = None  # resnet18: local state_dict file (never downloaded)
@@ -127,6 +128,7 @@ class TrainConfig:
             _within("alpha", self.alpha, 0.01, 0.99)
         _within("aug_strength", self.aug_strength, 0.0, 1.0)
         _within("minority_aug", self.minority_aug, 0.0, 1.0)
+        _within("mixup", self.mixup, 0.0, 4.0)
         _within("lr", self.lr, 1e-6, 1.0)
         _within("weight_decay", self.weight_decay, 0.0, 1.0)
         _within("batch_size", self.batch_size, 2, 4096)

@@ -105,9 +105,15 @@ def train(
             idx = order[step * batch : (step + 1) * batch]
             y = train_y[idx]
             x = prepare(augment(train_x[idx].float() / 255, strength_of_class[y], generator))
+            if cfg.mixup > 0:  # mixup (Zhang et al. 2018): each image blended with another
+                share = float(torch.distributions.Beta(cfg.mixup, cfg.mixup).sample())
+                partner = torch.randperm(len(y), device=device, generator=generator)
+                x = share * x + (1 - share) * x[partner]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
                 logits = forward(x)
             loss = loss_fn(logits, y)
+            if cfg.mixup > 0:  # the blend's loss: each label weighted by its image's share
+                loss = share * loss + (1 - share) * loss_fn(logits, y[partner])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()

@@ -41,7 +41,7 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(tmp
 
 def test_same_seed_same_metrics_on_cpu():
     data = load_data("synthetic")
-    cfg = TrainConfig(epochs=2, sampler="undersample", minority_aug=0.5)
+    cfg = TrainConfig(epochs=2, sampler="undersample", minority_aug=0.5, mixup=0.4)
     a, _ = run_epochs(cfg, data)
     b, _ = run_epochs(cfg, data)
     timings = ("epoch_time_s", "train_time_s", "peak_rss_mb")  # the machine's, not the run's
@@ -64,6 +64,7 @@ def test_compiled_training_matches_eager_and_saves_plain_weights():
         {"sampler": "smote", "loss": "weighted_ce"},
         {"sampler": "smote_tomek", "schedule": "cosine"},
         {"model": "resnet18", "batch_size": 64, "schedule": "none"},
+        {"mixup": 0.2, "loss": "focal", "alpha": 0.7},
     ],
 )
 def test_every_knob_family_trains(knobs):
@@ -105,3 +106,11 @@ def test_a_checkpoint_of_another_model_is_refused_in_one_line(tmp_path):
     three_channels = load_data("synthetic", channels=3)  # same config, other input
     with pytest.raises(UserError, match="does not fit this model and data"):
         train(TrainConfig(epochs=2), three_channels, lambda m, s: None, start=state)
+
+
+def test_mixup_changes_what_the_model_sees():
+    data = load_data("synthetic")
+    plain, _ = run_epochs(TrainConfig(epochs=1), data)
+    mixed, _ = run_epochs(TrainConfig(epochs=1, mixup=0.4), data)
+    # blended images and labels: another training loss from the same seed and batches
+    assert mixed[0]["train_loss"] != pytest.approx(plain[0]["train_loss"], rel=1e-3)
