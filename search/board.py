@@ -46,6 +46,7 @@ METRICS = (
     "val_threshold",
 )
 PREFIX = "leaderboard/"
+FILE_SUFFIX = ".leaderboard"  # our event files, told apart from Tune's
 # The HParams tab shows five hparams until the reader ticks more: those marked `differs`
 # first, then by name (TensorBoard's backend_context sorts so, its page ticks the first five).
 # Left to themselves these were alpha, aug_strength, batch_size, best_epoch and compile (seen
@@ -83,17 +84,27 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Resul
     }
     shown = METRICS + tuple(c for c in table.columns if c.startswith(f"val_{OPERATING_KEY}"))
     metrics = dict.fromkeys((PREFIX + m for m in shown), 0.0)  # names only
-    with SummaryWriter(str(experiment)) as writer:
+    with fresh_writer(experiment) as writer:
         writer.file_writer.add_summary(experiment_summary(example, metrics, discrete))
     for row in table.to_dict("records"):
         step = int(row["best_epoch"]) if _is_number(row.get("best_epoch")) else 0
         start = hparams(sessions[row["trial_id"]], {})[1]
-        with SummaryWriter(trials[row["trial_id"]].path) as writer:
+        with fresh_writer(trials[row["trial_id"]].path) as writer:
             writer.file_writer.add_summary(start)
             for m in shown:
                 if _is_number(row.get(m)):
                     writer.add_scalar(PREFIX + m, float(row[m]), global_step=step)
             writer.file_writer.add_summary(session_end(row["status"] != "error"))
+
+
+def fresh_writer(folder: Path | str) -> SummaryWriter:
+    """A writer whose file replaces the one an earlier report wrote there (a --resume reports
+    again). TensorBoard keeps the first session start it finds in a run: with a second file
+    the HParams row showed the first report's hparams beside the second's score (checked
+    through its session_groups API). Tune's own event files are left alone."""
+    for earlier in Path(folder).glob(f"events.out.tfevents.*{FILE_SUFFIX}"):
+        earlier.unlink()
+    return SummaryWriter(str(folder), filename_suffix=FILE_SUFFIX)
 
 
 def session_params(row: dict, config: dict) -> dict:
