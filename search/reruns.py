@@ -69,9 +69,10 @@ def same_config(a: dict, b: dict) -> bool:
 
 def reference_role(config: dict, references: dict[str, dict]) -> str:
     """Which reference a trained config is, read off its knobs: a restored result grid need
-    not keep the order the configs were given in."""
+    not keep the order the configs were given in. Compared as TrainConfigs, so a reference
+    trained before a knob existed (its config lacks the key) is still recognised."""
     for name, knobs in references.items():
-        if all(config.get(k) == v for k, v in knobs.items()):
+        if same_config(config, knobs):
             return name
     raise ValueError(f"config matches no reference: {config}")
 

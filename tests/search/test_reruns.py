@@ -31,3 +31,10 @@ def test_a_confirm_run_is_matched_to_its_rank_by_config_and_seed():
     assert rank_of(dict(reversed(list(first.items()))), ranks) == 1
     with pytest.raises(ValueError, match="matches no confirm rank"):
         rank_of({**first, "seed": 9}, ranks)
+
+
+def test_a_reference_trained_before_a_knob_existed_is_still_recognised():
+    # e.g. an experiment made before `mixup` existed, reported again by --resume after it did
+    refs = reference_configs(epochs=3, seed=0)
+    recorded = {k: v for k, v in refs["seed_recipe"].items() if k != "mixup"}
+    assert reference_role(recorded, refs) == "seed_recipe"
