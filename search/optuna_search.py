@@ -94,8 +94,8 @@ class PruningOptunaSearch(OptunaSearch):
     def _report_last(self, trial_id: str, result: dict) -> None:
         """Tune hands a trial's last result (the one that ended it: its last epoch, or ASHA's
         stop) to on_trial_complete only: record it as the last intermediate value, and the
-        trial's best score as a user attribute, which the dashboard shows for PRUNED trials
-        too (Optuna gives them no value)."""
+        trial's best score as a user attribute, which the dashboard shows on every trial's page
+        (a PRUNED trial's "Value" there is its last epoch's, Optuna's rule, not its best)."""
         self._keep_best(trial_id, result)
         ot_trial = self._ot_trials[trial_id]
         step = result.get("training_iteration")

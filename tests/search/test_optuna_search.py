@@ -31,7 +31,7 @@ def test_a_trial_stopped_early_is_told_to_optuna_as_pruned():
     stopped, finished = s._ot_study.trials
     assert stopped.state == TrialState.PRUNED
     assert stopped.intermediate_values == {1: 0.80, 2: 0.90}  # the early values are kept
-    assert stopped.user_attrs[f"best_{METRIC}"] == 0.90  # its score, though PRUNED has no value
+    assert stopped.user_attrs[f"best_{METRIC}"] == 0.90  # the leaderboard's score
     assert finished.state == TrialState.COMPLETE and finished.value == 0.85
 
 

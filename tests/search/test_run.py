@@ -155,7 +155,7 @@ def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
         assert trial.user_attrs["folder"] == row["trial_id"]
         assert trial.user_attrs["best_val_balanced_accuracy"] == pytest.approx(
             row["val_balanced_accuracy"]
-        )  # shown for PRUNED trials too, which have no value
+        )  # on PRUNED trials too, whose Optuna value is their last epoch's
         if row["status"] == "complete":
             assert trial.state.name == "COMPLETE"
             assert trial.value == pytest.approx(row["val_balanced_accuracy"])
