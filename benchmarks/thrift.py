@@ -50,7 +50,8 @@ def search_cost(
     experiment = settings.report_dir
     experiment.mkdir(parents=True, exist_ok=True)
     trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 2})
-    results = build_tuner(settings, trainable, experiment).fit()
+    counts = np.bincount(data.train_y, minlength=data.num_classes).tolist()
+    results = build_tuner(settings, trainable, experiment, counts).fit()
     objective = settings.metric
     histories = [r.metrics_dataframe for r in results if r.metrics_dataframe is not None]
     return {

@@ -24,6 +24,7 @@ import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import ray  # noqa: E402
 import sqlalchemy  # noqa: E402
@@ -31,7 +32,7 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
-from search.answer import ENSEMBLE_SIZE  # noqa: E402
+from search.answer import Member, one_image, plan_members  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.interrupt import fit  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
@@ -40,14 +41,15 @@ from search.progress import Progress  # noqa: E402
 from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
+    best_scores,
+    candidates,
     confirm_configs,
-    member_configs,
     reference_configs,
     run_configs,
     trial_dirname,
 )
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings  # noqa: E402
-from spaces import SEED_POINTS, SPACES  # noqa: E402
+from spaces import SPACES, start_points  # noqa: E402
 from trainable.cli import data_options  # noqa: E402
 from trainable.config import UserError  # noqa: E402
 from trainable.data import load_data  # noqa: E402
@@ -143,16 +145,20 @@ def check_gpus(per_trial: float, autoscaling: bool) -> None:
     )
 
 
-def build_tuner(settings: SearchSettings, trainable, experiment: Path) -> tune.Tuner:
-    """The search as a Tuner: TPE (or random) over the space, ASHA, checkpoints kept by
-    score; `settings` must have its budget filled in (`for_train_images`)."""
-    seed_point = SEED_POINTS.get(settings.space)
+def build_tuner(
+    settings: SearchSettings, trainable, experiment: Path, class_counts: list[int]
+) -> tune.Tuner:
+    """The search as a Tuner: the references written in the space's knobs first, then TPE (or
+    random) over the space, ASHA, checkpoints kept by score; `settings` must have its budget
+    filled in (`for_train_images`); `class_counts` of the training set fix the seed recipe's
+    focal alpha."""
+    points = start_points(settings.space, class_counts)
     searcher = PruningOptunaSearch(
         space=SPACES[settings.space],
         metric=settings.metric,
         mode="max",
         sampler=SEARCH_SAMPLERS[settings.sampler](seed=settings.seed),
-        points_to_evaluate=[seed_point] if seed_point else None,
+        points_to_evaluate=points or None,
         storage=experiment_storage(experiment),
         study_name=settings.name,
         max_epochs=settings.epochs,
@@ -252,7 +258,8 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
                     "it predates movable experiments: resume it where it was made"
                 ) from None
     else:
-        tuner = build_tuner(settings, trainable, experiment)
+        counts = np.bincount(data.train_y, minlength=data.num_classes).tolist()
+        tuner = build_tuner(settings, trainable, experiment, counts)
     epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
     stopping = f", ASHA grace {settings.grace_period}" if settings.scheduler == "asha" else ""
     print(
@@ -264,15 +271,6 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     with resuming_at(experiment, tune_path):
         results = fit(tuner)
     print(f"search took {time.monotonic() - started:.0f}s", flush=True)
-    stopped = member_configs(results, objective, epochs, ENSEMBLE_SIZE)
-    completions = None
-    if stopped:
-        print(
-            f"training {len(stopped)} of the answer's top {ENSEMBLE_SIZE} configs, which ASHA "
-            f"stopped early, for all {epochs} epochs",
-            flush=True,
-        )
-        completions = run_configs(trainable, stopped, tune_path, "members", objective, concurrent)
     print(
         f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
         flush=True,
@@ -281,8 +279,25 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     reference_results = run_configs(
         trainable, list(references.values()), tune_path, "references", objective, concurrent
     )
+    image = one_image(data.val_y, data.num_classes)
+    plan = plan_members(
+        candidates(results, objective, epochs), best_scores(reference_results, objective), image
+    )
+    to_train = [member.config for member in plan if member.needs_training]
+    completions = None
+    if to_train:
+        print(member_line(plan, epochs), flush=True)
+        completions = run_configs(trainable, to_train, tune_path, "members", objective, concurrent)
     report = write_report(
-        experiment, results, reference_results, references, data, epochs, objective, completions
+        experiment,
+        results,
+        reference_results,
+        references,
+        data,
+        epochs,
+        objective,
+        completions,
+        plan=plan,
     )
     print(format_summary(report))
     if not report["scored"]:
@@ -303,3 +318,12 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
     return True
+
+
+def member_line(plan: list[Member], epochs: int) -> str:
+    """What the members' phase is about to train, in words."""
+    full = sum(m.kind == "full_run" for m in plan)
+    seeds = sum(m.kind == "new_seed" for m in plan)
+    parts = [f"{full} good trial(s) ASHA stopped early"] if full else []
+    parts += [f"{seeds} new seed(s) of the good trials"] if seeds else []
+    return f"training the answer's members for all {epochs} epochs: " + " and ".join(parts)

@@ -27,7 +27,7 @@ import optuna
 import pandas as pd
 from ray.tune import Result, ResultGrid
 
-from search.answer import ENSEMBLE_SIZE, average
+from search.answer import TIE, Member, average, one_image
 from search.board import write_hparams
 from search.plots import write_plots, write_tensorboard
 from search.reruns import (
@@ -146,7 +146,7 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
     test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
     return {
         "members": [
-            {k: m[k] for k in ("search_trial", "trial_id", "config", "epoch", "checkpoint")}
+            {k: m[k] for k in ("search_trial", "kind", "trial_id", "config", "epoch", "checkpoint")}
             for m in members
         ],
         "threshold": val.get("threshold"),
@@ -162,9 +162,9 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
 def verdict(scored: dict, data: Data, references: list[str]) -> dict:
     """Did the answer beat each reference on validation by more than one image of the
     smallest validation class (the most one image moves balanced accuracy), and on test?"""
-    one_image = 1 / (data.num_classes * np.bincount(data.val_y).min())
+    image = one_image(data.val_y, data.num_classes)
     answer = scored["answer"]
-    out: dict[str, Any] = {"one_validation_image": one_image}
+    out: dict[str, Any] = {"one_validation_image": image}
     for name in references:
         if name not in scored:
             continue
@@ -174,7 +174,7 @@ def verdict(scored: dict, data: Data, references: list[str]) -> dict:
         )
         out[name] = {
             "val_margin": val_margin,
-            "beats_on_val": bool(val_margin > one_image),
+            "beats_on_val": bool(val_margin > image),
             "test_margin": test_margin,
             "beats_on_test": bool(test_margin > 0),
         }
@@ -190,15 +190,22 @@ def write_report(
     max_epochs: int,
     objective: str,
     completions: ResultGrid | None = None,
+    *,
+    plan: list[Member],
 ) -> dict:
     """Everything above; references are matched to their role by config, never by position;
-    `completions` are the full runs of answer members that ASHA stopped."""
+    `plan` is the answer's members (search.answer.plan_members) and `completions` the runs it
+    asked for: good trials ASHA stopped, trained in full, and new seeds of good trials."""
 
     def role(result: Result) -> str:
         return reference_role(result.config, reference_configs)
 
+    def member_role(result: Result) -> str:
+        kind = next((m.kind for m in plan if same_config(m.config, result.config)), "full_run")
+        return "member_seed" if kind == "new_seed" else "member_full_run"
+
     table = trial_rows(results, max_epochs, objective, lambda result: "search")
-    for grid, name in ((completions, lambda r: "member_full_run"), (references, role)):
+    for grid, name in ((completions, member_role), (references, role)):
         if grid is not None:
             table = pd.concat([table, trial_rows(grid, max_epochs, objective, name)])
     table = table.reset_index(drop=True)
@@ -213,22 +220,25 @@ def write_report(
     if not any(has_scores(r, objective) for r in results):
         return report
 
-    # Members: the top trials by the objective, each at its full budget, as in the benchmark
-    # behind the answer: a trial ASHA stopped is stood in for by its config's full run in
-    # `completions`, matched by config, never by position.
-    ranked = ranked_trials(results, objective)
+    # Each member from the search trial itself or from the run the plan asked for, matched by
+    # config (seed included), never by position; a run that is missing is left out.
+    by_folder = {Path(r.path).name: r for r in results}
     members = []
-    for trial in ranked[:ENSEMBLE_SIZE]:
-        full = trial
-        if trial.metrics_dataframe["epoch"].max() < max_epochs:
-            full = next((c for c in completions or [] if same_config(c.config, trial.config)), None)
-        if full is not None and has_scores(full, objective):
-            scored_full = score_on_test(full, data, objective)
-            members.append(scored_full | {"search_trial": Path(trial.path).name})
+    for member in plan:
+        source = by_folder.get(member.search_trial)
+        if member.needs_training:
+            runs = completions or []
+            source = next((c for c in runs if same_config(c.config, member.config)), None)
+        if source is not None and has_scores(source, objective):
+            scored_member = score_on_test(source, data, objective)
+            members.append(
+                scored_member | {"search_trial": member.search_trial, "kind": member.kind}
+            )
+    ranked = ranked_trials(results, objective)
     best_id = Path(ranked[0].path).name
     best_trial = next((m for m in members if m["trial_id"] == best_id), None)
     best_trial = best_trial or score_on_test(ranked[0], data, objective)
-    members = members or [best_trial | {"search_trial": best_id}]
+    members = members or [best_trial | {"search_trial": best_id, "kind": "search"}]
     scored = {"answer": score_answer(members, data, objective), "best_trial": best_trial}
     for result in references or []:
         if has_scores(result, objective):
@@ -236,6 +246,14 @@ def write_report(
     scored = {k: scored[k] for k in ("answer", "best_trial", *reference_configs) if k in scored}
     report["scored"] = scored
     report["verdict"] = verdict(scored, data, list(reference_configs))
+    report["verdict"]["trials"] = len(ranked)
+    report["verdict"]["good_trials"] = len({m["search_trial"] for m in members})
+    for name in reference_configs:
+        if name in scored:
+            level = scored[name]["val"][objective.removeprefix("val_")]
+            report["verdict"][name]["trials_reaching_it"] = sum(
+                float(r.metrics_dataframe[objective].max()) >= level - TIE for r in ranked
+            )
 
     public = {
         name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()
@@ -328,8 +346,8 @@ def format_summary(report: dict) -> str:
         f"{answer['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"
     )
     for member in answer["members"]:
-        shown = {k: v for k, v in member["config"].items() if k not in ("device", "seed")}
-        lines.append(f"  member {member['trial_id']}: " + json.dumps(shown))
+        shown = {k: v for k, v in member["config"].items() if k not in ("device", "epochs")}
+        lines.append(f"  member {member['trial_id']} ({member['kind']}): " + json.dumps(shown))
     return "\n".join(lines)
 
 
@@ -355,22 +373,38 @@ def verdict_lines(report: dict) -> list[str]:
     """The headline: what the answer is and whether it beat the references."""
     scored, verdict = report["scored"], report["verdict"]
     answer = scored["answer"]
-    n = len(answer["members"])
+    kinds = [m["kind"] for m in answer["members"]]
+    seeds = kinds.count("new_seed")
+    built = f"{len(kinds) - seeds} good trial(s)" + (
+        f" and {seeds} new seed(s) of them" if seeds else ""
+    )
     lines = [
-        f"answer: the mean of the top {n} trials by {report['objective']}, each trained for "
-        f"the full budget; test balanced accuracy "
-        f"{answer['test']['balanced_accuracy']:.4f}, ROC-AUC {answer['test']['roc_auc']:.4f}"
+        f"answer: the mean of {len(kinds)} models, {built} (a good trial is within one "
+        f"validation image of the best and of the references), each trained for the full "
+        f"budget; test balanced accuracy {answer['test']['balanced_accuracy']:.4f}, "
+        f"ROC-AUC {answer['test']['roc_auc']:.4f}"
     ]
     for name, v in verdict.items():
         if not isinstance(v, dict):
             continue
         label = name.replace("_", " ")
         test_word = "beat" if v["beats_on_test"] else "did not beat"
+        reaching = v.get("trials_reaching_it")
+        reach = (
+            f"; {reaching} of {verdict['trials']} trials reached it there"
+            if reaching is not None
+            else ""
+        )
         lines.append(
             f"  vs {label}: test {v['test_margin']:+.4f} ({test_word} it), validation "
-            f"{v['val_margin']:+.4f}"
+            f"{v['val_margin']:+.4f}{reach}"
         )
-        if not v["beats_on_val"]:
+        if v["val_margin"] < 0:
+            lines.append(
+                f"  warning: on validation the answer is below the {label}: the search found "
+                "nothing better than it (more trials, or another space, may)"
+            )
+        elif not v["beats_on_val"]:
             lines.append(
                 f"  warning: on validation the answer is not ahead of the {label} by more "
                 f"than one image ({verdict['one_validation_image']:.4f}); the search found "

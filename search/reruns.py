@@ -21,6 +21,7 @@ from ray import tune
 from ray.tune import Result, ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
+from search.answer import Candidate
 from search.board import TrialCurves
 from search.interrupt import fit
 from search.progress import Progress
@@ -57,10 +58,24 @@ def best_epoch(result: Result, objective: str) -> tuple[tune.Checkpoint | None, 
     return None, history.loc[history[objective].idxmax()].to_dict()
 
 
-def member_configs(results: ResultGrid, objective: str, epochs: int, size: int) -> list[dict]:
-    """Configs of the top `size` trials that stopped before `epochs`: to train in full."""
-    top = ranked_trials(results, objective)[:size]
-    return [r.config for r in top if r.metrics_dataframe["epoch"].max() < epochs]
+def candidates(results: ResultGrid, objective: str, epochs: int) -> list[Candidate]:
+    """The scored search trials as the answer sees them (search.answer), best first."""
+    return [
+        Candidate(
+            trial=Path(r.path).name,
+            score=float(r.metrics_dataframe[objective].max()),
+            config=r.config,
+            complete=r.metrics_dataframe["epoch"].max() >= epochs,
+        )
+        for r in ranked_trials(results, objective)
+    ]
+
+
+def best_scores(results: ResultGrid | None, objective: str) -> list[float]:
+    """Each scored trial's best-epoch objective (the references' validation scores)."""
+    return [
+        float(r.metrics_dataframe[objective].max()) for r in ranked_trials(results or [], objective)
+    ]
 
 
 def same_config(a: dict, b: dict) -> bool:

@@ -1,9 +1,12 @@
+import numpy as np
 import optuna
 import pytest
+import torch
 
-from spaces import SEED_POINTS, SPACES, describe_spaces
-from trainable.config import LOSS_KNOBS, SAMPLER_KNOBS, TrainConfig
-from trainable.losses import LOSSES
+from spaces import SPACES, describe_spaces, start_points
+from spaces.catalog import recipe_alpha
+from trainable.config import BASELINE, LOSS_KNOBS, SAMPLER_KNOBS, SEED_RECIPE, TrainConfig
+from trainable.losses import LOSSES, make_loss
 from trainable.sampling import SAMPLERS
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -47,16 +50,63 @@ def test_same_seed_same_configs_from_tpe():
     assert run(3) != run(4)
 
 
-@pytest.mark.parametrize("name", list(SEED_POINTS))
-def test_seed_recipe_points_lie_inside_their_space(name):
-    study = optuna.create_study(direction="maximize")
-    study.enqueue_trial(SEED_POINTS[name])
-    trial = study.ask()
-    fixed = SPACES[name](trial)
-    config = {**trial.params, **fixed}
-    assert config["sampler"] == "oversample" and config["loss"] == "weighted_ce"
-    assert all(config[k] == v for k, v in SEED_POINTS[name].items())
-    TrainConfig.from_dict(config)
+PNEUMONIAMNIST_TRAIN = [1214, 3494]  # normal, pneumonia
+
+
+def start_configs(name: str) -> list[TrainConfig]:
+    """The space's start points as the space itself turns them into configs."""
+    configs = []
+    for point in start_points(name, PNEUMONIAMNIST_TRAIN):
+        study = optuna.create_study(direction="maximize")
+        study.enqueue_trial(point)
+        trial = study.ask()
+        fixed = SPACES[name](trial)
+        assert trial.params == point  # every knob of the point is one the space asks for
+        configs.append(TrainConfig.from_dict({**trial.params, **fixed}))
+    return configs
+
+
+@pytest.mark.parametrize("name", list(SPACES))
+def test_start_points_are_the_references_where_the_space_holds_them(name):
+    baseline = TrainConfig.from_dict(BASELINE)
+    recipe = TrainConfig.from_dict(SEED_RECIPE)
+    configs = start_configs(name)
+    expected = {
+        "baseline": [baseline],
+        "weighted": [recipe],
+        "sampler": [],
+        "augment": [baseline],
+        "full": [baseline, recipe],
+    }
+    if name in expected:
+        assert configs == expected[name]
+    else:  # focal: the references as focal loss with gamma 0, checked numerically below
+        ce, weighted = configs
+        assert (ce.gamma, ce.alpha, ce.sampler, ce.aug_strength) == (0.0, 0.5, "none", 0.0)
+        assert (weighted.gamma, weighted.sampler, weighted.sampler_power) == (0, "oversample", 0.5)
+        assert weighted.aug_strength == recipe.aug_strength
+
+
+def test_focal_start_points_compute_the_references_losses():
+    ce, weighted = start_configs("focal")
+    counts = np.array(PNEUMONIAMNIST_TRAIN)
+    logits = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
+    labels = torch.randint(0, 2, (256,), generator=torch.Generator().manual_seed(1))
+    device = torch.device("cpu")
+    reference = TrainConfig.from_dict(SEED_RECIPE)
+
+    def loss(cfg: TrainConfig) -> float:
+        return float(make_loss(cfg, counts, device)(logits, labels))
+
+    assert loss(ce) == pytest.approx(loss(TrainConfig.from_dict(BASELINE)), rel=1e-6)
+    assert loss(weighted) == pytest.approx(loss(reference), rel=1e-4)  # alpha rounded to 4 places
+
+
+def test_recipe_alpha_follows_the_class_counts_and_stays_in_range():
+    assert recipe_alpha([1214, 3494]) == pytest.approx(0.6291, abs=1e-4)
+    assert recipe_alpha([3494, 1214]) == recipe_alpha([1214, 3494])  # the smaller class gets it
+    assert recipe_alpha([500, 500]) == 0.5
+    assert recipe_alpha([1, 10_000]) == 0.9  # the focal space's upper end
 
 
 def test_list_spaces_names_every_knob():

@@ -1,0 +1,154 @@
+"""Search efficiency: does the default search hand its user something better than its starting
+points, within the default search's own wall clock?
+
+    python -m benchmarks.efficiency run --setting pneumoniamnist --seed 0 1 2
+    python -m benchmarks.efficiency run --setting pneumoniamnist_iid small500_iid --seed 0 1 2
+    python -m benchmarks.efficiency table          # the table BENCHMARKS.md shows
+
+Each search is the README's command, run as a user runs it (`python -m search.run --space focal`,
+its own process, 2 trials at a time), on one setting of benchmarks/fidelity.py:
+`pneumoniamnist` (the shipped npz: the test split is another acquisition), `small500` (its
+training split cut to 500 images), and the same two without shift (`_iid`: the test split
+replaced by 624 images held out of the training split, so validation and test share the
+acquisition). For each search the table gives the answer's and the references' validation and
+test balanced accuracy (each at its own validation-tuned threshold), how many trials reached
+each reference on validation, how many good trials the answer holds, and the wall time of the
+whole job (search, references, members, report). Results and each search's console output go
+to results/efficiency/ (never into the repository); the figures, with provenance, to
+benchmarks/efficiency.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.fidelity import DATA_DIR, SETTINGS, held_out_test
+
+OUT = Path("results/efficiency")
+FIGURES = Path("benchmarks/efficiency.json")
+REFERENCES = ("baseline", "seed_recipe")
+
+
+def setting_source(setting: str, out: Path) -> tuple[str, list[str]]:
+    """The --data path and extra flags for a setting; a no-shift setting's npz is written once
+    under `out` (the held-out test images in place of the shipped test split)."""
+    spec = SETTINGS[setting]
+    source = str(DATA_DIR / spec["source"])
+    flags = []
+    if spec.get("size"):
+        flags += ["--size", str(spec["size"])]
+    if spec.get("train_subsample"):
+        flags += ["--train-subsample", str(spec["train_subsample"])]
+    if spec.get("iid_test"):
+        target = out / "data" / f"{Path(spec['source']).stem}_iid.npz"
+        if not target.exists():
+            from trainable.data import load_data
+
+            data = held_out_test(load_data(source))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            arrays = {}
+            for split in ("train", "val", "test"):
+                arrays[f"{split}_images"] = getattr(data, f"{split}_x")[:, 0]  # (N, 28, 28)
+                arrays[f"{split}_labels"] = getattr(data, f"{split}_y")[:, None]
+            tmp = target.with_suffix(".tmp.npz")
+            np.savez(tmp, **arrays)
+            tmp.replace(target)
+        source = str(target)
+    return source, flags
+
+
+def run_search(setting: str, seed: int, out: Path) -> dict:
+    """One default search on `setting`, as its own process; its figures."""
+    source, flags = setting_source(setting, out)
+    name = f"{setting}-seed{seed}"
+    command = [
+        sys.executable, "-m", "search.run", "--space", "focal", "--data", source, *flags,
+        "--seed", str(seed), "--storage", str(out / "searches"), "--name", name,
+    ]  # fmt: skip
+    started = time.monotonic()
+    log = out / "logs" / f"{name}.txt"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as console:
+        done = subprocess.run(command, stdout=console, stderr=subprocess.STDOUT)
+    seconds = time.monotonic() - started
+    if done.returncode != 0:
+        raise SystemExit(f"error: the search {name} failed (exit {done.returncode}); see {log}")
+    return figures(out / "searches" / name, seconds) | {"setting": setting, "seed": seed}
+
+
+def figures(experiment: Path, seconds: float) -> dict:
+    """What the table shows, read from a finished search's own report files."""
+    report = json.loads((experiment / "test_metrics.json").read_text())
+    verdict = report["verdict"]
+    row = {"wall_s": round(seconds), "trials": verdict["trials"]}
+    row["good_trials"] = verdict["good_trials"]
+    for name in ("answer", "best_trial", *REFERENCES):
+        row[f"{name}_val"] = report[name]["val"]["balanced_accuracy"]
+        row[f"{name}_test"] = report[name]["test"]["balanced_accuracy"]
+    for name in REFERENCES:
+        row[f"trials_reaching_{name}"] = verdict[name]["trials_reaching_it"]
+    return row
+
+
+def table(rows: list[dict]) -> str:
+    """A markdown table, one line per search and a mean per setting."""
+    head = (
+        "| setting | seed | answer val / test | baseline val / test | seed recipe val / test "
+        "| trials reaching baseline / recipe on val | good trials | wall s |"
+    )
+    lines = [head, "|" + "---|" * 8]
+
+    def cells(r: dict) -> str:
+        pairs = [f"{r[f'{n}_val']:.4f} / {r[f'{n}_test']:.4f}" for n in ("answer", *REFERENCES)]
+        return " | ".join(pairs)
+
+    for setting in dict.fromkeys(r["setting"] for r in rows):
+        group = [r for r in rows if r["setting"] == setting]
+        for r in sorted(group, key=lambda r: r["seed"]):
+            lines.append(
+                f"| {setting} | {r['seed']} | {cells(r)} | {r['trials_reaching_baseline']} / "
+                f"{r['trials_reaching_seed_recipe']} of {r['trials']} | {r['good_trials']} "
+                f"| {r['wall_s']} |"
+            )
+        keys = [f"{n}_{s}" for n in ("answer", *REFERENCES) for s in ("val", "test")]
+        mean = {k: float(np.mean([r[k] for r in group])) for k in keys}
+        wall = max(r["wall_s"] for r in group)
+        lines.append(f"| {setting} | mean | {cells(mean)} | | | max {wall} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("run", help="run default searches and record their figures")
+    r.add_argument("--setting", nargs="+", choices=tuple(SETTINGS), default=["pneumoniamnist"])
+    r.add_argument("--seed", nargs="+", type=int, default=[0, 1, 2])
+    r.add_argument("--out", type=Path, default=OUT)
+    sub.add_parser("table", help="print the recorded figures as a table")
+    args = p.parse_args(argv)
+    recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {"searches": []}
+    if args.command == "run":
+        from benchmarks.provenance import provenance
+
+        for setting in args.setting:
+            for seed in args.seed:
+                row = run_search(setting, seed, args.out) | {"provenance": provenance()}
+                kept = [
+                    s for s in recorded["searches"] if (s["setting"], s["seed"]) != (setting, seed)
+                ]
+                recorded["searches"] = [*kept, row]
+                FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
+                print(table([row]).splitlines()[2], flush=True)
+    print(table(recorded["searches"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
