@@ -70,7 +70,7 @@ def good_trials(
     ranked = sorted(candidates, key=lambda c: (-c.score, c.trial))
     if not ranked:
         return []
-    floor = max(ranked[0].score, *reference_scores) - image - TIE
+    floor = max([ranked[0].score, *reference_scores]) - image - TIE
     return [c for c in ranked if c.score >= floor] or ranked[:1]
 
 

@@ -7,7 +7,8 @@ values, every trial marked finished and integer knobs as floats. `TrialCurves` i
 without the hparams (the per-epoch curves under `ray/tune/` stay). Once the report knows each
 trial's score, `write_hparams` writes one HParams session into every trial's folder from its
 leaderboard row: the knobs as the trial got them (integers stay integers), `role` (search,
-baseline, seed_recipe, member_full_run), `status` (complete, stopped, error), `best_epoch`, and
+baseline, seed_recipe, member_full_run, member_seed), `status` (complete, stopped, error),
+`best_epoch`, and
 the row's scores under `leaderboard/` (e.g. `leaderboard/val_balanced_accuracy`, the score the
 answer ranks by, and specificity at each reported sensitivity). An errored trial's session
 ends as a failure.
@@ -82,7 +83,8 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Resul
         for k, v in example.items()
         if isinstance(v, str)
     }
-    shown = METRICS + tuple(c for c in table.columns if c.startswith(f"val_{OPERATING_KEY}"))
+    shown = tuple(m for m in METRICS if m in table.columns)
+    shown += tuple(c for c in table.columns if c.startswith(f"val_{OPERATING_KEY}"))
     metrics = dict.fromkeys((PREFIX + m for m in shown), 0.0)  # names only
     with fresh_writer(experiment) as writer:
         writer.file_writer.add_summary(experiment_summary(example, metrics, discrete))

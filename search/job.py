@@ -246,7 +246,9 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     experiment.mkdir(parents=True, exist_ok=True)
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     levels = settings.sensitivity_levels  # every trial reports specificity at these
-    trainable = tune.with_parameters(train_trial, data=data, sensitivity_levels=levels)
+    trainable = tune.with_parameters(
+        train_trial, data=data, sensitivity_levels=levels, robust_score=settings.robust_score
+    )
     trainable = tune.with_resources(trainable, resources)
     if settings.resume:
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place

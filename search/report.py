@@ -1,16 +1,16 @@
 """What a finished search leaves behind, in <storage>/<name>/:
 
-- leaderboard.csv: one row per trial (search trials, the full runs of answer members that ASHA
-  stopped, the references): role, status, every knob, its best-epoch validation metrics (both
-  objectives), epochs run;
-- best.json: the answer (the mean of the leaderboard's top trials, each at its full budget,
-  search/answer.py): its members' trial ids, configs and checkpoints, its tuned threshold and
-  validation metrics; and the single best trial the same way;
+- leaderboard.csv: one row per trial (search trials, the answer's member runs: good trials
+  ASHA stopped trained in full and new seeds, the references): role, status, every knob, its
+  best-epoch validation metrics (both objectives), epochs run;
+- best.json: the answer (five models from the good trials, each at its full budget,
+  search/answer.py): its members' trial ids, kinds, configs and checkpoints, its tuned
+  threshold and validation metrics; and the single best trial the same way;
 - test_metrics.json: the test split scored once, after the search, for the answer, the best
   trial's best checkpoint and the two reference configs (plain baseline, seed recipe), each at
   its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
   whether the answer beat each reference on validation by more than one minority image, and
-  on test;
+  on test, and how many trials reached each reference on validation;
 - roc_pr.png, knobs.png, importances.png and a best_model/ TensorBoard run of the answer
   (search.plots).
 """
@@ -439,11 +439,12 @@ def write_confirm(
     table.to_csv(experiment / "confirm.csv", index=False)
     shown = [
         "val_balanced_accuracy",
-        "val_robust_balanced_accuracy",
+        "val_robust_balanced_accuracy",  # scored by searches that optimise it
         "test_balanced_accuracy",
         "test_balanced_accuracy_05",
         "test_roc_auc",
     ]
+    shown = [m for m in shown if m in table.columns]
     stats = table.groupby("rank")[shown].agg(["mean", "std", "count"])
     summary = {
         int(rank): {

@@ -159,6 +159,12 @@ class SearchSettings:
         return OBJECTIVES[self.objective]
 
     @property
+    def robust_score(self) -> bool:
+        """Whether trials score perturbed validation images every epoch: only when they are
+        the objective (a second validation pass per epoch)."""
+        return self.objective == "robust"
+
+    @property
     def sensitivity_level(self) -> float | None:
         """L of an objective spec@sens=L; None for any other objective (or a bad L)."""
         if not self.objective.startswith(OPERATING_PREFIX):

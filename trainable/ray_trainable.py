@@ -33,10 +33,14 @@ from trainable.metrics import SENSITIVITY_LEVELS
 
 
 def train_trial(
-    config: dict, data: Data, sensitivity_levels: tuple[float, ...] = SENSITIVITY_LEVELS
+    config: dict,
+    data: Data,
+    sensitivity_levels: tuple[float, ...] = SENSITIVITY_LEVELS,
+    robust_score: bool = True,
 ) -> None:
     """Ray Tune entry point: `config` holds TrainConfig knobs (validated here); each epoch
-    also reports specificity at `sensitivity_levels` (a search objective may add one)."""
+    also reports specificity at `sensitivity_levels` (a search objective may add one) and,
+    with `robust_score`, balanced accuracy on perturbed validation images."""
     cfg = TrainConfig.from_dict(config)
     start = None
     checkpoint = tune.get_checkpoint()
@@ -49,4 +53,4 @@ def train_trial(
             save_checkpoint(state(), Path(folder) / CHECKPOINT_FILE)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(folder))
 
-    train(cfg, data, report, start, sensitivity_levels)
+    train(cfg, data, report, start, sensitivity_levels, robust_score)

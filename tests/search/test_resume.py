@@ -82,8 +82,9 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and search_rows["trial_id"].is_unique
     assert (search_rows["status"] == "complete").all()
-    references = board[board["role"] != "search"]
+    references = board[board["role"].isin(["baseline", "seed_recipe"])]
     assert sorted(references["role"]) == ["baseline", "seed_recipe"]
+    assert set(board["role"]) <= {"search", "baseline", "seed_recipe", "member_seed"}
     assert (references["epochs_run"] == 2).all()
     # roles follow the configs, whatever order the restored result grid hands them back in
     by_role = references.set_index("role")

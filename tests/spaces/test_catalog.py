@@ -3,6 +3,7 @@ import optuna
 import pytest
 import torch
 
+from search.settings import SEARCH_SAMPLERS
 from spaces import SPACES, describe_spaces, start_points
 from spaces.catalog import recipe_alpha
 from trainable.config import BASELINE, LOSS_KNOBS, SAMPLER_KNOBS, SEED_RECIPE, TrainConfig
@@ -43,8 +44,8 @@ def test_spaces_explore_what_they_promise():
 
 
 def test_same_seed_same_configs_from_tpe():
-    def run(seed):
-        return sample(SPACES["focal"], 25, optuna.samplers.TPESampler(seed=seed))
+    def run(seed):  # the search's own sampler: multivariate, grouped, 5 start-up trials
+        return sample(SPACES["focal"], 25, SEARCH_SAMPLERS["tpe"](seed=seed))
 
     assert run(3) == run(3)
     assert run(3) != run(4)
