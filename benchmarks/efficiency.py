@@ -4,6 +4,7 @@ points, within the default search's own wall clock?
     python -m benchmarks.efficiency run --setting pneumoniamnist --seed 0 1 2
     python -m benchmarks.efficiency run --setting pneumoniamnist_iid small500_iid --seed 0 1 2
     python -m benchmarks.efficiency table          # the table BENCHMARKS.md shows
+    python -m benchmarks.efficiency sizes          # the answer with fewer new seeds, rescored
 
 Each search is the README's command, run as a user runs it (`python -m search.run --space focal`,
 its own process, 2 trials at a time), on one setting of benchmarks/fidelity.py:
@@ -124,6 +125,45 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
+    """The answer rebuilt from the first k of its members (the plan lists good trials first,
+    then new seeds in turn, so a prefix is what a smaller plan would have trained), each
+    rescored on validation (its own tuned threshold) and test; and the member runs' summed
+    training time, which a smaller answer would not spend."""
+    import pandas as pd
+
+    from search.answer import average
+    from search.settings import SearchSettings
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+    from trainable.cli import data_options
+    from trainable.data import load_data
+    from trainable.metrics import evaluate
+
+    record = json.loads((experiment / "search.json").read_text())["settings"]
+    settings = SearchSettings(**{**record, "resume": True})
+    data = load_data(settings.data, **data_options(settings))
+    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    probs = []
+    for member in members:
+        state = load_checkpoint(Path(member["checkpoint"]) / CHECKPOINT_FILE)
+        probs.append({s: predict_checkpoint(state, data, s) for s in ("val", "test")})
+    board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
+    out = {}
+    for k in sizes:
+        good = sum(m["kind"] != "new_seed" for m in members)
+        first = probs[: max(k, min(good, len(members)))]  # good trials are never dropped
+        val = evaluate(average([p["val"] for p in first]), data.val_y)
+        test = evaluate(average([p["test"] for p in first]), data.test_y, val["threshold"])
+        dropped = [m["trial_id"] for m in members[len(first) :]]
+        out[str(k)] = {
+            "members": len(first),
+            "val": val["balanced_accuracy"],
+            "test": test["balanced_accuracy"],
+            "member_seconds_saved": float(board.loc[dropped, "run_time_s"].sum()),
+        }
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -132,8 +172,23 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--seed", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--out", type=Path, default=OUT)
     sub.add_parser("table", help="print the recorded figures as a table")
+    z = sub.add_parser("sizes", help="rescore each finished search's answer with fewer seeds")
+    z.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {"searches": []}
+    if args.command == "sizes":
+        rows = {}
+        for experiment in sorted((args.out / "searches").glob("*/best.json")):
+            rows[experiment.parent.name] = answer_sizes(experiment.parent)
+            cells = "  ".join(
+                f"at least {k}: {v['members']} models val {v['val']:.4f} test {v['test']:.4f} "
+                f"(-{v['member_seconds_saved']:.0f} s)"
+                for k, v in rows[experiment.parent.name].items()
+            )
+            print(f"{experiment.parent.name}: {cells}", flush=True)
+        recorded["answer_sizes"] = rows
+        FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
+        return 0
     if args.command == "run":
         from benchmarks.provenance import provenance
 
