@@ -125,6 +125,23 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def sizes_table(rows: dict[str, dict]) -> str:
+    """Per setting: the rescored answer's mean test balanced accuracy for each size, and the
+    range of member training time (one core) a smaller answer would save."""
+    lines = ["| members (at least) | setting | searches | mean test | training saved |"]
+    lines.append("|---|---|---:|---:|---:|")
+    for k in next(iter(rows.values())):
+        for setting in dict.fromkeys(name.rsplit("-seed", 1)[0] for name in rows):
+            group = [v[k] for name, v in rows.items() if name.rsplit("-seed", 1)[0] == setting]
+            test = np.mean([g["test"] for g in group])
+            saved = [g["member_seconds_saved"] for g in group]
+            lines.append(
+                f"| {k} | {setting} | {len(group)} | {test:.4f} "
+                f"| {min(saved):.0f}-{max(saved):.0f} s |"
+            )
+    return "\n".join(lines)
+
+
 def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
     """The answer rebuilt from the first k of its members (the plan lists good trials first,
     then new seeds in turn, so a prefix is what a smaller plan would have trained), each
@@ -148,10 +165,10 @@ def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
         state = load_checkpoint(Path(member["checkpoint"]) / CHECKPOINT_FILE)
         probs.append({s: predict_checkpoint(state, data, s) for s in ("val", "test")})
     board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
+    good = sum(m["kind"] != "new_seed" for m in members)
     out = {}
     for k in sizes:
-        good = sum(m["kind"] != "new_seed" for m in members)
-        first = probs[: max(k, min(good, len(members)))]  # good trials are never dropped
+        first = probs[: max(k, good)]  # good trials are never dropped
         val = evaluate(average([p["val"] for p in first]), data.val_y)
         test = evaluate(average([p["test"] for p in first]), data.test_y, val["threshold"])
         dropped = [m["trial_id"] for m in members[len(first) :]]
@@ -202,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
                 FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
                 print(table([row]).splitlines()[2], flush=True)
     print(table(recorded["searches"]))
+    if recorded.get("answer_sizes"):
+        print(sizes_table(recorded["answer_sizes"]))
     return 0
 
 

@@ -41,7 +41,6 @@ from search.progress import Progress  # noqa: E402
 from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
-    best_scores,
     candidates,
     confirm_configs,
     reference_configs,
@@ -282,9 +281,8 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
         trainable, list(references.values()), tune_path, "references", objective, concurrent
     )
     image = one_image(data.val_y, data.num_classes)
-    plan = plan_members(
-        candidates(results, objective, epochs), best_scores(reference_results, objective), image
-    )
+    reference_scores = [c.score for c in candidates(reference_results, objective, epochs)]
+    plan = plan_members(candidates(results, objective, epochs), reference_scores, image)
     to_train = [member.config for member in plan if member.needs_training]
     completions = None
     if to_train:

@@ -27,12 +27,13 @@ import optuna
 import pandas as pd
 from ray.tune import Result, ResultGrid
 
-from search.answer import TIE, Member, average, one_image
+from search.answer import Member, average, one_image, reached
 from search.board import write_hparams
 from search.plots import write_plots, write_tensorboard
 from search.reruns import (
     REFERENCES,
     best_epoch,
+    candidates,
     rank_of,
     ranked_trials,
     reference_role,
@@ -248,12 +249,11 @@ def write_report(
     report["verdict"] = verdict(scored, data, list(reference_configs))
     report["verdict"]["trials"] = len(ranked)
     report["verdict"]["good_trials"] = len({m["search_trial"] for m in members})
+    trials = candidates(results, objective, max_epochs)
     for name in reference_configs:
         if name in scored:
             level = scored[name]["val"][objective.removeprefix("val_")]
-            report["verdict"][name]["trials_reaching_it"] = sum(
-                float(r.metrics_dataframe[objective].max()) >= level - TIE for r in ranked
-            )
+            report["verdict"][name]["trials_reaching_it"] = reached(trials, level)
 
     public = {
         name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()

@@ -71,13 +71,6 @@ def candidates(results: ResultGrid, objective: str, epochs: int) -> list[Candida
     ]
 
 
-def best_scores(results: ResultGrid | None, objective: str) -> list[float]:
-    """Each scored trial's best-epoch objective (the references' validation scores)."""
-    return [
-        float(r.metrics_dataframe[objective].max()) for r in ranked_trials(results or [], objective)
-    ]
-
-
 def same_config(a: dict, b: dict) -> bool:
     return TrainConfig.from_dict(a) == TrainConfig.from_dict(b)
 

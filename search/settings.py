@@ -31,7 +31,8 @@ OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_acc
 OPERATING_PREFIX = "spec@sens="
 # TPE models the scores once this many trials have finished, the references' start points
 # (spaces.start_points) among them; Optuna's default, 10, left a 12-trial search 10 random
-# draws. Multivariate and grouped: the knobs are modelled jointly, per branch of the space.
+# draws; 5 itself was not compared with other counts (BENCHMARKS.md measures the three
+# changes together). Multivariate and grouped: the knobs are modelled jointly, per branch.
 TPE_STARTUP_TRIALS = 5
 
 
