@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import subprocess
 import sys
 import time
@@ -35,6 +36,9 @@ from benchmarks.fidelity import DATA_DIR, SETTINGS, held_out_test
 OUT = Path("results/efficiency")
 FIGURES = Path("benchmarks/efficiency.json")
 REFERENCES = ("baseline", "seed_recipe")
+# Each round of figures measures one version of the search; rows without a round are the first.
+FIRST_ROUND = "start points"  # the references as the search's first trials (twins)
+ROUND = "told references"  # the references trained first, told to TPE as finished trials
 
 
 def setting_source(setting: str, out: Path) -> tuple[str, list[str]]:
@@ -81,7 +85,18 @@ def run_search(setting: str, seed: int, out: Path) -> dict:
     seconds = time.monotonic() - started
     if done.returncode != 0:
         raise SystemExit(f"error: the search {name} failed (exit {done.returncode}); see {log}")
-    return figures(out / "searches" / name, seconds) | {"setting": setting, "seed": seed}
+    row = figures(out / "searches" / name, seconds) | {"setting": setting, "seed": seed}
+    return row | phase_seconds(log.read_text())
+
+
+def phase_seconds(console: str) -> dict:
+    """How long the search itself took (Tune's trials), from the job's own console lines."""
+    found = re.search(r"^search took (\d+)s$", console, flags=re.MULTILINE)
+    return {"search_s": int(found.group(1))} if found else {}
+
+
+def search_key(row: dict) -> tuple[str, str, int]:
+    return row.get("round", FIRST_ROUND), row["setting"], row["seed"]
 
 
 def figures(experiment: Path, seconds: float) -> dict:
@@ -110,8 +125,10 @@ def table(rows: list[dict]) -> str:
         pairs = [f"{r[f'{n}_val']:.4f} / {r[f'{n}_test']:.4f}" for n in ("answer", *REFERENCES)]
         return " | ".join(pairs)
 
-    for setting in dict.fromkeys(r["setting"] for r in rows):
-        group = [r for r in rows if r["setting"] == setting]
+    for round_, setting in dict.fromkeys(search_key(r)[:2] for r in rows):
+        group = [r for r in rows if search_key(r)[:2] == (round_, setting)]
+        if round_ != FIRST_ROUND:
+            setting = f"{setting} ({round_})"
         for r in sorted(group, key=lambda r: r["seed"]):
             lines.append(
                 f"| {setting} | {r['seed']} | {cells(r)} | {r['trials_reaching_baseline']} / "
@@ -188,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--setting", nargs="+", choices=tuple(SETTINGS), default=["pneumoniamnist"])
     r.add_argument("--seed", nargs="+", type=int, default=[0, 1, 2])
     r.add_argument("--out", type=Path, default=OUT)
+    r.add_argument("--round", default=ROUND, help="label the figures with the change measured")
     sub.add_parser("table", help="print the recorded figures as a table")
     z = sub.add_parser("sizes", help="rescore each finished search's answer with fewer seeds")
     z.add_argument("--out", type=Path, default=OUT)
@@ -211,10 +229,10 @@ def main(argv: list[str] | None = None) -> int:
 
         for setting in args.setting:
             for seed in args.seed:
-                row = run_search(setting, seed, args.out) | {"provenance": provenance()}
-                kept = [
-                    s for s in recorded["searches"] if (s["setting"], s["seed"]) != (setting, seed)
-                ]
+                row = run_search(setting, seed, args.out)
+                row |= {"round": args.round, "provenance": provenance()}
+                key = (args.round, setting, seed)
+                kept = [s for s in recorded["searches"] if search_key(s) != key]
                 recorded["searches"] = [*kept, row]
                 FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
                 print(table([row]).splitlines()[2], flush=True)
