@@ -178,14 +178,18 @@ def build_tuner(
     scheduler = None
     if settings.scheduler == "asha":
         scheduler = ASHAScheduler(
-            time_attr="training_iteration",
+            time_attr="epoch",  # not reports: a trial validates every eval_every epochs
             max_t=settings.epochs,
             grace_period=settings.grace_period,
             reduction_factor=3,
         )
     return tune.Tuner(
         trainable,
-        param_space={"epochs": settings.epochs, "seed": settings.seed},
+        param_space={
+            "epochs": settings.epochs,
+            "eval_every": settings.eval_every,
+            "seed": settings.seed,
+        },
         tune_config=tune.TuneConfig(
             trial_dirname_creator=trial_dirname,
             metric=settings.metric,
@@ -269,7 +273,7 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
         f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
         flush=True,
     )
-    references = reference_configs(epochs, settings.seed)
+    references = reference_configs(epochs, settings.seed, settings.eval_every)
     reference_results = run_configs(
         trainable, list(references.values()), tune_path, "references", objective, concurrent
     )  # in references_path(settings)

@@ -43,8 +43,10 @@ class Progress(tune.Callback):
         self.started = self.last_status = time.monotonic()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
-        self.latest[trial.trial_id] = (result.get("epoch", 0), result.get(self.objective, math.nan))
-        self.epochs_seen += 1
+        before = self.latest.get(trial.trial_id, (0, math.nan))[0]
+        epoch = result.get("epoch", 0)
+        self.latest[trial.trial_id] = (epoch, result.get(self.objective, math.nan))
+        self.epochs_seen += max(1, epoch - before)  # a trial reports every eval_every epochs
         now = time.monotonic()
         if now - self.last_status >= self.every_s:
             self.last_status = now

@@ -30,9 +30,10 @@ from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 REFERENCES = {"baseline": BASELINE, "seed_recipe": SEED_RECIPE}
 
 
-def reference_configs(epochs: int, seed: int) -> dict[str, dict]:
+def reference_configs(epochs: int, seed: int, eval_every: int = 1) -> dict[str, dict]:
+    budget = {"epochs": epochs, "eval_every": eval_every, "seed": seed}
     return {
-        name: TrainConfig.from_dict({**knobs, "epochs": epochs, "seed": seed}).to_dict()
+        name: TrainConfig.from_dict({**knobs, **budget}).to_dict()
         for name, knobs in REFERENCES.items()
     }
 

@@ -1,7 +1,7 @@
 """A search's settings as plain data, validated once at the edge.
 
     settings = SearchSettings(space="focal", data="pneumoniamnist", num_samples=12)
-    settings = settings.for_train_images(4_708)   # fills the default budget and grace period
+    settings = settings.for_train_images(4_708)   # fills the budget, grace period, eval_every
 
 The command line (`search.run`) builds one from its flags; benchmarks build one directly.
 Library functions take it, never an argparse namespace. Bad values raise `UserError` when it
@@ -60,6 +60,13 @@ def default_epochs(train_images: int) -> int:
     return min(200, max(10, round(BUDGET_IMAGES / train_images)))
 
 
+def default_eval_every(train_images: int) -> int:
+    """Validate about every 4,708 training images seen (one PneumoniaMNIST epoch), so every
+    budget has about 10 validation passes: on 500 images, 94 epochs validated after every 9th
+    (each pass scores 524 validation images, longer than the epoch's 3 optimiser steps)."""
+    return max(1, round(BUDGET_IMAGES / 10 / train_images))
+
+
 def default_grace(epochs: int) -> int:
     """A tenth of the budget: 1 epoch of 10 (measured best in BENCHMARKS.md), 9 of 94."""
     return max(1, round(epochs / 10))
@@ -82,6 +89,7 @@ class SearchSettings:
     sampler: str = "tpe"
     scheduler: str = "asha"
     grace_period: int | None = None  # None: default_grace of the epochs
+    eval_every: int | None = None  # None: default_eval_every of the training set's size
     objective: str = "val"
     confirm: int = 0
     max_failures: int = 1
@@ -117,6 +125,7 @@ class SearchSettings:
             ("--epochs", self.epochs, 1),
             ("--max-concurrent", self.max_concurrent, 1),
             ("--grace-period", self.grace_period, 1),
+            ("--eval-every", self.eval_every, 1),
             ("--max-failures", self.max_failures, 0),
             ("--confirm", self.confirm, 0),
             ("--train-subsample", self.train_subsample, 2),
@@ -147,7 +156,10 @@ class SearchSettings:
         """The settings with the budget filled in for a training set of `n` images."""
         epochs = self.epochs or default_epochs(n)
         return dataclasses.replace(
-            self, epochs=epochs, grace_period=self.grace_period or default_grace(epochs)
+            self,
+            epochs=epochs,
+            grace_period=self.grace_period or default_grace(epochs),
+            eval_every=self.eval_every or default_eval_every(n),
         )
 
     @property

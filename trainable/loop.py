@@ -91,8 +91,10 @@ def train(
             scheduler.load_state_dict(start["scheduler"])
         first_epoch = start["epoch"]
 
+    started, train_time, epochs_since_report = time.perf_counter(), 0.0, 0
+    total_loss = torch.zeros((), device=device)
     for epoch in range(first_epoch, cfg.epochs):
-        started = time.perf_counter()
+        epoch_started = time.perf_counter()
         # Every epoch's randomness derives from (seed, epoch) alone, so a resumed run
         # repeats exactly what the uninterrupted run would have done.
         # Folded into numpy's seed range: a large seed would otherwise give seeds that
@@ -105,7 +107,6 @@ def train(
         ).to(device)
         batch = len(order) if len(order) < cfg.batch_size else cfg.batch_size
         model.train()
-        total_loss = torch.zeros((), device=device)
         for step in range(steps_per_epoch):
             idx = order[step * batch : (step + 1) * batch]
             y = train_y[idx]
@@ -126,14 +127,19 @@ def train(
                 scheduler.step()
             total_loss += loss.detach()
 
-        train_time = time.perf_counter() - started
+        train_time += time.perf_counter() - epoch_started
+        epochs_since_report += 1
+        if (epoch + 1) % cfg.eval_every and epoch + 1 < cfg.epochs:
+            continue  # validation (a report, a checkpoint) every eval_every epochs
         metrics = score_epoch(model, data, perturbed_val, mean, std, device, sensitivity_levels)
         metrics |= {
             "epoch": epoch + 1,
-            "train_loss": float(total_loss) / steps_per_epoch,
-            "train_time_s": train_time,  # the optimisation steps alone
+            "train_loss": float(total_loss) / (steps_per_epoch * epochs_since_report),
+            "train_time_s": train_time,  # the optimisation steps alone, since the last report
             "epoch_time_s": time.perf_counter() - started,  # with validation
         } | peak_memory_mb(device)
+        started, train_time, epochs_since_report = time.perf_counter(), 0.0, 0
+        total_loss = torch.zeros((), device=device)
 
         def state(epoch: int = epoch + 1, threshold: float | None = metrics.get("val_threshold")):
             return checkpoint_state(

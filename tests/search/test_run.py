@@ -264,12 +264,16 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
 
 @pytest.mark.slow
 def test_a_search_for_specificity_at_a_fixed_sensitivity_runs_end_to_end(tmp_path, capsys):
-    flags = "--space focal --name screen --num-samples 3 --epochs 2 --objective spec@sens=0.975"
+    flags = "--space focal --name screen --num-samples 3 --objective spec@sens=0.975"
+    # validating every 2nd epoch: ASHA judges trials at the epochs they report
+    flags += " --epochs 4 --eval-every 2 --grace-period 2"
     assert search(tmp_path, flags) == 0
     metric = "val_specificity_at_sensitivity_0.975"
     board = pd.read_csv(tmp_path / "screen" / "leaderboard.csv")
     search_rows = board[board["role"] == "search"]
     assert search_rows[metric].is_monotonic_decreasing  # ranked by the operating point
+    assert set(board["best_epoch"]) <= {2, 4} and set(board["epochs_run"]) <= {2, 4}
+    assert (board[board["role"] != "search"]["epochs_run"] == 4).all()
     assert json.loads((tmp_path / "screen" / "best.json").read_text())["objective"] == metric
     test = json.loads((tmp_path / "screen" / "test_metrics.json").read_text())
     for name in ("answer", "baseline", "seed_recipe"):
@@ -286,6 +290,7 @@ def test_a_search_for_specificity_at_a_fixed_sensitivity_runs_end_to_end(tmp_pat
         ("--space fancy", "unknown space 'fancy'"),
         ("", "--space is required"),
         ("--space focal --num-samples 0", "--num-samples must be at least 1"),
+        ("--space focal --eval-every 0", "--eval-every must be at least 1"),
         ("--space focal --epochs 2 --grace-period 3", "exceeds --epochs"),
         ("--space focal --name nothing --resume", "no experiment at"),
         ("--space focal --gpus-per-trial 1", "GPU"),

@@ -3,7 +3,7 @@ import dataclasses
 import pytest
 
 from search.run import parse_args, settings_from
-from search.settings import SearchSettings, default_epochs, default_grace
+from search.settings import SearchSettings, default_epochs, default_eval_every, default_grace
 from trainable.errors import UserError
 
 
@@ -13,10 +13,13 @@ def test_the_default_budget_is_images_seen_so_small_data_gets_more_epochs():
     assert default_epochs(78_468) == 10  # never below 10 epochs
     assert default_epochs(20) == 200  # nor above 200
     assert [default_grace(e) for e in (10, 94, 3)] == [1, 9, 1]  # a tenth of the budget
+    # validation about every 4,708 images seen: about 10 passes per trial at any size
+    assert [default_eval_every(n) for n in (4_708, 78_468, 500, 20)] == [1, 1, 9, 235]
     small = SearchSettings(space="focal").for_train_images(500)
-    assert (small.epochs, small.grace_period) == (94, 9)
-    given = SearchSettings(space="focal", epochs=4, grace_period=2).for_train_images(500)
-    assert (given.epochs, given.grace_period) == (4, 2)  # what the user gave stays
+    assert (small.epochs, small.grace_period, small.eval_every) == (94, 9, 9)
+    given = SearchSettings(space="focal", epochs=4, grace_period=2, eval_every=1)
+    given = given.for_train_images(500)
+    assert (given.epochs, given.grace_period, given.eval_every) == (4, 2, 1)  # the user's stay
 
 
 def test_the_command_line_and_direct_construction_agree():

@@ -1,5 +1,7 @@
 """The training loop on real data: it learns, resumes exactly, repeats itself on CPU."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -37,6 +39,25 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(tmp
     for a, b in zip(full[1:], resumed, strict=True):
         assert a["val_balanced_accuracy"] == b["val_balanced_accuracy"]
         assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+
+
+def test_eval_every_validates_every_kth_epoch_and_the_last_and_resumes_between(tmp_path):
+    data = load_data("synthetic")
+    cfg = TrainConfig(epochs=5, eval_every=2, aug_strength=0.5)
+    every, states = run_epochs(cfg, data)
+    assert [m["epoch"] for m in every] == [2, 4, 5]  # the last epoch always validates
+    assert [s["epoch"] for s in states] == [2, 4, 5]  # a checkpoint per report
+    # the same training as validating every epoch: validation never touches the weights
+    each, _ = run_epochs(dataclasses.replace(cfg, eval_every=1), data)
+    for m in every:
+        assert m["val_balanced_accuracy"] == each[m["epoch"] - 1]["val_balanced_accuracy"]
+    # the report's train loss is the mean over the epochs since the last report
+    assert every[0]["train_loss"] == pytest.approx(np.mean([m["train_loss"] for m in each[:2]]))
+    # resumed from the epoch-2 checkpoint, it repeats the uninterrupted run
+    resumed, _ = run_epochs(cfg, data, start=states[0])
+    assert [m["val_balanced_accuracy"] for m in resumed] == [
+        m["val_balanced_accuracy"] for m in every[1:]
+    ]
 
 
 def test_same_seed_same_metrics_on_cpu():
