@@ -277,10 +277,11 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     reference_results = run_configs(
         trainable, list(references.values()), tune_path, "references", objective, concurrent
     )  # in references_path(settings)
-    reference_runs = {
-        reference_role(run.config, references): run
-        for run in candidates(reference_results, objective, epochs)
+    runs = {
+        reference_role(r.config, references): r
+        for r in candidates(reference_results, objective, epochs)
     }
+    reference_runs = {name: runs[name] for name in references if name in runs}  # in order
     if settings.resume and tune.Tuner.can_restore(tune_path):
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
             try:
