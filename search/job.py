@@ -1,5 +1,5 @@
-"""The whole job one search command runs: Ray started, the references trained, the Tuner built
-(told the references' scores) and fitted, the answer's members trained, the report written.
+"""The whole job one search command runs: Ray started, the Tuner built and fitted, the answer's
+members and the references trained, the report written.
 
     from search.job import search
     search(SearchSettings(space="focal", data="pneumoniamnist"))   # False: no trial scored
@@ -22,7 +22,6 @@ import logging  # noqa: E402
 import socket  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -33,11 +32,11 @@ from ray import tune  # noqa: E402
 from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
-from search.answer import Candidate, Member, one_image, plan_members  # noqa: E402
+from search.answer import Member, one_image, plan_members  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.interrupt import fit  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
-from search.optuna_search import PruningOptunaSearch, ToldTrial  # noqa: E402
+from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.progress import Progress  # noqa: E402
 from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
@@ -45,7 +44,6 @@ from search.reruns import (  # noqa: E402
     candidates,
     confirm_configs,
     reference_configs,
-    reference_role,
     run_configs,
     trial_dirname,
 )
@@ -147,31 +145,22 @@ def check_gpus(per_trial: float, autoscaling: bool) -> None:
 
 
 def build_tuner(
-    settings: SearchSettings,
-    trainable,
-    experiment: Path,
-    class_counts: list[int],
-    references: Mapping[str, Candidate] | None = None,
+    settings: SearchSettings, trainable, experiment: Path, class_counts: list[int]
 ) -> tune.Tuner:
-    """The search as a Tuner: TPE (or random) over the space, told the trained `references`
-    (name -> its run) as finished trials where the space can express them, ASHA, checkpoints
-    kept by score; `settings` must have its budget filled in (`for_train_images`);
-    `class_counts` of the training set fix the seed recipe's focal alpha."""
+    """The search as a Tuner: the references written in the space's knobs first, then TPE (or
+    random) over the space, ASHA, checkpoints kept by score; `settings` must have its budget
+    filled in (`for_train_images`); `class_counts` of the training set fix the seed recipe's
+    focal alpha."""
     points = start_points(settings.space, class_counts)
-    told = [
-        ToldTrial(name, points[name], run.score, f"references/{run.trial}")
-        for name, run in (references or {}).items()
-        if name in points
-    ]
     searcher = PruningOptunaSearch(
         space=SPACES[settings.space],
         metric=settings.metric,
         mode="max",
         sampler=SEARCH_SAMPLERS[settings.sampler](seed=settings.seed),
+        points_to_evaluate=points or None,
         storage=experiment_storage(experiment),
         study_name=settings.name,
         max_epochs=settings.epochs,
-        told=told,
     )
     # What Tune builds from max_concurrent_trials, built here to be an ExperimentSearch.
     limited = ConcurrencyLimiter(searcher, max_concurrent=settings.max_concurrent)
@@ -218,14 +207,13 @@ def build_tuner(
 
 
 def search(settings: SearchSettings) -> bool:
-    """The whole job: the references trained in full, the search, the answer's members, the
-    report; and with `confirm`, the top configs retrained with new seeds. False when no
+    """The whole job: the search, the answer's members and the references trained in full,
+    the report; and with `confirm`, the top configs retrained with new seeds. False when no
     trial reported a score, so there is no answer."""
     experiment = settings.report_dir
     check_writable(experiment)
     tune_path = settings.tune_path
-    # the references train before the search's Tuner exists: either one is an experiment
-    exists = tune.Tuner.can_restore(tune_path) or tune.Tuner.can_restore(references_path(settings))
+    exists = tune.Tuner.can_restore(tune_path)
     if settings.resume and not exists:
         raise UserError(f"--resume: no experiment at {tune_path}; check --name and --storage")
     if not settings.resume and exists:
@@ -265,24 +253,7 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
         train_trial, data=data, sensitivity_levels=levels, robust_score=settings.robust_score
     )
     trainable = tune.with_resources(trainable, resources)
-    epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
-    started = time.monotonic()
-    # The references train first: the search is told their scores (its first "trials"), the
-    # answer's rule compares the search's trials with them, and the report with the answer.
-    print(
-        f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
-        flush=True,
-    )
-    references = reference_configs(epochs, settings.seed, settings.eval_every)
-    reference_results = run_configs(
-        trainable, list(references.values()), tune_path, "references", objective, concurrent
-    )  # in references_path(settings)
-    runs = {
-        reference_role(r.config, references): r
-        for r in candidates(reference_results, objective, epochs)
-    }
-    reference_runs = {name: runs[name] for name in references if name in runs}  # in order
-    if settings.resume and tune.Tuner.can_restore(tune_path):
+    if settings.resume:
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
             try:
                 tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
@@ -293,19 +264,28 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
                 ) from None
     else:
         counts = np.bincount(data.train_y, minlength=data.num_classes).tolist()
-        tuner = build_tuner(settings, trainable, experiment, counts, reference_runs)
+        tuner = build_tuner(settings, trainable, experiment, counts)
+    epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
     stopping = f", ASHA grace {settings.grace_period}" if settings.scheduler == "asha" else ""
     print(
         f"space {settings.space}: {settings.num_samples} trials of up to {epochs} epochs"
         f"{stopping}, {concurrent} at a time -> {tune_path}",
         flush=True,
     )
-    search_started = time.monotonic()
+    started = time.monotonic()
     with resuming_at(experiment, tune_path):
         results = fit(tuner)
-    print(f"search took {time.monotonic() - search_started:.0f}s", flush=True)
+    print(f"search took {time.monotonic() - started:.0f}s", flush=True)
+    print(
+        f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
+        flush=True,
+    )
+    references = reference_configs(epochs, settings.seed, settings.eval_every)
+    reference_results = run_configs(
+        trainable, list(references.values()), tune_path, "references", objective, concurrent
+    )
     image = one_image(data.val_y, data.num_classes)
-    reference_scores = [run.score for run in reference_runs.values()]
+    reference_scores = [c.score for c in candidates(reference_results, objective, epochs)]
     plan = plan_members(candidates(results, objective, epochs), reference_scores, image)
     to_train = [member.config for member in plan if member.needs_training]
     completions = None
@@ -342,10 +322,6 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
     return True
-
-
-def references_path(settings: SearchSettings) -> str:
-    return f"{settings.tune_path}/references"
 
 
 def member_line(plan: list[Member], epochs: int) -> str:

@@ -13,11 +13,6 @@ reports are not written twice), and a config asked for after the snapshot is ask
 under a new trial, leaving the first one RUNNING forever (it is marked FAIL on restore, so
 neither TPE's constant liar nor optuna-dashboard counts a trial that will never report).
 
-The references (plain baseline, seed recipe) are trained before the search; `told` hands
-their scores to the study as finished trials at their points in the space's knobs
-(`spaces.start_points`), so TPE models from them without the search training them again. Ray's
-own `evaluated_rewards` does this only for dict spaces, not define-by-run ones like ours.
-
 One truth with the leaderboard: a finished trial's value is its best epoch's score (what the
 leaderboard, best.json and TensorBoard's HParams tab call its score), not its last epoch's; the
 study names its metric, and each Optuna trial carries its Tune trial id and folder as user
@@ -28,8 +23,6 @@ from __future__ import annotations
 
 import logging
 import warnings
-from collections.abc import Sequence
-from dataclasses import dataclass
 
 import optuna
 from optuna.exceptions import UpdateFinishedTrialError
@@ -41,20 +34,9 @@ from search.reruns import trial_folder
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class ToldTrial:
-    """A config trained outside the search, told to the study as a finished trial."""
-
-    name: str  # e.g. "seed_recipe"; the Optuna trial's user attribute "reference"
-    point: dict  # its knobs in the space's own parameters (spaces.start_points)
-    score: float  # its best epoch's objective
-    folder: str  # where it lies in the experiment, e.g. references/trial_ab12cd34
-
-
 class PruningOptunaSearch(OptunaSearch):
-    def __init__(self, *args, max_epochs: int, told: Sequence[ToldTrial] = (), **kwargs):
+    def __init__(self, *args, max_epochs: int, **kwargs):
         self.max_epochs = max_epochs
-        self.told = tuple(told)
         self.best_scores: dict[str, float] = {}  # Tune trial id -> best reported score
         super().__init__(*args, **kwargs)
 
@@ -63,19 +45,6 @@ class PruningOptunaSearch(OptunaSearch):
         with warnings.catch_warnings():  # experimental since optuna 3.2, still there in 5.0
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             self._ot_study.set_metric_names([self._metric])  # not "Objective 0" in the dashboard
-        if not self._ot_study.get_trials(deepcopy=False):  # a new study, not one resumed
-            for told in self.told:
-                self._tell(told)
-
-    def _tell(self, told: ToldTrial) -> None:
-        """Optuna's way to add a known result to a define-by-run study: enqueue the point, ask
-        (the space records each parameter's distribution), tell the score."""
-        self._ot_study.enqueue_trial(told.point)
-        trial = self._ot_study.ask()
-        self._space(trial)
-        trial.set_user_attr("reference", told.name)
-        trial.set_user_attr("folder", told.folder)
-        self._ot_study.tell(trial, told.score)
 
     def suggest(self, trial_id: str) -> dict | None:
         config = super().suggest(trial_id)

@@ -212,9 +212,7 @@ def write_report(
     table = table.reset_index(drop=True)
     study = load_study(experiment)
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
-        folders = {t.number: t.user_attrs.get("folder") for t in study.trials}
-        # a told reference's folder is references/trial_...: its row has the last part
-        numbers = {Path(f).name: number for number, f in folders.items() if f}
+        numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
         table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
     table.to_csv(experiment / "leaderboard.csv", index=False)
     grids = [grid for grid in (results, completions, references) if grid is not None]

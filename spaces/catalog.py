@@ -115,11 +115,9 @@ SPACES: dict[str, Space] = {
 _DEFAULT_SHARED = {k: getattr(TrainConfig(), k) for k in ("lr", "weight_decay", "batch_size")}
 
 
-def start_points(space: str, class_counts: Sequence[int]) -> dict[str, dict[str, Any]]:
-    """The references (plain baseline, seed recipe), by name, written in `space`'s own knobs
-    where the space can express them exactly. The search trains the references first and
-    tells TPE their scores as finished trials at these points, so it models from a known-good
-    start instead of random draws alone.
+def start_points(space: str, class_counts: Sequence[int]) -> list[dict[str, Any]]:
+    """The two references (plain baseline, seed recipe) written in `space`'s own knobs, where
+    the space can express them exactly: the search's first trials, before TPE's random start.
 
     Starting from what a user would otherwise do is what the default search lacked: 10 of its
     12 trials were random draws, and the answer lost to both references on validation
@@ -133,24 +131,20 @@ def start_points(space: str, class_counts: Sequence[int]) -> dict[str, dict[str,
     focal_ce = {"gamma": 0.0, "alpha": 0.5}
     focal_recipe = {"gamma": 0.0, "alpha": recipe_alpha(class_counts)}
     points = {
-        "baseline": {"baseline": {}},
-        "weighted": {"seed_recipe": {"weight_power": SEED_RECIPE["weight_power"], **oversample}},
-        "sampler": {},  # plain CE at the default augmentation: neither reference
-        "focal": {
-            "baseline": {**focal_ce, "sampler": "none", "aug_strength": 0.0},
-            "seed_recipe": {
-                **focal_recipe,
-                **oversample,
-                "aug_strength": default_aug["aug_strength"],
-            },
-        },
-        "augment": {"baseline": no_aug},
-        "full": {
-            "baseline": {"loss": "ce", "sampler": "none", **no_aug},
-            "seed_recipe": {**SEED_RECIPE, **default_aug},
-        },
+        "baseline": [{}],
+        "weighted": [{"weight_power": SEED_RECIPE["weight_power"], **oversample}],
+        "sampler": [],  # plain CE at the default augmentation: neither reference
+        "focal": [
+            {**focal_ce, "sampler": "none", "aug_strength": 0.0},
+            {**focal_recipe, **oversample, "aug_strength": default_aug["aug_strength"]},
+        ],
+        "augment": [no_aug],
+        "full": [
+            {"loss": "ce", "sampler": "none", **no_aug},
+            {**SEED_RECIPE, **default_aug},
+        ],
     }[space]
-    return {name: {**_DEFAULT_SHARED, **point} for name, point in points.items()}
+    return [{**_DEFAULT_SHARED, **point} for point in points]
 
 
 def recipe_alpha(class_counts: Sequence[int]) -> float:

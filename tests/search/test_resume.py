@@ -1,9 +1,8 @@
 """SIGKILL a running search, then --resume it: every trial done once, the study intact.
 
-The kill lands at four points, each recognised by the line the search has just printed: the
-references (training before the search's Tuner exists), start-up (the Tuner exists, no search
-trial has run), mid-trial (one trial done, the next running), and the members (the search is
-over, the answer's extra models are training).
+The kill lands at three points, each recognised by the line the search has just printed:
+start-up (the Tuner exists, no trial has run), mid-trial (one trial done, the next running),
+and the report stage (the search is over, the reference trials are training).
 """
 
 import os
@@ -29,10 +28,9 @@ def command(storage) -> list[str]:
 
 
 KILL_POINTS = {
-    "references": "reference 1/2 done",
     "start-up": "space focal:",
     "mid-trial": f"trial 1/{TRIALS} done",
-    "members": "search took",
+    "report": "search took",
 }
 
 
@@ -93,8 +91,7 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
     assert by_role.loc["baseline", "config/aug_strength"] == 0.0
     assert by_role.loc["seed_recipe", "config/sampler"] == "oversample"
     states = study_states(tmp_path / "killed")
-    assert states.count("COMPLETE") == TRIALS + 2  # the two references, told, come first
-    assert states[:2] == ["COMPLETE", "COMPLETE"]
+    assert states.count("COMPLETE") == TRIALS
     # a config asked for after Tune's last snapshot is asked again; the stale copy is FAIL
     assert set(states) <= {"COMPLETE", "FAIL"} and states.count("FAIL") <= 1
 
@@ -117,8 +114,8 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
     assert proc.returncode == 130, rest[-2000:]
     hint = [line for line in rest.splitlines() if line.startswith("interrupted; continue with:")]
     assert len(hint) == 1 and hint[0].endswith(" --resume") and "--name killed" in hint[0]
-    # no members trained, no report written for a half-finished search
-    assert "training the answer's members" not in rest
+    # no references trained, no report written for a half-finished search
+    assert "training the reference configs" not in rest
     assert not (tmp_path / "killed" / "leaderboard.csv").exists()
 
     if how.startswith("ctrl-c"):  # the printed command, as a user would paste it
@@ -130,7 +127,7 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
         shutil.copytree(tmp_path / "killed", copy / "killed")
         bare = ["--storage", str(copy), "--name", "killed", "--resume"]
         board = resume(copy, [sys.executable, "-m", "search.run", *bare])
-        assert study_states(copy / "killed").count("COMPLETE") == TRIALS + 2
+        assert study_states(copy / "killed").count("COMPLETE") == TRIALS
         assert study_states(tmp_path / "killed") == before
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()

@@ -54,16 +54,16 @@ def test_same_seed_same_configs_from_tpe():
 PNEUMONIAMNIST_TRAIN = [1214, 3494]  # normal, pneumonia
 
 
-def start_configs(name: str) -> dict[str, TrainConfig]:
+def start_configs(name: str) -> list[TrainConfig]:
     """The space's start points as the space itself turns them into configs."""
-    configs = {}
-    for reference, point in start_points(name, PNEUMONIAMNIST_TRAIN).items():
+    configs = []
+    for point in start_points(name, PNEUMONIAMNIST_TRAIN):
         study = optuna.create_study(direction="maximize")
         study.enqueue_trial(point)
         trial = study.ask()
         fixed = SPACES[name](trial)
         assert trial.params == point  # every knob of the point is one the space asks for
-        configs[reference] = TrainConfig.from_dict({**trial.params, **fixed})
+        configs.append(TrainConfig.from_dict({**trial.params, **fixed}))
     return configs
 
 
@@ -73,23 +73,23 @@ def test_start_points_are_the_references_where_the_space_holds_them(name):
     recipe = TrainConfig.from_dict(SEED_RECIPE)
     configs = start_configs(name)
     expected = {
-        "baseline": {"baseline": baseline},
-        "weighted": {"seed_recipe": recipe},
-        "sampler": {},
-        "augment": {"baseline": baseline},
-        "full": {"baseline": baseline, "seed_recipe": recipe},
+        "baseline": [baseline],
+        "weighted": [recipe],
+        "sampler": [],
+        "augment": [baseline],
+        "full": [baseline, recipe],
     }
     if name in expected:
         assert configs == expected[name]
     else:  # focal: the references as focal loss with gamma 0, checked numerically below
-        ce, weighted = configs["baseline"], configs["seed_recipe"]
+        ce, weighted = configs
         assert (ce.gamma, ce.alpha, ce.sampler, ce.aug_strength) == (0.0, 0.5, "none", 0.0)
         assert (weighted.gamma, weighted.sampler, weighted.sampler_power) == (0, "oversample", 0.5)
         assert weighted.aug_strength == recipe.aug_strength
 
 
 def test_focal_start_points_compute_the_references_losses():
-    ce, weighted = start_configs("focal").values()
+    ce, weighted = start_configs("focal")
     counts = np.array(PNEUMONIAMNIST_TRAIN)
     logits = torch.randn(256, 2, generator=torch.Generator().manual_seed(0))
     labels = torch.randint(0, 2, (256,), generator=torch.Generator().manual_seed(1))
