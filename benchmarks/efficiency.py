@@ -28,6 +28,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -161,19 +162,13 @@ def sizes_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
-    """The answer rebuilt from the first k of its members (the plan lists good trials first,
-    then new seeds in turn, so a prefix is what a smaller plan would have trained), each
-    rescored on validation (its own tuned threshold) and test; and the member runs' summed
-    training time, which a smaller answer would not spend."""
-    import pandas as pd
-
-    from search.answer import average
+def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
+    """A finished search's data (as its record loads it), its answer's members (best.json)
+    and each member's class probabilities on validation and test, from its checkpoint."""
     from search.settings import SearchSettings
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
     from trainable.cli import data_options
     from trainable.data import load_data
-    from trainable.metrics import evaluate
 
     record = json.loads((experiment / "search.json").read_text())["settings"]
     settings = SearchSettings(**{**record, "resume": True})
@@ -183,6 +178,20 @@ def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
     for member in members:
         state = load_checkpoint(Path(member["checkpoint"]) / CHECKPOINT_FILE)
         probs.append({s: predict_checkpoint(state, data, s) for s in ("val", "test")})
+    return data, members, probs
+
+
+def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
+    """The answer rebuilt from the first k of its members (the plan lists good trials first,
+    then new seeds in turn, so a prefix is what a smaller plan would have trained), each
+    rescored on validation (its own tuned threshold) and test; and the member runs' summed
+    training time, which a smaller answer would not spend."""
+    import pandas as pd
+
+    from search.answer import average
+    from trainable.metrics import evaluate
+
+    data, members, probs = member_probabilities(experiment)
     board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
     good = sum(m["kind"] != "new_seed" for m in members)
     out = {}

@@ -32,7 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.efficiency import OUT
+from benchmarks.efficiency import OUT, member_probabilities
 
 FIGURES = Path("benchmarks/target_cut.json")
 KS_ALPHA = 0.01
@@ -93,20 +93,9 @@ def answer_scores(experiment: Path, cache: Path) -> dict[str, np.ndarray]:
     if path.exists():
         return dict(np.load(path))
     from search.answer import average
-    from search.settings import SearchSettings
-    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
-    from trainable.cli import data_options
-    from trainable.data import load_data
 
-    record = json.loads((experiment / "search.json").read_text())["settings"]
-    settings = SearchSettings(**{**record, "resume": True})
-    data = load_data(settings.data, **data_options(settings))
-    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
-    states = [load_checkpoint(Path(m["checkpoint"]) / CHECKPOINT_FILE) for m in members]
-    scores = {
-        f"{split}": average([predict_checkpoint(s, data, split) for s in states])[:, 1]
-        for split in ("val", "test")
-    }
+    data, _, probs = member_probabilities(experiment)
+    scores = {split: average([p[split] for p in probs])[:, 1] for split in ("val", "test")}
     scores |= {"val_y": data.val_y, "test_y": data.test_y}
     path.parent.mkdir(parents=True, exist_ok=True)
     np.savez(path, **scores)
@@ -125,6 +114,12 @@ def no_shift_control(val: np.ndarray, val_y: np.ndarray) -> dict[str, float]:
     return {k: float(np.mean([r[k] for r in runs])) for k in runs[0]}
 
 
+def cells(rules: dict) -> str:
+    """One table cell: each rule's balanced accuracy, then the KS p-value."""
+    figures = " / ".join(f"{rules[k]:.4f}" for k in ("val", "mixture", "detected", "oracle"))
+    return f"{figures} ({rules['ks_p']:.1e})"
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.target_cut", description=__doc__)
     p.add_argument("--searches", type=Path, default=OUT / "searches")
@@ -141,11 +136,6 @@ def main(argv: list[str] | None = None) -> int:
         test = cut_rules(s["val"], s["val_y"], s["test"], s["test_y"])
         halves = no_shift_control(s["val"], s["val_y"])
         rows[experiment.name] = {"test": test, "val_halves": halves}
-
-        def cells(r: dict) -> str:
-            rules = " / ".join(f"{r[k]:.4f}" for k in ("val", "mixture", "detected", "oracle"))
-            return f"{rules} ({r['ks_p']:.1e})"
-
         print(f"| {experiment.name} | {cells(test)} | {cells(halves)} |", flush=True)
     FIGURES.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1))
     return 0

@@ -63,9 +63,9 @@ def default_epochs(train_images: int) -> int:
 def default_eval_every(epochs: int) -> int:
     """About 10 validation passes per trial, as on PneumoniaMNIST's 10 epochs: 500 images'
     94 epochs validate after every 9th (each pass scores 524 validation images, longer than
-    the epoch's 3 optimiser steps). With ASHA's default grace, its first rung is the first
-    report."""
-    return max(1, round(epochs / 10))
+    the epoch's 3 optimiser steps). The same tenth as ASHA's default grace, so its first rung
+    is the first report."""
+    return default_grace(epochs)
 
 
 def default_grace(epochs: int) -> int:
