@@ -176,7 +176,7 @@ def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]
     members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
     probs = []
     for member in members:
-        state = load_checkpoint(Path(member["checkpoint"]) / CHECKPOINT_FILE)
+        state = load_checkpoint(experiment / member["checkpoint"] / CHECKPOINT_FILE)
         probs.append({s: predict_checkpoint(state, data, s) for s in ("val", "test")})
     return data, members, probs
 

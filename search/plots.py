@@ -6,6 +6,8 @@
 - knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;
   errored trials have no score and are counted in the title), the references as lines;
 - importances.png: Optuna's parameter importances over every trial at a common budget;
+- calibration.png: reliability diagrams (scikit-learn's CalibrationDisplay, 10 bins) of the
+  answer's calibrated probabilities on validation and test, beside the references' on test;
 - best_model/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
 
@@ -23,6 +25,7 @@ import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import NullFormatter  # noqa: E402
+from sklearn.calibration import CalibrationDisplay  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
     PrecisionRecallDisplay,
@@ -157,6 +160,20 @@ def importances_figure(study: optuna.Study) -> plt.Figure | None:
     return fig
 
 
+def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Figure:
+    """Each curve's reliability diagram: the share of positives against the mean predicted
+    probability in 10 equal-width bins; the diagonal is perfect calibration."""
+    fig, ax = plt.subplots(figsize=(5.6, 5.2))
+    for name, (labels, scores) in curves.items():
+        style = {"linestyle": "--"} if not name.startswith("answer") else {}  # references
+        CalibrationDisplay.from_predictions(labels, scores, n_bins=10, name=name, ax=ax, **style)
+    ax.set_xlabel(f"mean predicted probability of {classes[1]}")
+    ax.set_ylabel(f"share that is {classes[1]}")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def write_plots(
     experiment: Path,
     table: pd.DataFrame,
@@ -166,11 +183,13 @@ def write_plots(
     classes: list[str] | None = None,
     cuts: dict[str, float] | None = None,
     references: dict[str, float] | None = None,
+    calibration_title: str = "",
 ) -> list[Path]:
     written = []
     figures = {"knobs.png": knobs_figure(table, objective, references)}
     if curves:
         figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
+        figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
     if study is not None:
         figures["importances.png"] = importances_figure(study)
     for name, fig in figures.items():

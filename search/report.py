@@ -29,6 +29,7 @@ from ray.tune import Result, ResultGrid
 
 from search.answer import Member, average, one_image, reached
 from search.board import write_hparams
+from search.calibration import calibration_figures, fit_temperature, scale
 from search.plots import write_plots, write_tensorboard
 from search.reruns import (
     REFERENCES,
@@ -109,6 +110,10 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "calibration": {
+            "val": calibration_figures(val_probs, data.val_y),
+            "test": calibration_figures(probs, data.test_y),
+        },
         **split_details(val_probs, probs, data, state["threshold"], objective),
         "_probs": probs,  # for the answer and the curves; dropped before writing
         "_val_probs": val_probs,
@@ -140,9 +145,21 @@ def split_details(
 
 
 def score_answer(members: list[dict], data: Data, objective: str) -> dict:
-    """The mean of the members' probabilities, thresholded on its own validation scores."""
-    val_probs = average([m["_val_probs"] for m in members])
-    test_probs = average([m["_probs"] for m in members])
+    """The mean of the members' probabilities, calibrated by a temperature fitted on
+    validation (search.calibration) and thresholded on its own calibrated validation scores."""
+    mean_val = average([m["_val_probs"] for m in members])
+    mean_test = average([m["_probs"] for m in members])
+    temperature = fit_temperature(mean_val, data.val_y)
+    val_probs, test_probs = scale(mean_val, temperature), scale(mean_test, temperature)
+    calibration: dict[str, Any] = {"temperature": temperature}
+    for split, before, after, labels in (
+        ("val", mean_val, val_probs, data.val_y),
+        ("test", mean_test, test_probs, data.test_y),
+    ):
+        uncalibrated = {
+            f"{k}_uncalibrated": v for k, v in calibration_figures(before, labels).items()
+        }
+        calibration[split] = calibration_figures(after, labels) | uncalibrated
     val = evaluate(val_probs, data.val_y)
     test = evaluate(test_probs, data.test_y, threshold=val.get("threshold"))
     return {
@@ -151,9 +168,11 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
             for m in members
         ],
         "threshold": val.get("threshold"),
+        "temperature": temperature,
         "val": val,
         "test": test,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
+        "calibration": calibration,
         **split_details(val_probs, test_probs, data, val.get("threshold"), objective),
         "_probs": test_probs,
         "_val_probs": val_probs,
@@ -259,13 +278,17 @@ def write_report(
         name: {k: v for k, v in s.items() if not k.startswith("_")} for name, s in scored.items()
     }
     single = ("trial_id", "config", "val", "threshold", "epoch", "checkpoint")
+    answer = {k: public["answer"][k] for k in ("members", "threshold", "temperature", "val")}
+    answer["members"] = [
+        m | {"checkpoint": portable(m["checkpoint"], experiment)} for m in answer["members"]
+    ]
+    points = public["answer"].get("operating_points")
+    answer["sensitivity_cuts"] = {k: p["cut"] for k, p in points["val"].items()} if points else {}
+    best_trial = {k: public["best_trial"][k] for k in single}
+    best_trial["checkpoint"] = portable(best_trial["checkpoint"], experiment)
     write_json(
         experiment / "best.json",
-        {
-            "objective": objective,
-            "answer": {k: public["answer"][k] for k in ("members", "threshold", "val")},
-            "best_trial": {k: public["best_trial"][k] for k in single},
-        },
+        {"objective": objective, "answer": answer, "best_trial": best_trial},
     )
     write_json(
         experiment / "test_metrics.json",
@@ -273,6 +296,17 @@ def write_report(
     )
     write_pictures(experiment, table[table["role"] == "search"], objective, scored, data, study)
     return report
+
+
+def portable(checkpoint: str, experiment: Path) -> str:
+    """A checkpoint's path relative to the experiment when it lies inside it, so a copied or
+    moved experiment still finds its models; readers join it to the experiment's folder,
+    which leaves an absolute path (cloud storage's checkpoints) as it is."""
+    path = Path(checkpoint)
+    try:
+        return str(path.resolve().relative_to(experiment.resolve()))
+    except ValueError:
+        return checkpoint
 
 
 def write_pictures(
@@ -301,7 +335,12 @@ def write_pictures(
         for name in (n for n in REFERENCES if n in scored):
             curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name]["_probs"][:, 1])
         cuts = {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
-    write_plots(experiment, table, objective, curves, study, data.classes, cuts, references)
+    c = answer["calibration"]
+    title = (
+        f"answer calibrated on validation (temperature {c['temperature']:.2f}): ECE val "
+        f"{c['val']['ece']:.3f}, test {c['test']['ece']:.3f}"
+    )
+    write_plots(experiment, table, objective, curves, study, data.classes, cuts, references, title)
 
 
 def load_study(experiment: Path) -> optuna.Study | None:
@@ -341,6 +380,13 @@ def format_summary(report: dict) -> str:
             lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
     lines += operating_lines(report["scored"])
     answer = report["scored"]["answer"]
+    c = answer["calibration"]
+    lines.append(
+        f"calibration: the answer's probabilities scaled by temperature {c['temperature']:.2f} "
+        f"(fitted on validation); ECE val {c['val']['ece_uncalibrated']:.3f} -> "
+        f"{c['val']['ece']:.3f}, test {c['test']['ece_uncalibrated']:.3f} -> "
+        f"{c['test']['ece']:.3f} (calibration.png)"
+    )
     lines.append(
         f"objective {report['objective']}; the answer's val-test gap "
         f"{answer['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"

@@ -1,7 +1,5 @@
 """The search end to end on small real runs, and its refusals of bad input."""
 
-import contextlib
-import io
 import json
 import wsgiref.util
 from pathlib import Path
@@ -26,17 +24,6 @@ from search.run import main
 
 def search(storage, flags: str) -> int:
     return main(["--data", "synthetic", "--storage", str(storage), *flags.split()])
-
-
-@pytest.fixture(scope="module")
-def small_search(tmp_path_factory) -> tuple[Path, str]:
-    """One finished search (5 trials, ASHA): its experiment folder and what it printed."""
-    storage = tmp_path_factory.mktemp("search")
-    flags = "--space full --name small --num-samples 5 --epochs 3 --grace-period 1 --seed 1"
-    printed = io.StringIO()
-    with contextlib.redirect_stdout(printed):
-        assert search(storage, flags) == 0
-    return storage / "small", printed.getvalue()
 
 
 @pytest.mark.slow
@@ -142,7 +129,14 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     # TensorBoard: the best model's curves
     best_model = b"".join(e.read_bytes() for e in (experiment / "best_model").glob("events*"))
     assert b"test/pr_curve" in best_model and b"test/confusion_matrix" in best_model
-    for picture in ("roc_pr.png", "knobs.png"):
+    # the answer's probabilities calibrated by one temperature fitted on validation
+    calibration = test["answer"]["calibration"]
+    assert calibration["temperature"] == best["answer"]["temperature"] > 0
+    for split in ("val", "test"):
+        figures = calibration[split]
+        assert 0 <= figures["ece"] <= 1 and 0 <= figures["brier"] <= 1
+        assert {"ece", "brier"} <= set(test["baseline"]["calibration"][split])
+    for picture in ("roc_pr.png", "knobs.png", "calibration.png"):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 
 
