@@ -27,7 +27,7 @@ import numpy as np
 
 from search.settings import SearchSettings, experiment_dir
 from trainable.checkpoint import write_json
-from trainable.data import Data
+from trainable.data import Data, resize_method
 from trainable.errors import UserError
 
 MANIFEST = "search.json"
@@ -52,9 +52,16 @@ def data_summary(data: Data) -> dict[str, Any]:
 def write_manifest(folder: Path, settings: SearchSettings, data: Data) -> None:
     """The settings with the budget filled in, the data's shape and counts, the versions."""
     versions = {p: metadata.version(p) for p in ("torch", "ray", "optuna")}
+    channels, size, _ = data.train_x.shape[1:]
     record = {
         "settings": dataclasses.asdict(settings),
         "data": data_summary(data),
+        # what search.predict prepares a new image with, as training's images were
+        "preprocessing": {
+            "channels": int(channels),
+            "size": int(size),
+            "resize": resize_method(settings.data),
+        },
         "versions": versions,
     }
     folder.mkdir(parents=True, exist_ok=True)

@@ -482,10 +482,11 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     return x
 
 
-def _decode(path: Path, size: int, mode: str) -> np.ndarray:
+def _decode(path: Path, size: int | None, mode: str) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            return np.asarray(im.convert(mode).resize((size, size), Image.BILINEAR))
+            im = im.convert(mode)
+            return np.asarray(im if size is None else im.resize((size, size), Image.BILINEAR))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         # PIL refuses images over 2 x MAX_IMAGE_PIXELS (179 M pixels) before decoding them
         raise UserError(f"cannot decode image {path} ({e}); remove or replace the file") from None
@@ -562,12 +563,42 @@ def _resize_all(data: Data, size: int | None) -> Data:
     resized = {}
     for split in SPLITS:
         x, y = data.split(split)
-        t = torch.from_numpy(x).float()
-        t = F.interpolate(
-            t, size=(size, size), mode="bilinear", antialias=True, align_corners=False
-        )
-        resized[split] = (t.round().clamp(0, 255).to(torch.uint8).numpy(), y)
+        resized[split] = (resize_arrays(x, size), y)
     return Data(*resized["train"], *resized["val"], *resized["test"], classes=data.classes)
+
+
+def resize_arrays(x: np.ndarray, size: int) -> np.ndarray:
+    """uint8 (N, C, H, W) images resized to size x size as arrays are: bilinear, antialiased."""
+    if x.shape[-2:] == (size, size):
+        return x
+    t = F.interpolate(
+        torch.from_numpy(x).float(),
+        size=(size, size),
+        mode="bilinear",
+        antialias=True,
+        align_corners=False,
+    )
+    return t.round().clamp(0, 255).to(torch.uint8).numpy()
+
+
+# --- one image as training saw it (search.predict) ------------------------------------
+
+RESIZE_BY_PIL = "pil_bilinear"  # class folders: PIL decodes and resizes in one step
+RESIZE_ARRAYS = "torch_bilinear_antialias"  # npz / MedMNIST arrays, when --size differs
+
+
+def resize_method(source: str) -> str:
+    """How `source`'s images were brought to the training size."""
+    return RESIZE_BY_PIL if Path(source).expanduser().is_dir() else RESIZE_ARRAYS
+
+
+def read_image(path: Path, size: int, channels: int, resize: str) -> np.ndarray:
+    """One image file as uint8 (C, size, size), decoded and resized the way training's
+    images were (`resize`, from resize_method); UserError when it cannot be decoded."""
+    mode = "L" if channels == 1 else "RGB"
+    x = _decode(path, size if resize == RESIZE_BY_PIL else None, mode)
+    x = x[None] if channels == 1 else x.transpose(2, 0, 1)
+    return resize_arrays(np.ascontiguousarray(x)[None], size)[0]
 
 
 def _set_channels(data: Data, channels: int | None) -> Data:
@@ -583,3 +614,16 @@ def _set_channels(data: Data, channels: int | None) -> Data:
             x = np.round(x)[:, None].astype(np.uint8)
         out[split] = (np.ascontiguousarray(x), y)
     return Data(*out["train"], *out["val"], *out["test"], classes=data.classes)
+
+
+def read_npz_images(path: Path) -> np.ndarray:
+    """The images of an npz as uint8 (N, C, H, W): its `images` array, else `test_images`."""
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            key = next((k for k in ("images", "test_images") if k in f.files), None)
+            if key is None:
+                raise UserError(f"{path} has no `images` (or `test_images`) array to predict on")
+            x = f[key]
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        raise UserError(f"cannot read {path} as .npz ({e}); re-export it") from None
+    return _to_nchw(x, f"{path}:{key}")

@@ -1,0 +1,208 @@
+"""Apply a finished search's answer to new images: one CSV row per image.
+
+    python -m search.predict results/NAME path/to/images/            # every image below it
+    python -m search.predict results/NAME a.png b.jpeg --out scores.csv
+    python -m search.predict results/NAME scans.npz                   # its images (or test_images)
+
+Each row holds the image, each class's probability (the answer's mean of its members,
+calibrated by the temperature fitted on validation: search.calibration), the decision at the
+tuned cut and, for two classes, at each sensitivity level the report lists (the cut that first
+reached it on validation). An image that cannot be read gets a row with the reason in `error`
+and no scores. Images are prepared as training's were (search.json's `preprocessing`: channels,
+size, and PIL's bilinear resize for class folders or torch's antialiased one for arrays).
+The experiment may have been copied or moved: its models are found relative to it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from trainable.errors import UserError
+
+PROGRESS_EVERY = 500  # images between progress lines on stderr
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What predicting needs from a finished search, read once."""
+
+    states: list[dict]  # the members' checkpoints (weights, config, normalisation)
+    temperature: float
+    threshold: float | None  # on the calibrated positive-class probability; None for > 2 classes
+    sensitivity_cuts: dict[str, float]  # level -> cut, chosen on validation
+    classes: list[str]
+    channels: int
+    size: int
+    resize: str
+
+
+def load_answer(experiment: Path) -> Answer:
+    """The answer of the search in `experiment` (its best.json, search.json and members)."""
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
+    from trainable.data import resize_method
+
+    best_file, manifest_file = experiment / "best.json", experiment / "search.json"
+    for path in (best_file, manifest_file):
+        if not path.exists():
+            raise UserError(
+                f"{path} not found: give the folder of a finished search (results/NAME)"
+            )
+    best = json.loads(best_file.read_text())["answer"]
+    manifest = json.loads(manifest_file.read_text())
+    shape = manifest["data"]["image_shape"]  # (C, H, W)
+    prep = manifest.get("preprocessing") or {  # searches from before it was recorded
+        "channels": shape[0],
+        "size": shape[-1],
+        "resize": resize_method(manifest["settings"]["data"]),
+    }
+    states = []
+    for member in best["members"]:
+        path = experiment / member["checkpoint"] / CHECKPOINT_FILE
+        if not path.exists():
+            raise UserError(
+                f"the answer's model {path} is missing; copy the whole experiment folder "
+                "(its trial and members/ folders hold the models)"
+            )
+        states.append(load_checkpoint(path))
+    return Answer(
+        states=states,
+        temperature=best.get("temperature", 1.0),  # 1.0: searches before calibration
+        threshold=best["threshold"],
+        sensitivity_cuts=best.get("sensitivity_cuts", {}),
+        classes=manifest["data"]["classes"],
+        channels=prep["channels"],
+        size=prep["size"],
+        resize=prep["resize"],
+    )
+
+
+def answer_probabilities(answer: Answer, images: np.ndarray) -> np.ndarray:
+    """Calibrated class probabilities (N, K) of uint8 images (N, C, H, W): the members'
+    mean, as the report scores the answer."""
+    import torch
+
+    from search.answer import average
+    from search.calibration import scale
+    from trainable.checkpoint import predict
+    from trainable.config import TrainConfig
+    from trainable.models import make_model, pick_device
+
+    if not len(images):
+        return np.zeros((0, len(answer.classes)))
+    device = pick_device("auto")
+    probs = []
+    for state in answer.states:
+        cfg = TrainConfig.from_dict(state["config"])
+        model = make_model(cfg.model, answer.channels, len(answer.classes), answer.size)
+        model = model.to(device, memory_format=torch.channels_last)
+        model.load_state_dict(state["model"])
+        probs.append(predict(model, images, state["pixel_mean"], state["pixel_std"], device)[0])
+    return scale(average(probs), answer.temperature)
+
+
+def image_files(inputs: list[Path]) -> list[Path]:
+    """The image files among `inputs`, folders searched recursively, in a stable order."""
+    from trainable.data import IMAGE_SUFFIXES
+
+    files = []
+    for path in inputs:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+            if not found:
+                raise UserError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+            files += found
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UserError(f"{path} not found; give image files, folders of them or an .npz")
+    return files
+
+
+def read_inputs(answer: Answer, inputs: list[Path]) -> tuple[list[str], np.ndarray, dict]:
+    """Each input image's name, the readable ones as one uint8 array (in order) and
+    {name: reason} for those that could not be read."""
+    from trainable.data import read_image, read_npz_images, resize_arrays
+
+    names, images, errors = [], [], {}
+    files = image_files(inputs)
+    for i, path in enumerate(files, start=1):
+        if path.suffix.lower() == ".npz":
+            x = read_npz_images(path)
+            if x.shape[1] != answer.channels:
+                raise UserError(
+                    f"{path} has {x.shape[1]}-channel images; the answer was trained on "
+                    f"{answer.channels}-channel ones"
+                )
+            names += [f"{path}#{j}" for j in range(len(x))]
+            images += list(resize_arrays(x, answer.size))
+            continue
+        names.append(str(path))
+        try:
+            images.append(read_image(path, answer.size, answer.channels, answer.resize))
+        except UserError as e:
+            errors[str(path)] = str(e)
+        if len(files) > PROGRESS_EVERY and i % PROGRESS_EVERY == 0:
+            print(f"read {i}/{len(files)} images", file=sys.stderr, flush=True)
+    shape = (0, answer.channels, answer.size, answer.size)
+    return names, np.stack(images) if images else np.zeros(shape, np.uint8), errors
+
+
+def prediction_rows(answer: Answer, names: list[str], probs: np.ndarray, errors: dict) -> list:
+    """One dict per image: its probabilities and decisions, or its error."""
+    rows, scored = [], iter(probs)
+    for name in names:
+        row: dict = {"image": name}
+        if name in errors:
+            rows.append(row | {"error": errors[name]})
+            continue
+        p = next(scored)
+        row |= {f"p_{c}": float(v) for c, v in zip(answer.classes, p, strict=True)}
+        if answer.threshold is None:
+            row["decision"] = answer.classes[int(p.argmax())]
+        else:
+            row["decision"] = answer.classes[int(p[1] >= answer.threshold)]
+            for level, cut in answer.sensitivity_cuts.items():
+                row[f"decision_at_sensitivity_{level}"] = answer.classes[int(p[1] >= cut)]
+        rows.append(row | {"error": ""})
+    return rows
+
+
+def write_csv(path: Path, rows: list[dict]) -> None:
+    """Atomically, columns in first-seen order (a row with an error lacks the scores)."""
+    columns = list(dict.fromkeys(k for row in rows for k in row))
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m search.predict", description=__doc__)
+    p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
+    p.add_argument("images", type=Path, nargs="+", help="image files, folders or an .npz")
+    p.add_argument("--out", type=Path, default=Path("predictions.csv"), help="the CSV written")
+    args = p.parse_args(argv)
+    try:
+        answer = load_answer(args.experiment)
+        names, images, errors = read_inputs(answer, args.images)
+        probs = answer_probabilities(answer, images)
+        rows = prediction_rows(answer, names, probs, errors)
+        write_csv(args.out, rows)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{len(rows) - len(errors)} images scored, {len(errors)} unreadable -> {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

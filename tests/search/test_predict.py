@@ -1,0 +1,133 @@
+"""Applying a finished search's answer to image files, as a user with new X-rays would."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from datasets import PNEUMONIAMNIST
+from PIL import Image
+
+from search.answer import average
+from search.calibration import scale
+from search.predict import main as predict
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+from trainable.data import load_data
+from trainable.metrics import evaluate
+
+
+@pytest.fixture
+def experiment(small_search) -> Path:
+    """A finished search on real PneumoniaMNIST images (tests/search/conftest.py)."""
+    return small_search[0]
+
+
+def write_test_split(folder: Path) -> tuple[list[Path], np.ndarray]:
+    """The test split's images as PNG files in nested class folders, as a site might keep them."""
+    data = load_data(str(PNEUMONIAMNIST))
+    paths = []
+    for i, (image, label) in enumerate(zip(data.test_x[:, 0], data.test_y, strict=True)):
+        path = folder / data.classes[label] / f"batch{i % 3}" / f"image{i:04d}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+        paths.append(path)
+    return paths, data.test_y
+
+
+def read_rows(path: Path) -> list[dict]:
+    with path.open() as f:
+        return list(csv.DictReader(f))
+
+
+def answer_scores(experiment: Path, split: str = "test", calibrated: bool = True) -> np.ndarray:
+    """The answer's probabilities computed the report's way, from best.json."""
+    data = load_data(str(PNEUMONIAMNIST))
+    answer = json.loads((experiment / "best.json").read_text())["answer"]
+    states = [
+        load_checkpoint(experiment / m["checkpoint"] / CHECKPOINT_FILE) for m in answer["members"]
+    ]
+    mean = average([predict_checkpoint(state, data, split) for state in states])
+    return scale(mean, answer["temperature"]) if calibrated else mean
+
+
+@pytest.mark.slow
+def test_predicting_the_test_images_as_files_repeats_the_reports_test_scores(experiment, tmp_path):
+    paths, labels = write_test_split(tmp_path / "site")
+    out = tmp_path / "predictions.csv"
+    assert predict([str(experiment), str(tmp_path / "site"), "--out", str(out)]) == 0
+
+    rows = {row["image"]: row for row in read_rows(out)}
+    assert len(rows) == len(paths)  # nested folders read whole
+    scores = np.array([float(rows[str(p)]["p_pneumonia"]) for p in paths])
+    np.testing.assert_allclose(scores, answer_scores(experiment)[:, 1], atol=1e-6)
+
+    report = json.loads((experiment / "test_metrics.json").read_text())["answer"]
+    said = np.array([rows[str(p)]["decision"] == "pneumonia" for p in paths])
+    normal, pneumonia = labels == 0, labels == 1
+    assert report["confusion"]["test"]["matrix"] == [
+        [int((~said[normal]).sum()), int(said[normal].sum())],
+        [int((~said[pneumonia]).sum()), int(said[pneumonia].sum())],
+    ]
+    assert evaluate(np.stack([1 - scores, scores], 1), labels, report["threshold"])[
+        "balanced_accuracy"
+    ] == pytest.approx(report["test"]["balanced_accuracy"])
+    for level, point in report["operating_points"]["test"].items():
+        said_at = np.array(
+            [rows[str(p)][f"decision_at_sensitivity_{level}"] == "pneumonia" for p in paths]
+        )
+        assert said_at[pneumonia].mean() == pytest.approx(point["sensitivity"])
+
+
+@pytest.mark.slow
+def test_a_copied_experiment_predicts_after_the_original_is_gone(experiment, tmp_path):
+    image = tmp_path / "one.png"
+    Image.fromarray(load_data(str(PNEUMONIAMNIST)).test_x[0, 0]).save(image)
+    before, after = tmp_path / "before.csv", tmp_path / "after.csv"
+    assert predict([str(experiment), str(image), "--out", str(before)]) == 0
+    copy = tmp_path / "moved" / "small"
+    shutil.copytree(experiment, copy)
+    hidden = experiment.with_name("hidden")
+    experiment.rename(hidden)  # the original gone while the copy predicts
+    try:
+        assert predict([str(copy), str(image), "--out", str(after)]) == 0
+    finally:
+        hidden.rename(experiment)
+    assert read_rows(before) == read_rows(after)
+
+
+@pytest.mark.slow
+def test_unreadable_images_get_a_row_with_the_reason(experiment, tmp_path, capsys):
+    good, broken = tmp_path / "good.jpeg", tmp_path / "broken.png"
+    Image.fromarray(load_data(str(PNEUMONIAMNIST)).test_x[0, 0]).save(good)
+    broken.write_bytes(b"not a picture")
+    out = tmp_path / "predictions.csv"
+    assert predict([str(experiment), str(good), str(broken), "--out", str(out)]) == 0
+    rows = {row["image"]: row for row in read_rows(out)}
+    assert rows[str(good)]["error"] == "" and rows[str(good)]["decision"] in ("normal", "pneumonia")
+    assert "cannot decode image" in rows[str(broken)]["error"]
+    assert rows[str(broken)]["p_pneumonia"] == ""
+    assert "1 images scored, 1 unreadable" in capsys.readouterr().out
+
+
+def test_a_folder_that_is_not_an_experiment_is_refused_in_one_line(tmp_path, capsys):
+    assert predict([str(tmp_path), str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "best.json not found" in err
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.slow
+def test_calibration_moves_no_decision(experiment):
+    """The temperature changes what the probabilities say, not which side of the cut an
+    image falls: balanced accuracy of the raw mean at its own tuned cut is the report's."""
+    report = json.loads((experiment / "test_metrics.json").read_text())["answer"]
+    data = load_data(str(PNEUMONIAMNIST))
+    raw_val = evaluate(answer_scores(experiment, "val", calibrated=False), data.val_y)
+    raw_test = evaluate(
+        answer_scores(experiment, calibrated=False), data.test_y, raw_val["threshold"]
+    )
+    assert raw_val["balanced_accuracy"] == pytest.approx(report["val"]["balanced_accuracy"])
+    assert raw_test["balanced_accuracy"] == pytest.approx(report["test"]["balanced_accuracy"])
+    assert report["temperature"] != pytest.approx(1.0)  # the scaling did something
