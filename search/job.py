@@ -34,6 +34,7 @@ from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import Member, one_image, plan_members  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
+from search.card import model_card, write_model_card  # noqa: E402
 from search.interrupt import fit  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
@@ -306,6 +307,7 @@ def run_search(settings: SearchSettings, experiment: Path) -> bool:
     print(format_summary(report))
     if not report["scored"]:
         return False
+    write_model_card(experiment, model_card(report["scored"], data, settings))
     if settings.confirm:
         ranks = confirm_configs(
             results, settings.confirm, objective, settings.seed, epochs, CONFIRM_SEEDS

@@ -136,6 +136,17 @@ def test_a_small_search_writes_a_consistent_report(small_search):
         figures = calibration[split]
         assert 0 <= figures["ece"] <= 1 and 0 <= figures["brier"] <= 1
         assert {"ece", "brier"} <= set(test["baseline"]["calibration"][split])
+    # the model card: counts, members and test figures with their bootstrap intervals
+    card = (experiment / "MODEL_CARD.md").read_text()
+    assert (
+        f"## Test results ({sum(test['answer']['confusion']['test']['class_counts'])} images"
+        in card
+    )
+    row = next(line for line in card.splitlines() if line.startswith("| balanced accuracy |"))
+    value, low, high = (float(x) for x in row.replace("-", "|").split("|")[2:5])
+    assert value == pytest.approx(test["answer"]["test"]["balanced_accuracy"], abs=1e-4)
+    assert low <= value <= high
+    assert sum(line.startswith("| trial_") for line in card.splitlines()) == len(members)
     for picture in ("roc_pr.png", "knobs.png", "calibration.png"):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 

@@ -1,0 +1,176 @@
+"""MODEL_CARD.md: what the answer is, what it was measured on, and where it may fail.
+
+    write_model_card(experiment, model_card(scored, data, settings))  # write_report's scored
+
+After Mitchell et al., "Model Cards for Model Reporting" (FAT* 2019), cut to what a finished
+search knows: intended use, the data and its class counts, the members' configs, test metrics
+with 95% bootstrap intervals over the test images (scipy.stats.bootstrap, percentile, 1000
+resamples, fixed seed), operating points, calibration, the validation-to-test gap, and plain
+limitations. Written for two classes and more; operating points only for two.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import bootstrap
+from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
+
+from search.settings import SearchSettings
+from trainable.data import Data
+
+RESAMPLES = 1000
+SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "focal_gamma", "focal_alpha", "aug_strength",
+               "lr", "weight_decay", "batch_size", "epochs", "model", "seed")  # fmt: skip
+
+
+def interval(statistic, *samples: np.ndarray) -> tuple[float, float]:
+    """The 95% percentile bootstrap interval of `statistic` over paired samples (images)."""
+    result = bootstrap(
+        samples,
+        statistic,
+        paired=True,
+        vectorized=False,
+        n_resamples=RESAMPLES,
+        method="percentile",
+        random_state=0,
+    )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def test_rows(probs: np.ndarray, labels: np.ndarray, threshold: float | None) -> list[str]:
+    """Markdown rows: each test metric with its interval."""
+    if probs.shape[1] == 2:
+        said = (probs[:, 1] >= threshold).astype(np.int64)
+        metrics = {
+            "balanced accuracy": (lambda y, p: balanced_accuracy_score(y, p), said),
+            "sensitivity": (lambda y, p: recall_score(y, p, pos_label=1, zero_division=0), said),
+            "specificity": (lambda y, p: recall_score(y, p, pos_label=0, zero_division=0), said),
+            "ROC-AUC": (lambda y, s: roc_auc_score(y, s), probs[:, 1]),
+        }
+    else:
+        said = probs.argmax(1)
+        metrics = {"balanced accuracy": (lambda y, p: balanced_accuracy_score(y, p), said)}
+    rows = []
+    for name, (statistic, outputs) in metrics.items():
+        low, high = interval(statistic, labels, outputs)
+        rows.append(f"| {name} | {statistic(labels, outputs):.4f} | {low:.4f} - {high:.4f} |")
+    return rows
+
+
+def model_card(scored: dict, data: Data, settings: SearchSettings) -> str:
+    answer = scored["answer"]
+    counts = {
+        split: np.bincount(data.split(split)[1], minlength=data.num_classes)
+        for split in ("train", "val", "test")
+    }
+    lines = [
+        f"# Model card: {settings.name}",
+        "",
+        "## Intended use",
+        f"Classifies {data.train_x.shape[-1]} px, {data.train_x.shape[1]}-channel images into "
+        f"{', '.join(data.classes)}. Made by an automated search over ways of handling class "
+        "imbalance (space `" + settings.space + "`) for research and for evaluation at a "
+        "site before any use; not a medical device, and not to be used for a diagnosis "
+        "without a clinician and a validation on the site's own images.",
+        "",
+        "## Data",
+        f"Source: `{settings.data}`"
+        + (
+            f", {settings.train_subsample} training images drawn from it"
+            if settings.train_subsample
+            else ""
+        ),  # fmt: skip
+        "",
+        "| split | " + " | ".join(data.classes) + " |",
+        "|---|" + "---:|" * data.num_classes,
+    ]
+    for split, n in counts.items():
+        lines.append(f"| {split} | " + " | ".join(str(int(c)) for c in n) + " |")
+    lines += [
+        "",
+        "## The model",
+        f"The mean of {len(answer['members'])} networks' class probabilities, calibrated by "
+        f"a temperature of {answer['temperature']:.3f} fitted on validation; "
+        + (
+            f"it says `{data.classes[1]}` when that probability is at least "
+            f"{answer['threshold']:.4f} (the cut that maximised balanced accuracy on validation)."
+            if answer.get("threshold") is not None
+            else "it says the most probable class."
+        ),
+        "",
+        "| member | kind | " + " | ".join(SHOWN_KNOBS) + " |",
+        "|---|---|" + "---|" * len(SHOWN_KNOBS),
+    ]
+    for member in answer["members"]:
+        knobs = " | ".join(str(member["config"].get(k, "")) for k in SHOWN_KNOBS)
+        lines.append(f"| {member['trial_id']} | {member['kind']} | {knobs} |")
+    test_probs = answer["_probs"]
+    lines += [
+        "",
+        f"## Test results ({len(data.test_y)} images, scored once after the search)",
+        "",
+        "| metric | value | 95% interval |",
+        "|---|---:|---|",
+        *test_rows(test_probs, data.test_y, answer.get("threshold")),
+        "",
+        f"Validation balanced accuracy {answer['val']['balanced_accuracy']:.4f}; test "
+        f"{answer['test']['balanced_accuracy']:.4f} (gap {answer['val_test_gap']:+.4f}).",
+    ]
+    for name in ("baseline", "seed_recipe"):
+        if name in scored:
+            ref = scored[name]["test"]
+            lines.append(
+                f"The {name.replace('_', ' ')} config trained the same way: test balanced "
+                f"accuracy {ref['balanced_accuracy']:.4f}, ROC-AUC {ref['roc_auc']:.4f}."
+            )
+    points = answer.get("operating_points")
+    if points:
+        lines += [
+            "",
+            "## Operating points (cut chosen on validation, applied to test)",
+            "",
+            "| sensitivity wanted | cut | validation sens / spec | test sens / spec |",
+            "|---|---:|---|---|",
+        ]
+        for level, v in points["val"].items():
+            t = points["test"][level]
+            lines.append(
+                f"| {level} | {v['cut']:.4f} | {v['sensitivity']:.3f} / {v['specificity']:.3f} "
+                f"| {t['sensitivity']:.3f} / {t['specificity']:.3f} |"
+            )
+    c = answer["calibration"]
+    lines += [
+        "",
+        "## Calibration (top-label ECE, 10 bins; Brier)",
+        f"Validation ECE {c['val']['ece_uncalibrated']:.3f} before the temperature, "
+        f"{c['val']['ece']:.3f} after; test {c['test']['ece_uncalibrated']:.3f} -> "
+        f"{c['test']['ece']:.3f} (Brier {c['test']['brier']:.3f}). calibration.png shows the "
+        "reliability diagrams.",
+        "",
+        "## Limitations",
+        "- Every choice (configs, members, cut, temperature) was made on one validation "
+        f"split of {len(data.val_y)} images; one image of its smallest class moves balanced "
+        f"accuracy by {1 / (data.num_classes * counts['val'].min()):.4f}.",
+        "- A new acquisition (scanner, site, population) can move the cut: the models may "
+        "still rank images well (ROC-AUC) while the validation-tuned cut lands in the wrong "
+        "place. Check the operating point on labelled images from the site before use.",
+        "- Probabilities are calibrated for images like the validation split's; under a "
+        "shift they are not.",
+        f"- Trained at {data.train_x.shape[-1]} px; finer findings may need more resolution.",
+        "",
+        "## Files",
+        "- `best.json`, `test_metrics.json`, `leaderboard.csv`: the answer and every trial.",
+        "- `python -m search.predict <this folder> IMAGES --out predictions.csv`: apply it.",
+        "- `python -m search.export <this folder>`: one file (`answer.pt2`, `answer.json`) "
+        "that loads with torch alone.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_model_card(experiment: Path, text: str) -> None:
+    """MODEL_CARD.md, whole or absent (written beside, then moved into place)."""
+    tmp = experiment / "MODEL_CARD.md.tmp"
+    tmp.write_text(text)
+    tmp.replace(experiment / "MODEL_CARD.md")
