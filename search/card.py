@@ -21,8 +21,9 @@ from search.settings import SearchSettings
 from trainable.data import Data
 
 RESAMPLES = 1000
-SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "focal_gamma", "focal_alpha", "aug_strength",
-               "lr", "weight_decay", "batch_size", "epochs", "model", "seed")  # fmt: skip
+SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "weight_power", "gamma", "alpha",
+               "aug_strength", "minority_aug", "lr", "weight_decay", "batch_size", "epochs",
+               "model", "seed")  # fmt: skip
 
 
 def interval(statistic, *samples: np.ndarray) -> tuple[float, float]:

@@ -102,7 +102,7 @@ def export(experiment: Path, out: Path) -> dict:
     info = description(answer)
     text = json.dumps(info, indent=2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
+    tmp = out.with_suffix(".tmp.pt2")  # torch.export.save wants the .pt2 ending
     torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
     tmp.replace(out)
     out.with_suffix(".json").write_text(text + "\n")

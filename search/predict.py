@@ -175,8 +175,8 @@ def prediction_rows(answer: Answer, names: list[str], probs: np.ndarray, errors:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """Atomically, columns in first-seen order (a row with an error lacks the scores)."""
-    columns = list(dict.fromkeys(k for row in rows for k in row))
+    """Atomically: the image, its scores and decisions, then `error` (empty when read)."""
+    columns = [*dict.fromkeys(k for row in rows for k in row if k != "error"), "error"]
     tmp = path.with_suffix(".tmp")
     with tmp.open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=columns, restval="")

@@ -109,12 +109,17 @@ def test_any_config_is_a_valid_train_config_or_one_user_error(knobs):
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg  # what it accepted round-trips
 
 
-def test_installed_entry_points_are_the_two_commands(tmp_path):
-    """`pip install -e .` puts imbalance-search and imbalance-train beside python; one is run
-    (each start imports torch: about 10 s on the 2-core machine)."""
+def test_installed_entry_points_are_the_four_commands(tmp_path):
+    """`pip install -e .` puts imbalance-search, -train, -predict and -export beside python;
+    one is run (each start imports torch: about 10 s on the 2-core machine)."""
     scripts = Path(sys.executable).parent
-    assert "from search.run import main" in (scripts / "imbalance-search").read_text()
-    assert "from trainable.train import main" in (scripts / "imbalance-train").read_text()
+    for command, module in (
+        ("imbalance-search", "search.run"),
+        ("imbalance-train", "trainable.train"),
+        ("imbalance-predict", "search.predict"),
+        ("imbalance-export", "search.export"),
+    ):
+        assert f"from {module} import main" in (scripts / command).read_text()
     missing, out = str(tmp_path / "missing.npz"), str(tmp_path / "run")
     done = subprocess.run(
         [str(scripts / "imbalance-train"), "--data", missing, "--out", out],
