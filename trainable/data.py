@@ -23,6 +23,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import hashlib
+import itertools
 import os
 import re
 import shutil
@@ -431,20 +432,32 @@ def carve_validation(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Split indices into (train, val), stratified by class, no group on both sides.
 
-    sklearn's StratifiedGroupKFold does both at once; we take one fold as validation.
+    sklearn's StratifiedGroupKFold does both at once; validation is `m` of its `k` folds,
+    m / k the fraction nearest `val_fraction` with k at most 50 (0.1: 1 of 10, 0.4: 2 of 5;
+    one fold of round(1 / fraction) carved 0.5 for 0.4).
     """
     if len(np.unique(labels)) < 2:
         raise UserError("training data has one class only; an imbalance search needs at least two")
-    n_splits = max(2, round(1 / val_fraction))
+    n_splits, n_val = fold_counts(val_fraction)
     folds = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     try:
-        train_idx, val_idx = next(folds.split(np.zeros(len(labels)), labels, groups))
+        splits = folds.split(np.zeros(len(labels)), labels, groups)
+        held = [val for _, val in itertools.islice(splits, n_val)]
+        val_idx = np.concatenate(held)
+        train_idx = np.setdiff1d(np.arange(len(labels)), val_idx)
     except ValueError as e:  # fewer patients than folds
         raise UserError(
             f"too few images to carve a validation split ({e}); add images, "
             "raise --val-fraction or provide a val/ folder"
         ) from None
     return np.sort(train_idx), np.sort(val_idx)
+
+
+def fold_counts(val_fraction: float, most: int = 50) -> tuple[int, int]:
+    """(k, m): m of k folds nearest `val_fraction`, the smallest k among equals."""
+    options = [(abs(round(val_fraction * k) / k - val_fraction), k) for k in range(2, most + 1)]
+    _, k = min(o for o in options if round(val_fraction * o[1]) >= 1)
+    return k, round(val_fraction * k)
 
 
 def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> np.ndarray:

@@ -89,6 +89,20 @@ def test_carve_never_puts_a_patient_on_both_sides():
     assert np.array_equal(again[1], val_idx)
 
 
+@pytest.mark.parametrize("fraction", [0.1, 0.15, 0.3, 0.4])
+def test_the_carve_holds_the_fraction_asked_for(fraction):
+    """Validation is m of k patient-grouped folds, m / k nearest the fraction (one fold of
+    round(1 / fraction) carved 0.5 for 0.4 and 0.33 for 0.3)."""
+    names = sorted(os.listdir(CHEST_XRAY / "train" / "PNEUMONIA"))
+    names += sorted(os.listdir(CHEST_XRAY / "train" / "NORMAL"))
+    labels = np.array([1] * 3875 + [0] * 1341)
+    groups = patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN)
+    train_idx, val_idx = carve_validation(labels, groups, fraction, seed=0)
+    assert len(val_idx) / len(labels) == pytest.approx(fraction, abs=0.01)
+    assert set(groups[train_idx]).isdisjoint(groups[val_idx])
+    assert len(train_idx) + len(val_idx) == len(labels)
+
+
 def test_patient_ids_follow_kermany_names():
     names = [
         "person123_bacteria_456.jpeg",
