@@ -12,6 +12,7 @@ command line's --help reads its defaults.
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
@@ -138,8 +139,15 @@ class SearchSettings:
                 raise UserError(
                     f"--grace-period ({self.grace_period}) exceeds --epochs ({self.epochs})"
                 )
-        if self.cpus_per_trial <= 0 or self.gpus_per_trial < 0:
-            raise UserError("--cpus-per-trial must be > 0 and --gpus-per-trial >= 0")
+        # `not x > 0` rather than `x <= 0`: NaN compares false both ways (a nan GPU share
+        # passed the old check and left every trial waiting for a resource no node has)
+        if not (self.cpus_per_trial > 0 and self.gpus_per_trial >= 0) or not all(
+            math.isfinite(x) for x in (self.cpus_per_trial, self.gpus_per_trial)
+        ):
+            raise UserError(
+                "--cpus-per-trial must be a number > 0 and --gpus-per-trial a number >= 0; got "
+                f"{self.cpus_per_trial} and {self.gpus_per_trial}"
+            )
         if self.resume and not self.name:
             raise UserError("--resume needs --name, the experiment to continue")
         if not 0 <= self.seed <= MAX_SEED - EXTRA_SEEDS:
