@@ -42,7 +42,7 @@ from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
 
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff"}
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
 # pixelates; --size accepts the same floor.
 MIN_IMAGE_SIZE = 8
@@ -370,6 +370,13 @@ def load_folder(
     files = {split: _list_images(root / split, classes) for split in SPLITS}
     if not files["train"][0]:
         raise UserError(f"{root / 'train'} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
+    empty = [c for c, n in zip(classes, np.bincount(files["train"][1], minlength=len(classes)),
+                                strict=True) if n == 0]  # fmt: skip
+    if empty:
+        raise UserError(
+            f"{root / 'train'}: class folder(s) {empty} hold no images; add images or remove "
+            "the folder (a class never trained on can only be guessed)"
+        )
     decoded = {
         split: _decode_cached(paths, size, channels, cache) for split, (paths, _) in files.items()
     }
@@ -399,7 +406,8 @@ def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.nd
         folder = split_dir / name
         if not folder.is_dir():
             continue
-        found = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        # rglob: a site's class folder often holds one subfolder per batch or patient
+        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
         for p in found:
             if not p.exists():  # a link whose target is gone
                 raise UserError(f"{p} is a broken link; remove it or restore what it points to")
@@ -498,11 +506,22 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
 def _decode(path: Path, size: int | None, mode: str) -> np.ndarray:
     try:
         with Image.open(path) as im:
-            im = im.convert(mode)
+            im = _eight_bit(im).convert(mode)
             return np.asarray(im if size is None else im.resize((size, size), Image.BILINEAR))
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         # PIL refuses images over 2 x MAX_IMAGE_PIXELS (179 M pixels) before decoding them
         raise UserError(f"cannot decode image {path} ({e}); remove or replace the file") from None
+
+
+def _eight_bit(im: Image.Image) -> Image.Image:
+    """A 16-bit or 32-bit grayscale image scaled linearly to 8 bits from the range of the
+    smallest depth that holds its brightest pixel (10, 12, 14 or 16 bits: X-ray detectors
+    store 12 bits in 16-bit PNGs); PIL's convert("L") clips such images to white instead."""
+    if im.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
+        return im
+    x = np.asarray(im, dtype=np.float64)
+    top = next((2**b - 1 for b in (8, 10, 12, 14, 16) if x.max() <= 2**b - 1), x.max())
+    return Image.fromarray(np.round(np.clip(x, 0, top) * 255 / top).astype(np.uint8), "L")
 
 
 # --- synthetic (smoke tests only) ------------------------------------------------------

@@ -357,3 +357,37 @@ def test_medmnist_class_names_come_from_its_table(tmp_path):
     copy = tmp_path / "pneumoniamnist_28.npz"
     shutil.copy(PNEUMONIAMNIST, copy)
     assert load_data(str(copy)).classes == ["normal", "pneumonia"]
+
+
+def test_images_a_site_keeps_are_all_read_as_they_look(tmp_path):
+    """Subfolders inside a class folder, .gif and .webp, and 16-bit PNGs holding 12-bit
+    X-rays: all read, the 16-bit ones as bright as their 8-bit originals."""
+    root = small_folder(tmp_path / "site", per_class=20)
+    cache = tmp_path / "cache"
+    plain = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    total = len(plain.train_y) + len(plain.val_y)
+    for i, f in enumerate(sorted((root / "train" / "PNEUMONIA").iterdir())):
+        if i % 4 == 0:  # a quarter moved one folder down, by batch
+            (f.parent / "batch1").mkdir(exist_ok=True)
+            f.rename(f.parent / "batch1" / f.name)
+        elif i % 4 == 1:  # a quarter re-saved as 16-bit PNGs of 12-bit values
+            pixels = np.asarray(Image.open(f).convert("L"), dtype=np.uint16) * 16
+            Image.fromarray(pixels).save(f.with_suffix(".png"))  # mode I;16
+            f.unlink()
+        elif i % 4 == 2:
+            Image.open(f).convert("L").save(f.with_suffix(".webp"), lossless=True)
+            f.unlink()
+    d = load_data(str(root), size=32, cache_dir=cache, val_fraction=0.25)
+    assert len(d.train_y) + len(d.val_y) == total  # nothing dropped
+    assert counts(np.concatenate([d.train_y, d.val_y])) == [20, 20]
+    # the same pixels within 8-bit rounding: 12 bits scaled back to 8, lossless webp
+    both = np.concatenate([d.train_x, d.val_x]).astype(int).mean()
+    before = np.concatenate([plain.train_x, plain.val_x]).astype(int).mean()
+    assert abs(both - before) < 0.5
+
+
+def test_a_class_folder_without_training_images_is_refused(tmp_path, capsys):
+    root = small_folder(tmp_path / "xray", per_class=20)
+    (root / "train" / "COVID").mkdir()
+    with pytest.raises(UserError, match=r"class folder\(s\) \['COVID'\] hold no images"):
+        load_data(str(root), size=32, cache_dir=tmp_path / "cache", val_fraction=0.25)
