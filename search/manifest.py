@@ -14,6 +14,7 @@ record existed resume with the flags given, as they did.
 from __future__ import annotations
 
 import dataclasses
+import fcntl
 import json
 import os
 import socket
@@ -118,33 +119,41 @@ def check_same_data(folder: Path, data: Data) -> None:
 
 @contextmanager
 def experiment_lock(folder: Path) -> Iterator[None]:
-    """Hold <folder>/.lock (pid and host) while a search runs on the experiment; a lock whose
-    process is gone (on this host) is taken over."""
+    """Hold <folder>/.lock while a search runs on the experiment: an exclusive flock, which the
+    kernel drops when its process ends, so a crashed search leaves nothing to take over; the
+    file names the holder (pid, host) for the refusal's message. Checking a pid written in
+    the file instead let two processes in at once (one read the other's lock before its pid
+    was written, called it stale and deleted it)."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK
     host = socket.gethostname()
-    for _ in range(2):
+    for _ in range(3):
+        fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o644)
         try:
-            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-        except FileExistsError:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
             pid, owner_host = _owner(path)
-            if pid is not None and (owner_host != host or _alive(pid)):
-                raise UserError(
-                    f"experiment {folder.name} is being run by process {pid} on {owner_host}; "
-                    "wait for it to end, or pick another --name"
-                ) from None
-            path.unlink(missing_ok=True)  # stale: its process is gone
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(f"{os.getpid()} {host}\n")
-        break
+            raise UserError(
+                f"experiment {folder.name} is being run by process {pid or '(starting)'} on "
+                f"{owner_host or host}; wait for it to end, or pick another --name"
+            ) from None
+        try:  # the holder before us may have removed the file while we opened it
+            current = os.stat(path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            current = False
+        if current:
+            break
+        os.close(fd)
     else:
         raise UserError(f"cannot take the lock {path}; remove it if no search is running")
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()} {host}\n".encode())
     try:
         yield
     finally:
-        if _owner(path)[0] == os.getpid():
-            path.unlink(missing_ok=True)
+        path.unlink(missing_ok=True)  # while still held: the next holder opens a new file
+        os.close(fd)
 
 
 def _owner(path: Path) -> tuple[int | None, str]:
@@ -153,13 +162,3 @@ def _owner(path: Path) -> tuple[int | None, str]:
         return int(pid), host
     except (OSError, ValueError):
         return None, ""
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -72,3 +73,43 @@ def test_a_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     (tmp_path / ".lock").write_text(f"{dead} {os.uname().nodename}\n")
     with experiment_lock(tmp_path):
         assert (tmp_path / ".lock").read_text().split()[0] == str(os.getpid())
+
+
+def hold_and_count_overlaps(folder: str, seconds: float, queue) -> None:
+    """Take and release the lock for `seconds`; count the times another holder was inside."""
+    import time
+
+    from search.manifest import experiment_lock as lock
+
+    inside, overlaps, held, end = Path(folder) / "inside", 0, 0, time.monotonic() + seconds
+    while time.monotonic() < end:
+        try:
+            with lock(Path(folder)):
+                held += 1
+                try:
+                    os.close(os.open(inside, os.O_CREAT | os.O_EXCL))
+                except FileExistsError:
+                    overlaps += 1
+                    continue
+                inside.unlink()
+        except UserError:
+            pass
+    queue.put((held, overlaps))
+
+
+def test_two_processes_racing_for_the_lock_are_never_inside_together(tmp_path):
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    racers = [
+        context.Process(target=hold_and_count_overlaps, args=(str(tmp_path), 4.0, queue))
+        for _ in range(2)
+    ]
+    for racer in racers:
+        racer.start()
+    results = [queue.get(timeout=60) for _ in racers]
+    for racer in racers:
+        racer.join()
+    assert all(held > 50 for held, _ in results)  # both took it, many times
+    assert sum(overlaps for _, overlaps in results) == 0
