@@ -26,6 +26,7 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
+import pandas as pd  # noqa: E402
 import ray  # noqa: E402
 import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
@@ -39,7 +40,12 @@ from search.interrupt import fit  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.progress import Progress  # noqa: E402
-from search.relocate import ExperimentSearch, experiment_storage, resuming_at  # noqa: E402
+from search.relocate import (  # noqa: E402
+    STUDY_FILE,
+    ExperimentSearch,
+    experiment_storage,
+    resuming_at,
+)
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
     candidates,
@@ -207,6 +213,18 @@ def build_tuner(
     )
 
 
+def missing_trials(experiment: Path, tune_path: str) -> list[str]:
+    """The trial folders a report of this experiment lists (leaderboard.csv) that are gone;
+    only where Tune's folders are the experiment's own (not in cloud storage)."""
+    board = experiment / "leaderboard.csv"
+    if not board.exists() or Path(tune_path).resolve() != experiment.resolve():
+        return []
+    where = {"search": "", "member_full_run": "members", "member_seed": "members"}
+    rows = pd.read_csv(board, usecols=["trial_id", "role"]).itertuples(index=False)
+    folders = [str(Path(where.get(role, "references")) / trial) for trial, role in rows]
+    return [folder for folder in folders if not (experiment / folder).is_dir()]
+
+
 def search(settings: SearchSettings) -> bool:
     """The whole job: the search, the answer's members and the references trained in full,
     the report; and with `confirm`, the top configs retrained with new seeds. False when no
@@ -221,6 +239,19 @@ def search(settings: SearchSettings) -> bool:
         raise UserError(
             f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
+        )
+    if settings.resume and (lost := missing_trials(experiment, tune_path)):
+        raise UserError(
+            f"trial folder(s) {', '.join(lost)} of {experiment} are missing; the report would "
+            "be rebuilt without them; put them back or start a new --name"
+        )
+    if settings.resume and not (experiment / STUDY_FILE).exists():
+        # without it Tune restores its trials but TPE starts an empty study: the report said
+        # "trials 0" and cut leaderboard.csv to the references
+        raise UserError(
+            f"{experiment / STUDY_FILE} is missing: it is the Optuna study this search "
+            "continues from; put it back (every copy of the experiment folder has it) or "
+            "start a new --name"
         )
     try:
         with experiment_lock(experiment):

@@ -351,3 +351,27 @@ def test_data_without_a_test_split_is_refused_before_anything_trains(tmp_path, c
     err = capsys.readouterr().err.strip()
     assert code == 2 and "has no test split" in err and "\n" not in err
     assert not (tmp_path / "results" / "x" / "tuner.pkl").exists()  # nothing trained
+
+
+@pytest.mark.slow
+def test_a_resume_without_the_optuna_study_is_refused_and_changes_nothing(
+    small_search, tmp_path, capsys
+):
+    import shutil
+
+    copy = tmp_path / "small"
+    shutil.copytree(small_search[0], copy)
+    (copy / "optuna.db").unlink()
+    before = {f: f.read_bytes() for f in copy.glob("*.*")}
+    assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "optuna.db is missing" in err and "\n" not in err
+    assert {f: f.read_bytes() for f in copy.glob("*.*")} == before  # nothing rewritten
+
+    # a lost trial folder: the report would be rebuilt without that trial
+    shutil.copy2(small_search[0] / "optuna.db", copy / "optuna.db")
+    best = json.loads((copy / "best.json").read_text())["best_trial"]["trial_id"]
+    shutil.rmtree(copy / best)
+    assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: trial folder(s) {best} of") and "\n" not in err
