@@ -38,30 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.efficiency import OUT, member_probabilities
+from search.adapt import adapted_cut, logit, mixture_cut
 
 FIGURES = Path("benchmarks/target_cut.json")
 KS_ALPHA = 0.01
-DRAWS = 300  # bootstrap draws of the label-shift-corrected test's null distribution
 HALF_SPLITS = 5
-
-
-def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
-def mixture_cut(scores: np.ndarray, seed: int = 0) -> float:
-    """The positive-class probability where a 2-component Gaussian mixture of the scores'
-    logits puts an image in the upper component rather than the lower one."""
-    from sklearn.mixture import GaussianMixture
-
-    z = logit(scores)[:, None]
-    mixture = GaussianMixture(2, random_state=seed).fit(z)
-    means = mixture.means_.ravel()
-    upper = int(np.argmax(means))
-    grid = np.linspace(means.min(), means.max(), 2001)[:, None]
-    crossing = grid[np.argmax(mixture.predict_proba(grid)[:, upper] >= 0.5), 0]
-    return float(1 / (1 + np.exp(-crossing)))
 
 
 def shift_p_value(source: np.ndarray, target: np.ndarray) -> float:
@@ -69,58 +50,6 @@ def shift_p_value(source: np.ndarray, target: np.ndarray) -> float:
     from scipy.stats import ks_2samp
 
     return float(ks_2samp(logit(source), logit(target)).pvalue)
-
-
-def label_shift_weights(val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarray):
-    """Per-class weights w_y = q_y / p_y that turn validation's class mix p into the
-    target's q, estimated without target labels by black-box shift estimation (Lipton et al.,
-    ICML 2018): the target's share of images said positive at `cut` is the validation
-    confusion matrix times q; solved for q, clipped into [0, 1]."""
-    said = val >= cut
-    confusion = np.array(
-        [[np.mean(~said[val_y == y]) for y in (0, 1)], [np.mean(said[val_y == y]) for y in (0, 1)]]
-    )  # rows: said 0 / 1; columns: true class
-    mu = np.array([np.mean(target < cut), np.mean(target >= cut)])
-    try:
-        q = np.linalg.solve(confusion, mu)
-    except np.linalg.LinAlgError:
-        q = np.bincount(val_y, minlength=2) / len(val_y)
-    q = np.clip(q, 1e-3, 1)
-    q /= q.sum()
-    return q / (np.bincount(val_y, minlength=2) / len(val_y))
-
-
-def weighted_ks(source: np.ndarray, weights: np.ndarray, target: np.ndarray) -> float:
-    """The largest gap between the target's distribution function and the weighted source's."""
-    order = np.argsort(source)
-    xs, cw = source[order], np.cumsum(weights[order]) / weights.sum()
-    grid = np.concatenate([xs, np.sort(target)])
-    f_source = np.concatenate([[0.0], cw])[np.searchsorted(xs, grid, side="right")]
-    f_target = np.searchsorted(np.sort(target), grid, side="right") / len(target)
-    return float(np.abs(f_source - f_target).max())
-
-
-def label_shift_corrected_p(
-    val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarray, draws: int = DRAWS
-) -> float:
-    """A shift test that a change of class mix alone does not trip: validation reweighted to
-    the target's estimated class mix (label_shift_weights) against the target, by the
-    Kolmogorov-Smirnov gap of their logits; its null distribution by the parametric
-    bootstrap (each draw a resample of validation as the source and a target-sized sample of
-    reweighted validation as the target, weights estimated again, as on the real target).
-    Written here: scipy's ks_2samp takes no weights."""
-    z_val, z_target = logit(val), logit(target)
-    w = label_shift_weights(val, val_y, cut, target)[val_y]
-    observed = weighted_ks(z_val, w, z_target)
-    rng = np.random.default_rng(0)
-    null = []
-    for _ in range(draws):  # a new source sample and a target drawn from it reweighted
-        source = rng.choice(len(val), size=len(val))
-        drawn = rng.choice(len(val), size=len(target), p=w / w.sum())
-        s, s_y = val[source], val_y[source]
-        w_drawn = label_shift_weights(s, s_y, cut, val[drawn])[s_y]
-        null.append(weighted_ks(z_val[source], w_drawn, z_val[drawn]))
-    return float((1 + np.sum(np.array(null) >= observed)) / (1 + draws))
 
 
 def cut_rules(
@@ -136,15 +65,15 @@ def cut_rules(
 
     val_cut, mixture = tune_threshold(val, val_y), mixture_cut(target)
     p = shift_p_value(val, target)
-    corrected = label_shift_corrected_p(val, val_y, val_cut, target)
+    corrected = adapted_cut(val, val_y, val_cut, target)  # the product's rule (search.adapt)
     return {
         "val": score(val_cut),
         "mixture": score(mixture),
         "detected": score(mixture if p < KS_ALPHA else val_cut),
-        "detected_corrected": score(mixture if corrected < KS_ALPHA else val_cut),
+        "detected_corrected": score(corrected.cut),
         "oracle": score(tune_threshold(target, target_y)),
         "ks_p": p,
-        "corrected_p": corrected,
+        "corrected_p": corrected.p_value,
     }
 
 

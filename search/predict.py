@@ -3,6 +3,7 @@
     python -m search.predict results/NAME path/to/images/            # every image below it
     python -m search.predict results/NAME a.png b.jpeg --out scores.csv
     python -m search.predict results/NAME scans.npz                   # its images (or test_images)
+    python -m search.predict results/NAME site/ --adapt               # and a cut fitted to them
 
 Each row holds the image, each class's probability (the answer's mean of its members,
 calibrated by the temperature fitted on validation: search.calibration), the decision at the
@@ -11,6 +12,10 @@ reached it on validation). An image that cannot be read gets a row with the reas
 and no scores. Images are prepared as training's were (search.json's `preprocessing`: channels,
 size, and PIL's bilinear resize for class folders or torch's antialiased one for arrays).
 The experiment may have been copied or moved: its models are found relative to it.
+
+`--adapt` adds `decision_adapted`: the decision at a cut read off these images' own scores
+when they differ from validation's beyond a change of class mix (search.adapt), the tuned cut
+otherwise; <out>.adapt.json says which, with the test's p-value.
 """
 
 from __future__ import annotations
@@ -27,6 +32,9 @@ import numpy as np
 from trainable.errors import UserError
 
 PROGRESS_EVERY = 500  # images between progress lines on stderr
+# The shift test kept its level on validation halves of 262 images (BENCHMARKS.md); fewer are
+# not measured.
+MIN_SITE_IMAGES = 250
 
 
 @dataclass(frozen=True)
@@ -190,18 +198,74 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
     p.add_argument("images", type=Path, nargs="+", help="image files, folders or an .npz")
     p.add_argument("--out", type=Path, default=Path("predictions.csv"), help="the CSV written")
+    p.add_argument(
+        "--adapt",
+        action="store_true",
+        help="also decide at a cut moved to these images' own scores when they show a shift "
+        f"from validation (search.adapt; two classes, at least {MIN_SITE_IMAGES} images)",
+    )
     args = p.parse_args(argv)
     try:
         answer = load_answer(args.experiment)
         names, images, errors = read_inputs(answer, args.images)
         probs = answer_probabilities(answer, images)
         rows = prediction_rows(answer, names, probs, errors)
+        if args.adapt:
+            from trainable.checkpoint import write_json
+
+            reason = adapt_rows(answer, args.experiment, probs, rows)
+            write_json(args.out.with_suffix(".adapt.json"), reason)
         write_csv(args.out, rows)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     print(f"{len(rows) - len(errors)} images scored, {len(errors)} unreadable -> {args.out}")
+    if args.adapt:
+        print(reason["says"])
     return 0
+
+
+def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[dict]) -> dict:
+    """Add `decision_adapted` to each scored row (search.adapt) and return why, in words and
+    figures, for <out>.adapt.json."""
+    from search.adapt import adapted_cut
+    from search.report import VAL_SCORES
+
+    if answer.threshold is None:
+        raise UserError("--adapt moves a two-class answer's cut; this answer has more classes")
+    if len(probs) < MIN_SITE_IMAGES:
+        raise UserError(
+            f"--adapt needs at least {MIN_SITE_IMAGES} readable images to read a shift off "
+            f"their scores; got {len(probs)} (leave out --adapt, or give more images)"
+        )
+    path = experiment / VAL_SCORES
+    if not path.exists():
+        raise UserError(f"{path} is missing (searches before --adapt lack it); leave out --adapt")
+    with np.load(path) as f:
+        val, val_y = f["scores"], f["labels"]
+    decision = adapted_cut(val, val_y, answer.threshold, probs[:, 1])
+    scored = (row for row in rows if not row["error"])
+    for row, p in zip(scored, probs[:, 1], strict=True):
+        row["decision_adapted"] = answer.classes[int(p >= decision.cut)]
+    if decision.shifted:
+        says = (
+            f"adapt: these images' scores differ from validation's beyond a change of class mix "
+            f"(p {decision.p_value:.3f} < 0.01); decision_adapted cuts at {decision.cut:.4f}, "
+            f"read off their own scores, instead of {answer.threshold:.4f}"
+        )
+    else:
+        says = (
+            f"adapt: no shift from validation found (p {decision.p_value:.3f}); decision_adapted "
+            f"keeps the tuned cut {answer.threshold:.4f}"
+        )
+    return {
+        "says": says,
+        "shift_p_value": decision.p_value,
+        "shifted": decision.shifted,
+        "cut": decision.cut,
+        "tuned_cut": answer.threshold,
+        "images": len(probs),
+    }
 
 
 if __name__ == "__main__":

@@ -131,3 +131,30 @@ def test_calibration_moves_no_decision(experiment):
     assert raw_val["balanced_accuracy"] == pytest.approx(report["val"]["balanced_accuracy"])
     assert raw_test["balanced_accuracy"] == pytest.approx(report["test"]["balanced_accuracy"])
     assert report["temperature"] != pytest.approx(1.0)  # the scaling did something
+
+
+@pytest.mark.slow
+def test_adapting_to_the_test_images_repeats_the_reports_second_figure(experiment, tmp_path):
+    paths, labels = write_test_split(tmp_path / "site")
+    out = tmp_path / "adapted.csv"
+    assert predict([str(experiment), str(tmp_path / "site"), "--out", str(out), "--adapt"]) == 0
+    reason = json.loads(out.with_suffix(".adapt.json").read_text())
+    report = json.loads((experiment / "test_metrics.json").read_text())["answer"]["adapted"]
+    assert reason["shift_p_value"] == pytest.approx(report["shift_p_value"])
+    assert reason["shifted"] == report["shifted"] and reason["cut"] == pytest.approx(report["cut"])
+    rows = {row["image"]: row for row in read_rows(out)}
+    said = np.array([rows[str(p)]["decision_adapted"] == "pneumonia" for p in paths])
+    scores = np.array([float(rows[str(p)]["p_pneumonia"]) for p in paths])
+    np.testing.assert_array_equal(said, scores >= reason["cut"])
+    recall = [(~said[labels == 0]).mean(), said[labels == 1].mean()]
+    assert np.mean(recall) == pytest.approx(report["test"]["balanced_accuracy"])
+
+
+@pytest.mark.slow
+def test_adapting_to_a_handful_of_images_is_refused(experiment, tmp_path, capsys):
+    image = tmp_path / "one.png"
+    Image.fromarray(load_data(str(PNEUMONIAMNIST)).test_x[0, 0]).save(image)
+    out = tmp_path / "p.csv"
+    assert predict([str(experiment), str(image), "--out", str(out), "--adapt"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--adapt needs at least 250 readable images" in err
