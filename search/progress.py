@@ -1,8 +1,9 @@
 """What a person watching a search sees: a line per finished trial, and a status line while
-trials run, for the search and for the reference, member and confirm runs alike.
+trials run, for the search and for the reference, member and confirm runs alike. A finished
+trial's score is its best epoch's, as on the leaderboard, its last epoch's beside it if lower.
 
-    [    42s] trial 3/12 done: trial_ab12cd34 stopped after 1/10 epochs, val_balanced_accuracy
-             0.9412, best so far 0.9601 (loss focal, sampler none, aug_strength 0.31)
+    [    42s] trial 3/12 done: trial_ab12cd34 stopped after 3/10 epochs, val_balanced_accuracy
+             0.9412 (last epoch 0.9218), best so far 0.9601 (loss focal, sampler none, ...)
     [    60s] running trial_ef56ab78 epoch 4/10 0.9521, trial_0a1b2c3d epoch 2/10 0.9012 |
              3/12 done (1 complete, 2 stopped, 0 errored) | at most 8 min left
 
@@ -63,10 +64,12 @@ class Progress(tune.Callback):
         status = "complete" if epoch >= self.max_epochs else "stopped"
         self.ended[status] += 1
         knobs = ", ".join(f"{k} {_short(trial.config[k])}" for k in KEY_KNOBS if k in trial.config)
+        # the trial's best epoch, the score the leaderboard and "best so far" use
+        last = "" if score == best_of_trial else f" (last epoch {score:.4f})"
         print(
             f"{self._clock()} {self.phase} {sum(self.ended.values())}/{self.total} done: "
             f"trial_{trial.trial_id} {status} after {epoch}/{self.max_epochs} epochs, "
-            f"{self.objective} {score:.4f}, best so far {self.best:.4f} ({knobs})",
+            f"{self.objective} {best_of_trial:.4f}{last}, best so far {self.best:.4f} ({knobs})",
             flush=True,
         )
 

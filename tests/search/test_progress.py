@@ -33,7 +33,8 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
     assert "0/3 done (0 complete, 0 stopped, 0 errored)" in status and "left" in status
 
     progress.on_trial_complete(0, [], b)  # ASHA stopped b after 1 of 4 epochs
-    report(progress, a, 4, 0.90)
+    report(progress, a, 3, 0.95)
+    report(progress, a, 4, 0.90)  # a's last epoch is not its best
     progress.on_trial_complete(0, [], a)
     progress.on_trial_error(0, [], trial("c"))
     lines = capsys.readouterr().out.splitlines()
@@ -44,7 +45,9 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
     done_a = [line for line in lines if "trial_a complete after 4/4 epochs" in line]
     assert (
         len(done_a) == 1
-        and "best so far 0.9000 (loss focal, sampler none, aug_strength 0.30)" in done_a[0]
+        and "val_balanced_accuracy 0.9500 (last epoch 0.9000), best so far 0.9500 (loss focal, "
+        "sampler none, aug_strength 0.30)"
+        in done_a[0]
     )
     assert "trial 3/3 errored: trial_c (e.txt)" in lines[-1]
 
