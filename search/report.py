@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -430,8 +429,12 @@ def format_summary(report: dict) -> str:
         f"{answer['val_test_gap']:+.4f} (balanced accuracy at the tuned threshold)"
     )
     for member in answer["members"]:
-        shown = {k: v for k, v in member["config"].items() if k not in ("device", "epochs")}
-        lines.append(f"  member {member['trial_id']} ({member['kind']}): " + json.dumps(shown))
+        shown = [
+            f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+            for k, v in member["config"].items()
+            if k not in ("device", "epochs", "compile", "eval_every") and v is not None
+        ]
+        lines.append(f"  member {member['trial_id']} ({member['kind']}): " + ", ".join(shown))
     return "\n".join(lines)
 
 
