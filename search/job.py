@@ -62,6 +62,8 @@ from trainable.data import load_data  # noqa: E402
 from trainable.models import peak_memory_mb  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
 
+RAY_TEMP = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
+
 
 def check_writable(folder: Path) -> None:
     """Refuse a results folder we cannot create or write, before any trial runs (and without
@@ -93,6 +95,27 @@ def check_reachable(address: str) -> None:
         ) from None
 
 
+def local_address(cluster_file: Path, timeout_s: float = 5.0) -> str | None:
+    """What ray.init should be given without --address: None (Ray's own choice: RAY_ADDRESS,
+    else the cluster this machine last started, else a new one), or "local" when the cluster
+    recorded in Ray's `ray_current_cluster` file no longer answers. A cluster killed without
+    `ray stop` leaves that file behind, and ray.init then tried to reach it for 13 minutes."""
+    if os.environ.get("RAY_ADDRESS") or not cluster_file.exists():
+        return None
+    recorded = cluster_file.read_text().strip()
+    host, _, port = recorded.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except (OSError, ValueError):
+        print(
+            f"note: the Ray cluster recorded in {cluster_file} ({recorded}) does not answer; "
+            "starting a new one on this machine",
+            flush=True,
+        )
+        return "local"
+    return None
+
+
 def start_ray(settings: SearchSettings) -> None:
     level = logging.INFO if settings.verbose else logging.ERROR
     address, verbose = settings.address, settings.verbose
@@ -102,7 +125,12 @@ def start_ray(settings: SearchSettings) -> None:
         if address:
             ray.init(address=address, logging_level=level, log_to_driver=verbose)
         else:
-            ray.init(include_dashboard=False, logging_level=level, log_to_driver=verbose)
+            ray.init(
+                address=local_address(RAY_TEMP / "ray_current_cluster"),
+                include_dashboard=False,
+                logging_level=level,
+                log_to_driver=verbose,
+            )
     except (ConnectionError, RuntimeError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(

@@ -1,0 +1,31 @@
+"""Starting Ray for a search on this machine."""
+
+import socket
+
+from search.job import local_address
+
+
+def test_a_recorded_cluster_that_no_longer_answers_gets_a_new_local_one(
+    tmp_path, capsys, monkeypatch
+):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    recorded = tmp_path / "ray_current_cluster"
+    assert local_address(recorded) is None  # nothing recorded: Ray starts one itself
+    with socket.socket() as closed:  # a port nothing listens on any more
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    recorded.write_text(f"127.0.0.1:{port}")
+    assert local_address(recorded, timeout_s=1) == "local"
+    assert "does not answer; starting a new one" in capsys.readouterr().out
+
+
+def test_a_recorded_cluster_that_answers_is_joined(tmp_path, monkeypatch):
+    monkeypatch.delenv("RAY_ADDRESS", raising=False)
+    with socket.socket() as listening:  # a running head node, as far as a connect can tell
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        recorded = tmp_path / "ray_current_cluster"
+        recorded.write_text(f"127.0.0.1:{listening.getsockname()[1]}")
+        assert local_address(recorded, timeout_s=1) is None
+    monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # `ray job submit` sets it: Ray's call
+    assert local_address(recorded, timeout_s=1) is None
