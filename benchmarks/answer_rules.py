@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.efficiency import OUT
+from benchmarks.efficiency import OUT, finished_searches, write_figures
 
 FIGURES = Path("benchmarks/answer_rules.json")
 GREEDY_ROUNDS = 10
@@ -212,18 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--searches", type=Path, default=OUT / "searches")
     args = p.parse_args(argv)
     rows = {}
-    for report in sorted(args.searches.glob("*/test_metrics.json")):
-        rows[report.parent.name] = measure(report.parent)
+    for experiment in finished_searches(args.searches):
+        rows[experiment.name] = measure(experiment)
         cells = "  ".join(
-            f"{k} {v['val']:.4f}/{v['test']:.4f}" for k, v in rows[report.parent.name].items()
+            f"{k} {v['val']:.4f}/{v['test']:.4f}" for k, v in rows[experiment.name].items()
         )
-        print(f"{report.parent.name}: {cells}", flush=True)
-    if not rows:
-        raise SystemExit(f"error: no finished search under {args.searches}")
+        print(f"{experiment.name}: {cells}", flush=True)
     print(table(rows))
-    from benchmarks.provenance import provenance
-
-    FIGURES.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1))
+    write_figures(FIGURES, rows)
     return 0
 
 

@@ -16,7 +16,6 @@ benchmarks/calibration.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -24,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.answer_rules import load_models
-from benchmarks.efficiency import OUT
+from benchmarks.efficiency import OUT, finished_searches, write_figures
 from search.calibration import calibration_figures, fit_temperature, scale
 
 FIGURES = Path("benchmarks/calibration.json")
@@ -98,17 +97,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.calibration", description=__doc__)
     p.add_argument("--searches", type=Path, default=OUT / "searches")
     args = p.parse_args(argv)
-    rows = {
-        report.parent.name: measure(report.parent)
-        for report in sorted(args.searches.glob("*/test_metrics.json"))
-    }
-    if not rows:
-        raise SystemExit(f"error: no finished search under {args.searches}")
+    rows = {experiment.name: measure(experiment) for experiment in finished_searches(args.searches)}
     print("ECE validation / test (test Brier), each method fitted on validation")
     print(table(rows))
-    from benchmarks.provenance import provenance
-
-    FIGURES.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1))
+    write_figures(FIGURES, rows)
     return 0
 
 

@@ -162,6 +162,21 @@ def sizes_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+def finished_searches(folder: Path) -> list[Path]:
+    """The finished searches (a test_metrics.json each) under `folder`, by name."""
+    found = sorted(report.parent for report in folder.glob("*/test_metrics.json"))
+    if not found:
+        raise SystemExit(f"error: no finished search under {folder}")
+    return found
+
+
+def write_figures(path: Path, rows: dict) -> None:
+    """A rescoring benchmark's figures, one entry per search, with their provenance."""
+    from benchmarks.provenance import provenance
+
+    path.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1) + "\n")
+
+
 def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
     """A finished search's data (as its record loads it), its answer's members (best.json)
     and each member's class probabilities on validation and test, from its checkpoint."""

@@ -1,16 +1,8 @@
 """The target-side cut rules of benchmarks/target_cut.py on scores of known shape."""
 
-import numpy as np
+from scores import two_class_scores as scores
 
 from benchmarks.target_cut import cut_rules, shift_p_value
-
-
-def scores(normal_logit: float, pneumonia_logit: float, n: tuple[int, int], seed: int):
-    """Positive-class probabilities of two classes whose logits are normal around the given
-    centres, and their labels."""
-    rng = np.random.default_rng(seed)
-    z = np.concatenate([rng.normal(normal_logit, 1, n[0]), rng.normal(pneumonia_logit, 1, n[1])])
-    return 1 / (1 + np.exp(-z)), np.repeat([0, 1], n)
 
 
 def test_shift_is_detected_between_acquisitions_and_not_within_one():

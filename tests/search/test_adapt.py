@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from scipy.stats import ks_2samp
+from scores import two_class_scores as scores
 
 from search.adapt import (
     ALPHA,
@@ -12,14 +13,6 @@ from search.adapt import (
     logit,
     mixture_cut,
 )
-
-
-def scores(normal_logit: float, pneumonia_logit: float, n: tuple[int, int], seed: int):
-    """Positive-class probabilities of two classes whose logits are normal around the given
-    centres, and their labels."""
-    rng = np.random.default_rng(seed)
-    z = np.concatenate([rng.normal(normal_logit, 1, n[0]), rng.normal(pneumonia_logit, 1, n[1])])
-    return 1 / (1 + np.exp(-z)), np.repeat([0, 1], n)
 
 
 def test_the_mixture_cut_sits_between_the_groups_and_follows_them_when_they_move():
