@@ -57,15 +57,13 @@ class AnswerModule(nn.Module):
 
 
 def answer_module(answer: Answer) -> AnswerModule:
-    from trainable.config import TrainConfig
-    from trainable.models import make_model
+    from trainable.checkpoint import model_from_state
 
-    members = []
-    for state in answer.states:
-        cfg = TrainConfig.from_dict(state["config"])
-        model = make_model(cfg.model, answer.channels, len(answer.classes), answer.size)
-        model.load_state_dict(state["model"])
-        members.append(model.eval())
+    cpu = torch.device("cpu")
+    members = [
+        model_from_state(state, answer.channels, len(answer.classes), answer.size, cpu).eval()
+        for state in answer.states
+    ]
     means = [s["pixel_mean"] for s in answer.states]
     stds = [s["pixel_std"] for s in answer.states]
     return AnswerModule(members, means, stds, answer.temperature).eval()

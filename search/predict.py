@@ -94,23 +94,17 @@ def load_answer(experiment: Path) -> Answer:
 def answer_probabilities(answer: Answer, images: np.ndarray) -> np.ndarray:
     """Calibrated class probabilities (N, K) of uint8 images (N, C, H, W): the members'
     mean, as the report scores the answer."""
-    import torch
-
     from search.answer import average
     from search.calibration import scale
-    from trainable.checkpoint import predict
-    from trainable.config import TrainConfig
-    from trainable.models import make_model, pick_device
+    from trainable.checkpoint import model_from_state, predict
+    from trainable.models import pick_device
 
     if not len(images):
         return np.zeros((0, len(answer.classes)))
     device = pick_device("auto")
     probs = []
     for state in answer.states:
-        cfg = TrainConfig.from_dict(state["config"])
-        model = make_model(cfg.model, answer.channels, len(answer.classes), answer.size)
-        model = model.to(device, memory_format=torch.channels_last)
-        model.load_state_dict(state["model"])
+        model = model_from_state(state, answer.channels, len(answer.classes), answer.size, device)
         probs.append(predict(model, images, state["pixel_mean"], state["pixel_std"], device)[0])
     return scale(average(probs), answer.temperature)
 

@@ -120,16 +120,24 @@ def predict(
     return np.nan_to_num(probs, nan=1 / probs.shape[1]), loss
 
 
+def model_from_state(
+    state: dict, channels: int, num_classes: int, size: int, device: torch.device
+) -> nn.Module:
+    """A checkpoint's model with its weights, on `device` in training's memory layout."""
+    cfg = TrainConfig.from_dict(state["config"])
+    model = make_model(cfg.model, channels, num_classes, size)
+    model = model.to(device, memory_format=torch.channels_last)  # as in training
+    model.load_state_dict(state["model"])
+    return model
+
+
 def predict_checkpoint(state: dict, data: Data, split: str = "test") -> np.ndarray:
     """Class probabilities of a checkpoint's model on one split."""
-    cfg = TrainConfig.from_dict(state["config"])
     device = pick_device("auto")
     x, y = data.split(split)
     if len(y) == 0:
         raise UserError(f"the data has no {split} split to evaluate")
-    model = make_model(cfg.model, x.shape[1], data.num_classes, x.shape[-1])
-    model = model.to(device, memory_format=torch.channels_last)  # as in training
-    model.load_state_dict(state["model"])
+    model = model_from_state(state, x.shape[1], data.num_classes, x.shape[-1], device)
     return predict(model, x, state["pixel_mean"], state["pixel_std"], device)[0]
 
 
