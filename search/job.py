@@ -58,7 +58,7 @@ from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings  # no
 from spaces import SPACES, start_points  # noqa: E402
 from trainable.cli import data_options  # noqa: E402
 from trainable.config import UserError  # noqa: E402
-from trainable.data import load_data  # noqa: E402
+from trainable.data import Data, load_data  # noqa: E402
 from trainable.models import peak_memory_mb  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
 
@@ -281,22 +281,24 @@ def search(settings: SearchSettings) -> bool:
             "continues from; put it back (every copy of the experiment folder has it) or "
             "start a new --name"
         )
-    try:
-        with experiment_lock(experiment):
-            return run_search(settings, experiment)
-    finally:
-        if ray.is_initialized():
-            ray.shutdown()
-
-
-def run_search(settings: SearchSettings, experiment: Path) -> bool:
-    tune_path = settings.tune_path
+    # the data is read before the lock makes the experiment's folder: data that cannot be
+    # read left an empty folder behind
     data = load_data(settings.data, **data_options(settings))
     if len(data.test_y) == 0:
         raise UserError(
             f"{settings.data} has no test split, which the search scores its answer on once it "
             "ends; add a test/ folder (or test_images to the npz)"
         )
+    try:
+        with experiment_lock(experiment):
+            return run_search(settings, experiment, data)
+    finally:
+        if ray.is_initialized():
+            ray.shutdown()
+
+
+def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
+    tune_path = settings.tune_path
     print(data.describe())
     settings = settings.for_train_images(len(data.train_y))
     if settings.resume:

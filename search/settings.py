@@ -22,7 +22,7 @@ import optuna
 
 from search.answer import ENSEMBLE_SIZE
 from spaces import SPACES
-from trainable.config import DEFAULT_PATIENT_PATTERN, MAX_SEED
+from trainable.config import DEFAULT_PATIENT_PATTERN, MAX_EPOCHS, MAX_SEED
 from trainable.errors import UserError
 
 # What the search maximises, by --objective: the metrics every trial reports (trainable.train)
@@ -122,18 +122,22 @@ class SearchSettings:
                 f"--objective must be one of {', '.join(OBJECTIVES)} or {OPERATING_PREFIX}L "
                 f"with 0 < L < 1 (e.g. {OPERATING_PREFIX}0.95); got {self.objective!r}"
             )
-        for flag, value, low in (
-            ("--num-samples", self.num_samples, 1),
-            ("--epochs", self.epochs, 1),
-            ("--max-concurrent", self.max_concurrent, 1),
-            ("--grace-period", self.grace_period, 1),
-            ("--eval-every", self.eval_every, 1),
-            ("--max-failures", self.max_failures, 0),
-            ("--confirm", self.confirm, 0),
-            ("--train-subsample", self.train_subsample, 2),
+        # every bound a trial's TrainConfig has too, checked before anything is written (an
+        # --epochs of 1001 once ran the whole search and was refused at the references)
+        for flag, value, low, high in (
+            ("--num-samples", self.num_samples, 1, None),
+            ("--epochs", self.epochs, 1, MAX_EPOCHS),
+            ("--max-concurrent", self.max_concurrent, 1, None),
+            ("--grace-period", self.grace_period, 1, None),
+            ("--eval-every", self.eval_every, 1, MAX_EPOCHS),
+            ("--max-failures", self.max_failures, 0, None),
+            ("--confirm", self.confirm, 0, None),
+            ("--train-subsample", self.train_subsample, 2, None),
         ):
             if value is not None and value < low:
                 raise UserError(f"{flag} must be at least {low}; got {value}")
+            if value is not None and high is not None and value > high:
+                raise UserError(f"{flag} must be at most {high}; got {value}")
         if self.scheduler == "asha" and None not in (self.grace_period, self.epochs):
             if self.grace_period > self.epochs:
                 raise UserError(

@@ -46,6 +46,7 @@ DEFAULT_PATIENT_PATTERN = r"^(person\d+|(?:NORMAL2-)?IM-\d+)"
 
 SCHEDULES = ("onecycle", "cosine", "none")
 MAX_SEED = 2**32 - 1  # numpy and imbalanced-learn refuse larger seeds
+MAX_EPOCHS = 1000
 DEVICES = ("auto", "cpu", "cuda")
 
 # No imbalance handling at all: what every answer has to beat.
@@ -135,8 +136,8 @@ class TrainConfig:
         _within("lr", self.lr, 1e-6, 1.0)
         _within("weight_decay", self.weight_decay, 0.0, 1.0)
         _within("batch_size", self.batch_size, 2, 4096)
-        _within("epochs", self.epochs, 1, 1000)
-        _within("eval_every", self.eval_every, 1, 1000)
+        _within("epochs", self.epochs, 1, MAX_EPOCHS)
+        _within("eval_every", self.eval_every, 1, MAX_EPOCHS)
         _within("seed", self.seed, 0, MAX_SEED)
         if self.weights is not None and self.model != "resnet18":
             raise UserError("weights= is only for model 'resnet18'")

@@ -133,6 +133,11 @@ def run(args: argparse.Namespace) -> None:
             return
     device = pick_device(cfg.device)
     data = load_data(args.data, **data_options(args))
+    if args.evaluate_test and len(data.test_y) == 0:  # refused before training, not after it
+        raise UserError(
+            f"--evaluate-test: {args.data} has no test split; add a test/ folder (or "
+            "test_images to the npz), or train without --evaluate-test"
+        )
     print(data.describe())
     print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)

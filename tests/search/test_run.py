@@ -317,6 +317,24 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, capsys, flags, message):
     assert err.startswith("error: ") and message in err and "\n" not in err
 
 
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        ("--space focal --epochs 1001", "--epochs must be at most 1000; got 1001"),
+        ("--space focal --eval-every 1001", "--eval-every must be at most 1000"),
+        ("--space focal --data /no/such/file.npz", "data not found: /no/such/file.npz"),
+    ],
+)
+def test_input_refused_before_the_search_leaves_no_folder(tmp_path, capsys, flags, message):
+    # --epochs 1001 once ran the whole search and was refused at the references; data that
+    # could not be read left an empty experiment folder
+    argv = [*flags.split(), "--storage", str(tmp_path / "results"), "--name", "x"]
+    assert main(argv if "--data" in flags else [*argv, "--data", "synthetic"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and message in err and "\n" not in err
+    assert not (tmp_path / "results").exists()
+
+
 def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, capsys):
     (tmp_path / "a_file").write_text("not a folder")
     assert search(tmp_path / "a_file" / "results", "--space focal") == 2

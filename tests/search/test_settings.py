@@ -51,6 +51,7 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
         ({"space": "focal", "objective": "spec@sens=1.5"}, "spec@sens=L with 0 < L < 1"),
         ({"space": "focal", "objective": "spec@sens=high"}, "spec@sens=L with 0 < L < 1"),
         ({"space": "focal", "epochs": 0}, "--epochs must be at least 1"),
+        ({"space": "focal", "epochs": 1001}, "--epochs must be at most 1000"),
         ({"space": "focal", "epochs": 2, "grace_period": 3}, "exceeds --epochs"),
         ({"space": "focal", "resume": True}, "--resume needs --name"),
         ({"space": "focal", "seed": -1}, "--seed must be in"),

@@ -72,6 +72,20 @@ def test_bad_input_in_a_real_process_has_no_traceback(tmp_path):
     assert "Traceback" not in proc.stderr
 
 
+def test_evaluate_test_without_a_test_split_is_refused_before_training(tmp_path, capsys):
+    chest_xray = PNEUMONIAMNIST.parent.parent / "chest_xray"
+    for cls in ("NORMAL", "PNEUMONIA"):  # real Kermany images, train/ only
+        (tmp_path / "no_test" / "train" / cls).mkdir(parents=True)
+        for f in sorted((chest_xray / "train" / cls).iterdir())[:12]:
+            (tmp_path / "no_test" / "train" / cls / f.name).write_bytes(f.read_bytes())
+    out = tmp_path / "out"
+    argv = ["--data", str(tmp_path / "no_test"), "--size", "28", "--evaluate-test"]
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: --evaluate-test:") and "has no test split" in err
+    assert not out.exists()  # refused before a single epoch, not after all of them
+
+
 def test_out_naming_a_file_is_refused_and_the_file_kept(tmp_path, capsys):
     out = tmp_path / "notes.txt"
     out.write_text("mine")
