@@ -1,5 +1,6 @@
 """Ctrl-C and SIGTERM as a stop, not as the end of a search.
 
+    stop_on_sigterm()         # once, at the start: SIGTERM is Ctrl-C in every phase
     results = fit(tuner)      # raises Interrupted after a graceful stop
 
 On the first Ctrl-C Tune stops its trials, saves the experiment state and returns from
@@ -40,6 +41,14 @@ def _as_sigint(signum, frame) -> None:
         handler(signal.SIGINT, frame)
     else:
         raise KeyboardInterrupt
+
+
+def stop_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt like Ctrl-C from here on, so a job stopped outside
+    `fit` (loading data, starting Ray, writing the report) also exits 130 with the resume
+    command; Python's default for SIGTERM ended it with status 15 and no word."""
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _as_sigint)
 
 
 def fit(tuner: tune.Tuner) -> ResultGrid:

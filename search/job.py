@@ -36,7 +36,7 @@ from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 from search.answer import Member, one_image, plan_members  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
-from search.interrupt import fit  # noqa: E402
+from search.interrupt import fit, stop_on_sigterm  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.progress import Progress  # noqa: E402
@@ -137,6 +137,7 @@ def start_ray(settings: SearchSettings) -> None:
             f"cannot reach a Ray cluster at {address!r} ({first_line}); start "
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
+    stop_on_sigterm()  # ray.init set its own handler, which exits 15 without a word
     check_cpus(settings.cpus_per_trial, autoscaling=bool(address))
     if settings.gpus_per_trial > 0:
         check_gpus(settings.gpus_per_trial, autoscaling=bool(address))
@@ -251,6 +252,11 @@ def missing_trials(experiment: Path, tune_path: str) -> list[str]:
     rows = pd.read_csv(board, usecols=["trial_id", "role"]).itertuples(index=False)
     folders = [str(Path(where.get(role, "references")) / trial) for trial, role in rows]
     return [folder for folder in folders if not (experiment / folder).is_dir()]
+
+
+def started(settings: SearchSettings) -> bool:
+    """Whether the search has saved a state that --resume can continue."""
+    return tune.Tuner.can_restore(settings.tune_path)
 
 
 def search(settings: SearchSettings) -> bool:

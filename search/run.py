@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 
 import optuna
@@ -157,6 +158,17 @@ def resume_command(argv: list[str] | None, settings: SearchSettings | None) -> s
     return shlex.join(["python", "-m", "search.run", *flags])
 
 
+def interrupted_line(argv: list[str] | None, settings: SearchSettings | None) -> str:
+    """What to do after a stop: resume the search, or, stopped before it saved a state (data
+    loading, Ray starting), run the same command again."""
+    if settings is not None and not settings.resume:
+        from search.job import started
+
+        if not started(settings):
+            return "interrupted before the search began; run the same command again"
+    return f"interrupted; continue with: {resume_command(argv, settings)}"
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     settings = None
@@ -167,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = settings_for(args, argv)
         from search import job  # Ray and torch: imported once the flags are known good
+        from search.interrupt import stop_on_sigterm
 
+        stop_on_sigterm()
         if not job.search(settings):
             print(
                 "error: no trial reported a score, so the search has no answer; each trial "
@@ -179,7 +193,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted; continue with: {resume_command(argv, settings)}", file=sys.stderr)
+        print(interrupted_line(argv, settings), file=sys.stderr)
+        return 130
+    except SystemExit as e:  # SIGTERM while ray.init runs: its handler calls sys.exit(15)
+        if e.code != signal.SIGTERM:
+            raise
+        print(interrupted_line(argv, settings), file=sys.stderr)
         return 130
     return 0
 

@@ -131,3 +131,22 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
         assert study_states(tmp_path / "killed") == before
     search_rows = board[board["role"] == "search"]
     assert len(search_rows) == TRIALS and (search_rows["status"] == "complete").all()
+
+
+@pytest.mark.slow
+def test_sigterm_outside_the_search_loop_also_exits_130_with_the_resume_command(tmp_path):
+    # the data is read and Ray is starting: no Tune handler is in place yet (Python's default
+    # ended the job with status 15 and no word)
+    proc, family = start_until(tmp_path, "images ")
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        kill_all(family + descendants(proc.pid))
+    assert proc.returncode == 130, rest[-2000:]
+    # nothing to resume yet: the same command starts it again
+    assert "interrupted before the search began; run the same command again" in rest
+    again = subprocess.run(
+        [*command(tmp_path), "--num-samples", "1"], capture_output=True, text=True, timeout=400
+    )
+    assert again.returncode == 0, again.stderr[-2000:]
