@@ -10,7 +10,8 @@ but the stopped trials. This scores each of them once on validation and test (ca
 <search>/models.npz) and rebuilds the answer under each rule below, every rule choosing on
 validation alone; test balanced accuracy is at each answer's own validation-tuned cut.
 
-- `product`: the answer as the search built it (best.json); a check that the rescoring agrees;
+- `product`: the answer as the search built it (best.json); a check that the rescoring agrees
+  (searches made after the product adopted `good full-budget` repeat that rule's row);
 - `product + references`: its members and each reference within one minority validation image
   of the best full-budget model (the references are trained anyway, before the members);
 - `good full-budget`: the mean of every full-budget model (trials run to the end, members,

@@ -3,9 +3,10 @@
 - leaderboard.csv: one row per trial (search trials, the answer's member runs: good trials
   ASHA stopped trained in full and new seeds, the references): role, status, every knob, its
   best-epoch validation metrics (both objectives), epochs run;
-- best.json: the answer (five models from the good trials, each at its full budget,
-  search/answer.py): its members' trial ids, kinds, configs and checkpoints, its tuned
-  threshold and validation metrics; and the single best trial the same way;
+- best.json: the answer (the mean of up to five models trained for the full budget, within
+  one validation image of the best of them, search/answer.py): its members' trial ids, kinds
+  (search, full_run, new_seed, baseline, seed_recipe), configs and checkpoints, its tuned
+  threshold, temperature and validation metrics; and the single best trial the same way;
 - test_metrics.json: the test split scored once, after the search, for the answer, the best
   trial's best checkpoint and the two reference configs (plain baseline, seed recipe), each at
   its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
@@ -27,7 +28,7 @@ import pandas as pd
 from ray.tune import Result, ResultGrid
 
 from search.adapt import adapted_cut
-from search.answer import Member, average, one_image, reached
+from search.answer import Member, answer_members, average, one_image, reached
 from search.board import write_hparams
 from search.calibration import calibration_figures, fit_temperature, scale
 from search.plots import write_plots, write_tensorboard
@@ -54,6 +55,14 @@ SUMMARY_METRICS = (
 )
 
 
+# What trained each member of the answer, in words, in the order the summary lists them.
+MEMBER_WORDS = {
+    "search": "search trial(s)",
+    "full_run": "trial(s) ASHA stopped, trained in full",
+    "new_seed": "new seed(s) of good trials",
+    "baseline": "the baseline",
+    "seed_recipe": "the seed recipe",
+}
 VAL_SCORES = "answer_val_scores.npz"  # the answer's calibrated validation scores and labels
 
 
@@ -235,15 +244,20 @@ def write_report(
     plan: list[Member],
 ) -> dict:
     """Everything above; references are matched to their role by config, never by position;
-    `plan` is the answer's members (search.answer.plan_members) and `completions` the runs it
-    asked for: good trials ASHA stopped, trained in full, and new seeds of good trials."""
+    `plan` is what search.answer.plan_members asked for after the search and `completions`
+    its runs (good trials ASHA stopped, trained in full, and new seeds of good trials)."""
 
     def role(result: Result) -> str:
         return reference_role(result.config, reference_configs)
 
+    def planned(result: Result) -> Member | None:
+        return next((m for m in plan if same_config(m.config, result.config)), None)
+
+    def member_kind(result: Result) -> str:
+        return getattr(planned(result), "kind", "full_run")
+
     def member_role(result: Result) -> str:
-        kind = next((m.kind for m in plan if same_config(m.config, result.config)), "full_run")
-        return "member_seed" if kind == "new_seed" else "member_full_run"
+        return "member_seed" if member_kind(result) == "new_seed" else "member_full_run"
 
     table = trial_rows(results, max_epochs, objective, lambda result: "search")
     for grid, name in ((completions, member_role), (references, role)):
@@ -256,40 +270,45 @@ def write_report(
         table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
     table.to_csv(experiment / "leaderboard.csv", index=False)
     grids = [grid for grid in (results, completions, references) if grid is not None]
-    write_hparams(experiment, table, {Path(r.path).name: r for grid in grids for r in grid})
+    by_folder = {Path(r.path).name: r for grid in grids for r in grid}
+    write_hparams(experiment, table, by_folder)
     report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
     if not any(has_scores(r, objective) for r in results):
         return report
 
-    # Each member from the search trial itself or from the run the plan asked for, matched by
-    # config (seed included), never by position; a run that is missing is left out.
-    by_folder = {Path(r.path).name: r for r in results}
+    tested: dict[str, dict] = {}
+
+    def scored_once(result: Result) -> dict:  # a reference may also be a member: test it once
+        name = Path(result.path).name
+        if name not in tested:
+            tested[name] = score_on_test(result, data, objective)
+        return tested[name]
+
+    # The answer: the full-budget models within one validation image of the best of them
+    # (search.answer.answer_members): search trials, the plan's runs and the references.
+    trials = candidates(results, objective, max_epochs)
+    pool = list(trials)
+    for grid, kind in ((completions, member_kind), (references, role)):
+        pool += candidates(grid, objective, max_epochs, kind) if grid is not None else []
     members = []
-    for member in plan:
-        source = by_folder.get(member.search_trial)
-        if member.needs_training:
-            runs = completions or []
-            source = next((c for c in runs if same_config(c.config, member.config)), None)
-        if source is not None and has_scores(source, objective):
-            scored_member = score_on_test(source, data, objective)
-            members.append(
-                scored_member | {"search_trial": member.search_trial, "kind": member.kind}
-            )
+    for model in answer_members(pool, one_image(data.val_y, data.num_classes)):
+        source = by_folder[model.trial]
+        planned_member = planned(source) if model.kind in ("full_run", "new_seed") else None
+        search_trial = planned_member.search_trial if planned_member else model.trial
+        members.append(scored_once(source) | {"search_trial": search_trial, "kind": model.kind})
     ranked = ranked_trials(results, objective)
     best_id = Path(ranked[0].path).name
-    best_trial = next((m for m in members if m["trial_id"] == best_id), None)
-    best_trial = best_trial or score_on_test(ranked[0], data, objective)
+    best_trial = scored_once(ranked[0])
     members = members or [best_trial | {"search_trial": best_id, "kind": "search"}]
     scored = {"answer": score_answer(members, data, objective), "best_trial": best_trial}
     for result in references or []:
         if has_scores(result, objective):
-            scored[role(result)] = score_on_test(result, data, objective)
+            scored[role(result)] = scored_once(result)
     scored = {k: scored[k] for k in ("answer", "best_trial", *reference_configs) if k in scored}
     report["scored"] = scored
     report["verdict"] = verdict(scored, data, list(reference_configs))
     report["verdict"]["trials"] = len(ranked)
-    report["verdict"]["good_trials"] = len({m["search_trial"] for m in members})
-    trials = candidates(results, objective, max_epochs)
+    report["verdict"]["answer_models"] = len(members)
     for name in reference_configs:
         if name in scored:
             level = scored[name]["val"][objective.removeprefix("val_")]
@@ -461,15 +480,15 @@ def verdict_lines(report: dict) -> list[str]:
     scored, verdict = report["scored"], report["verdict"]
     answer = scored["answer"]
     kinds = [m["kind"] for m in answer["members"]]
-    seeds = kinds.count("new_seed")
-    built = f"{len(kinds) - seeds} good trial(s)" + (
-        f" and {seeds} new seed(s) of them" if seeds else ""
+    built = ", ".join(
+        words if kind in REFERENCES else f"{kinds.count(kind)} {words}"
+        for kind, words in MEMBER_WORDS.items()
+        if kind in kinds
     )
     lines = [
-        f"answer: the mean of {len(kinds)} models, {built} (a good trial is within one "
-        f"validation image of the best and of the references), each trained for the full "
-        f"budget; test balanced accuracy {answer['test']['balanced_accuracy']:.4f}, "
-        f"ROC-AUC {answer['test']['roc_auc']:.4f}"
+        f"answer: the mean of {len(kinds)} model(s) ({built}), each trained for the full "
+        "budget and within one validation image of the best of them; test balanced accuracy "
+        f"{answer['test']['balanced_accuracy']:.4f}, ROC-AUC {answer['test']['roc_auc']:.4f}"
     ]
     for name, v in verdict.items():
         if not isinstance(v, dict):

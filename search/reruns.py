@@ -15,6 +15,7 @@ search's trials, and `--resume` finishes them like the rest.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from ray import tune
@@ -59,14 +60,21 @@ def best_epoch(result: Result, objective: str) -> tuple[tune.Checkpoint | None, 
     return None, history.loc[history[objective].idxmax()].to_dict()
 
 
-def candidates(results: ResultGrid, objective: str, epochs: int) -> list[Candidate]:
-    """The scored search trials as the answer sees them (search.answer), best first."""
+def candidates(
+    results: ResultGrid,
+    objective: str,
+    epochs: int,
+    kind: Callable[[Result], str] = lambda result: "search",
+) -> list[Candidate]:
+    """The scored trials of a grid as the answer sees them (search.answer), best first;
+    `kind(result)` says what trained each one."""
     return [
         Candidate(
             trial=Path(r.path).name,
             score=float(r.metrics_dataframe[objective].max()),
             config=r.config,
             complete=r.metrics_dataframe["epoch"].max() >= epochs,
+            kind=kind(r),
         )
         for r in ranked_trials(results, objective)
     ]
