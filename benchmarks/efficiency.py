@@ -40,8 +40,9 @@ REFERENCES = ("baseline", "seed_recipe")
 # Each round of figures measures one version of the search; rows without a round are the first.
 FIRST_ROUND = "start points"  # the references as the search's first trials (twins)
 # Measured and rejected: "told references" (trained first, told to TPE as finished trials,
-# not searched again); BENCHMARKS.md. The product: start points, validation every tenth epoch.
-ROUND = "start points, eval_every"
+# not searched again); BENCHMARKS.md. Then start points with validation every tenth epoch; the
+# product: the answer chosen among every full-budget model (search.answer.answer_members).
+ROUND = "full-budget answer"
 
 
 def setting_source(setting: str, out: Path) -> tuple[str, list[str]]:
