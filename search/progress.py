@@ -5,10 +5,11 @@ trial's score is its best epoch's, as on the leaderboard, its last epoch's besid
     [    42s] trial 3/12 done: trial_ab12cd34 stopped after 3/10 epochs, val_balanced_accuracy
              0.9412 (last epoch 0.9218), best so far 0.9601 (loss focal, sampler none, ...)
     [    60s] running trial_ef56ab78 epoch 4/10 0.9521, trial_0a1b2c3d epoch 2/10 0.9012 |
-             3/12 done (1 complete, 2 stopped, 0 errored) | at most 8 min left
+             3/12 done (1 complete, 2 stopped, 0 errored) | at most 8 min left of the trials
 
-Tune's own tables stay off unless --verbose. The time left is an upper bound: it assumes every
-unfinished trial runs its whole budget at the pace so far, and ASHA stops most of them early.
+Tune's own tables stay off unless --verbose. The clock counts from the job's start through every
+phase. The time left is the phase's, an upper bound: it assumes every unfinished trial runs its
+whole budget at the pace so far, and ASHA stops most of them early.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ import time
 from ray import tune
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
+# One clock for the whole job, so the phases' lines (trials, references, members, confirm) read
+# as one timeline: seconds since the job imported this module, just before it read the data.
+JOB_STARTED = time.monotonic()
 KEY_KNOBS = ("loss", "sampler", "aug_strength")  # what a finished trial's line names
 
 
@@ -104,10 +108,11 @@ class Progress(tune.Callback):
         running_epochs = sum(epoch for epoch, _ in self.latest.values())
         budget_left = (self.total - done) * self.max_epochs - running_epochs
         minutes = budget_left / (self.epochs_seen / elapsed) / 60
-        return f"at most {math.ceil(minutes)} min left" if minutes >= 1 else "under a minute left"
+        left = f"at most {math.ceil(minutes)} min" if minutes >= 1 else "under a minute"
+        return f"{left} left of the {self.phase}s"
 
     def _clock(self, now: float | None = None) -> str:
-        return f"[{(now or time.monotonic()) - self.started:7.0f}s]"
+        return f"[{(now or time.monotonic()) - JOB_STARTED:7.0f}s]"
 
 
 def _short(value) -> str:

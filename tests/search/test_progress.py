@@ -3,6 +3,7 @@ and a line per finished trial with its id, status, score and key knobs."""
 
 from types import SimpleNamespace
 
+import search.progress
 from search.progress import Progress
 
 OBJECTIVE = "val_balanced_accuracy"
@@ -57,6 +58,16 @@ def test_the_time_left_bound_is_the_unfinished_budget_at_the_pace_so_far():
     progress.started, progress.epochs_seen = 0.0, 6  # 6 epochs in the first 60 s
     progress.latest = {"a": (4, 0.9), "b": (2, 0.8)}
     # (2 trials x 10 epochs - 6 done) at 0.1 epoch/s: 140 s, at most 3 minutes
-    assert progress.time_left(60.0) == "at most 3 min left"
+    assert progress.time_left(60.0) == "at most 3 min left of the trials"
     progress.latest = {"a": (10, 0.9), "b": (9, 0.8)}  # one epoch to go: 10 s
-    assert progress.time_left(60.0) == "under a minute left"
+    assert progress.time_left(60.0) == "under a minute left of the trials"
+
+
+def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
+    monkeypatch.setattr(search.progress, "JOB_STARTED", 1000.0)
+    trials = Progress(total=12, objective=OBJECTIVE, max_epochs=10)
+    references = Progress(total=2, objective=OBJECTIVE, max_epochs=10, phase="reference")
+    trials.started, references.started = 1000.0, 1400.0  # the references began 400 s later
+    assert trials._clock(1500.0) == references._clock(1500.0) == "[    500s]"
+    references.epochs_seen = 1
+    assert references.time_left(1500.0).endswith("left of the references")
