@@ -25,13 +25,14 @@ def test_cluster_yaml_passes_rays_validation():
     assert config["idle_timeout_minutes"] > 0
 
 
-def test_pinned_ray_matches_pyproject():
-    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    (pinned,) = [d for d in pyproject["project"]["dependencies"] if d.startswith("ray[")]
-    version = pinned.split("==")[1]
+def test_pinned_ray_matches_the_tested_version():
+    lines = (ROOT / "constraints.txt").read_text().splitlines()
+    (version,) = [line.split("==")[1] for line in lines if line.startswith("ray==")]
     setup = " ".join(load()["setup_commands"])
     assert re.findall(r"ray\[[^\]]*\]==([\d.]+)", setup) == [version]
-    assert "pip install -e ." in setup  # this project, not only Ray
+    assert "pip install -e . -c constraints.txt" in setup  # this project, at CI's versions
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert "ray[tune]>=2.60,<3" in pyproject["project"]["dependencies"]  # the range holds it
 
 
 def test_a_typo_is_caught():
