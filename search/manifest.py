@@ -86,9 +86,18 @@ def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSett
     if not flags.get("name"):
         raise UserError("--resume needs --name, the experiment to continue")
     storage = flags.get("storage", SearchSettings.storage)
-    record = read_manifest(experiment_dir(storage, flags["name"]))
+    folder = experiment_dir(storage, flags["name"])
+    record = read_manifest(folder)
+    if record is None and (folder / "tuner.pkl").exists():
+        # the flags as typed are no record: a resume with another --epochs mixed budgets and
+        # ended in a traceback
+        raise UserError(
+            f"{folder / MANIFEST} is missing: it records the settings this search began with "
+            "(space, data, epochs); put it back (every copy of the experiment folder has it) "
+            "or start a new --name"
+        )
     if record is None:
-        return SearchSettings(**flags)  # from before the record existed: the flags as given
+        return SearchSettings(**flags)  # nothing there yet: the job says there is no experiment
     recorded = record["settings"]
     for key, value in given.items():
         if key in FREE_ON_RESUME or key not in recorded or recorded[key] == value:

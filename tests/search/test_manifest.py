@@ -50,6 +50,15 @@ def test_resume_with_a_contradicting_flag_names_both_values(recorded, tmp_path):
     assert resume([*where, "--space", "focal", "--verbose"]).verbose is True
 
 
+def test_resume_of_an_experiment_without_its_record_is_refused(recorded, tmp_path):
+    settings, _ = recorded
+    (settings.report_dir / "tuner.pkl").write_bytes(b"Tune's state")  # a search began here
+    (settings.report_dir / "search.json").unlink()
+    with pytest.raises(UserError, match="search.json is missing: it records the settings"):
+        resume(["--name", "x", "--storage", str(tmp_path), "--resume", "--epochs", "3"])
+    assert sorted(p.name for p in settings.report_dir.iterdir()) == ["tuner.pkl"]  # untouched
+
+
 def test_resume_on_other_data_is_refused(recorded, tmp_path):
     settings, _ = recorded
     other = load_data("synthetic", channels=3)
