@@ -44,7 +44,36 @@ def train(
 ) -> nn.Module:
     """Train `cfg` on `data` for cfg.epochs, resuming from checkpoint dict `start` if given;
     each epoch reports specificity at each of `sensitivity_levels` (binary data) and, with
-    `robust_score`, balanced accuracy on perturbed validation images."""
+    `robust_score`, balanced accuracy on perturbed validation images. Running out of memory
+    is a UserError that names the batch and image sizes."""
+    try:
+        return _train(cfg, data, report, start, sensitivity_levels, robust_score)
+    except (torch.OutOfMemoryError, MemoryError) as e:
+        raise out_of_memory(cfg, data, e) from None
+    except RuntimeError as e:  # the CPU allocator's failure is a plain RuntimeError
+        if "can't allocate memory" not in str(e):
+            raise
+        raise out_of_memory(cfg, data, e) from None
+
+
+def out_of_memory(cfg: TrainConfig, data: Data, error: BaseException) -> UserError:
+    first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+    shape = "x".join(str(n) for n in data.train_x.shape[1:])
+    return UserError(
+        f"out of memory training {cfg.model} at batch size {cfg.batch_size} on {shape} "
+        f"(C x H x W) images, {len(data.train_y)} of them on the {pick_device(cfg.device).type} "
+        f"({first[:160]}); lower batch_size or --size, or give the trial more memory"
+    )
+
+
+def _train(
+    cfg: TrainConfig,
+    data: Data,
+    report: Reporter,
+    start: dict | None,
+    sensitivity_levels: tuple[float, ...],
+    robust_score: bool,
+) -> nn.Module:
     device = pick_device(cfg.device)
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)

@@ -4,6 +4,7 @@ import dataclasses
 
 import numpy as np
 import pytest
+import torch
 
 from trainable.checkpoint import load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig, UserError
@@ -127,6 +128,33 @@ def test_a_checkpoint_of_another_model_is_refused_in_one_line(tmp_path):
     three_channels = load_data("synthetic", channels=3)  # same config, other input
     with pytest.raises(UserError, match="does not fit this model and data"):
         train(TrainConfig(epochs=2), three_channels, lambda m, s: None, start=state)
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
+        RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: can't allocate "
+            "memory: you tried to allocate 8589934592 bytes"
+        ),  # fmt: skip
+    ],
+)
+def test_running_out_of_memory_is_one_line_naming_the_batch_and_image_size(monkeypatch, failure):
+    def allocate(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr("trainable.loop.augment", allocate)  # the first step's batch
+    data = load_data("synthetic")
+    with pytest.raises(UserError) as refused:
+        train(TrainConfig(epochs=1, batch_size=64), data, lambda m, s: None)
+    message = str(refused.value)
+    assert message.startswith("out of memory training small_cnn at batch size 64 on 1x28x28")
+    assert "lower batch_size or --size" in message and "\n" not in message
+    # any other error is left as it was
+    monkeypatch.setattr("trainable.loop.augment", lambda *a, **k: 1 / 0)
+    with pytest.raises(ZeroDivisionError):
+        train(TrainConfig(epochs=1), data, lambda m, s: None)
 
 
 def test_mixup_changes_what_the_model_sees():
