@@ -33,7 +33,8 @@ from sklearn.metrics import (  # noqa: E402
 )
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
 
-# Fewer trials than this and a random forest's importances are noise; a default search has 12.
+# Fewer trials than this and importances are noise (PED-ANOVA compares the top share of trials
+# with the rest); a default search has 12.
 MIN_TRIALS_FOR_IMPORTANCES = 8
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (labels, positive-class scores)
 
@@ -149,12 +150,12 @@ def importances_figure(study: optuna.Study) -> plt.Figure | None:
         return None
     if not importances:
         return None
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1.2))
+    fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1.5))
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names])
     ax.set_xlabel(
         f"importance for the score at epoch {epoch}, over all {len(common.trials)} trials\n"
-        "(Optuna's default evaluator; knobs every trial has)"
+        "(Optuna's PED-ANOVA; a knob only some trials have,\nsuch as gamma, over those trials)"
     )
     fig.tight_layout()
     return fig
