@@ -4,9 +4,9 @@
 
 After Mitchell et al., "Model Cards for Model Reporting" (FAT* 2019), cut to what a finished
 search knows: intended use, the data and its class counts, the members' configs, test metrics
-with 95% bootstrap intervals over the test images (scipy.stats.bootstrap, percentile, 1000
-resamples, fixed seed), operating points, calibration, the validation-to-test gap, and plain
-limitations. Written for two classes and more; operating points only for two.
+with 95% bootstrap intervals over the test images (search.intervals), operating points,
+calibration, the validation-to-test gap, and plain limitations. Written for two classes and
+more; operating points only for two.
 """
 
 from __future__ import annotations
@@ -14,54 +14,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import bootstrap, rankdata
 from sklearn.metrics import balanced_accuracy_score
 
+from search.intervals import balanced_accuracy, interval, roc_auc, sensitivity, specificity
 from search.settings import SearchSettings
 from trainable.data import Data
 
-RESAMPLES = 1000
 SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "weight_power", "gamma", "alpha",
                "aug_strength", "minority_aug", "lr", "weight_decay", "batch_size", "epochs",
                "model", "seed")  # fmt: skip
-
-
-def interval(statistic, *samples: np.ndarray) -> tuple[float, float]:
-    """The 95% percentile bootstrap interval of `statistic` over paired samples (images);
-    `statistic` takes arrays with the images on the last axis (scipy's vectorized form)."""
-    result = bootstrap(
-        samples,
-        statistic,
-        paired=True,
-        vectorized=True,
-        n_resamples=RESAMPLES,
-        method="percentile",
-        random_state=0,
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
-
-
-# Numpy forms of scikit-learn's metrics over the last axis, so the 1000 resamples are scored at
-# once: sklearn one resample at a time took 15 s per search for four metrics.
-def sensitivity(y: np.ndarray, said: np.ndarray, axis: int = -1) -> np.ndarray:
-    return (said * (y == 1)).sum(axis) / (y == 1).sum(axis)
-
-
-def specificity(y: np.ndarray, said: np.ndarray, axis: int = -1) -> np.ndarray:
-    return ((1 - said) * (y == 0)).sum(axis) / (y == 0).sum(axis)
-
-
-def balanced_accuracy(y: np.ndarray, said: np.ndarray, axis: int = -1) -> np.ndarray:
-    return (sensitivity(y, said, axis) + specificity(y, said, axis)) / 2
-
-
-def roc_auc(y: np.ndarray, scores: np.ndarray, axis: int = -1) -> np.ndarray:
-    """The Mann-Whitney form: the chance a positive image outscores a negative one."""
-    ranks = rankdata(scores, axis=axis)
-    positives = (y == 1).sum(axis)
-    negatives = (y == 0).sum(axis)
-    above = (ranks * (y == 1)).sum(axis) - positives * (positives + 1) / 2
-    return above / (positives * negatives)
 
 
 def metric_rows(probs: np.ndarray, labels: np.ndarray, threshold: float | None) -> list[str]:

@@ -31,6 +31,7 @@ from search.adapt import adapted_cut
 from search.answer import Member, answer_members, average, one_image, reached
 from search.board import write_hparams
 from search.calibration import calibration_figures, fit_temperature, scale
+from search.intervals import figure_intervals, judge, margin_interval
 from search.plots import write_plots, write_tensorboard
 from search.reruns import (
     REFERENCES,
@@ -113,6 +114,7 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
     }
     probs = predict_checkpoint(state, data, "test")
     test = evaluate(probs, data.test_y, threshold=state["threshold"])
+    test_intervals = figure_intervals(probs, data.test_y, state["threshold"])
     return {
         "trial_id": Path(result.path).name,
         "config": state["config"],
@@ -121,6 +123,7 @@ def score_on_test(result: Result, data: Data, objective: str) -> dict:
         "checkpoint": checkpoint.path,
         "val": val,
         "test": test,
+        "test_intervals": test_intervals,
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
         "calibration": {
             "val": calibration_figures(val_probs, data.val_y),
@@ -183,6 +186,7 @@ def score_answer(members: list[dict], data: Data, objective: str) -> dict:
         "temperature": temperature,
         "val": val,
         "test": test,
+        "test_intervals": figure_intervals(test_probs, data.test_y, val.get("threshold")),
         "val_test_gap": val["balanced_accuracy"] - test["balanced_accuracy"],
         "calibration": calibration,
         **split_details(val_probs, test_probs, data, val.get("threshold"), objective),
@@ -211,7 +215,9 @@ def adapted_to_test(
 
 def verdict(scored: dict, data: Data, references: list[str]) -> dict:
     """Did the answer beat each reference on validation by more than one image of the
-    smallest validation class (the most one image moves balanced accuracy), and on test?"""
+    smallest validation class (the most one image moves balanced accuracy), and on test? On
+    test (two classes) also the margin's 95% interval, paired over the test images, and what
+    it says: better, worse or no clear difference."""
     image = one_image(data.val_y, data.num_classes)
     answer = scored["answer"]
     out: dict[str, Any] = {"one_validation_image": image}
@@ -228,7 +234,15 @@ def verdict(scored: dict, data: Data, references: list[str]) -> dict:
             "test_margin": test_margin,
             "beats_on_test": bool(test_margin > 0),
         }
+        if answer.get("test_intervals") and scored[name].get("test_intervals"):
+            low, high = margin_interval(data.test_y, decisions(answer), decisions(scored[name]))
+            out[name] |= {"test_margin_interval": [low, high], "on_test": judge(low, high)}
     return out
+
+
+def decisions(scored: dict) -> np.ndarray:
+    """A two-class model's test decisions at its validation-tuned threshold, 0/1 per image."""
+    return (scored["_probs"][:, 1] >= scored["threshold"]).astype(np.int64)
 
 
 def write_report(
@@ -475,6 +489,28 @@ def operating_lines(scored: dict) -> list[str]:
     return lines
 
 
+def test_line(scored: dict) -> str:
+    """A model's test figures in one line: the images, balanced accuracy at its cut with the
+    sensitivity and specificity there, ROC-AUC; 95% intervals where there are any."""
+    test, bounds = scored["test"], scored.get("test_intervals") or {}
+
+    def with_interval(metric: str) -> str:
+        low_high = bounds.get(metric)
+        shown = f"{test[metric]:.4f}"
+        return shown + (f" (95% CI {low_high[0]:.4f}-{low_high[1]:.4f})" if low_high else "")
+
+    cut = (
+        f" at the cut {scored['threshold']:.4f} (sensitivity {test['sensitivity']:.3f}, "
+        f"specificity {test['specificity']:.3f})"
+        if scored.get("threshold") is not None and "specificity" in test
+        else ""
+    )
+    return (
+        f"test, {scored['confusion']['test']['images']} images: balanced accuracy "
+        f"{with_interval('balanced_accuracy')}{cut}; ROC-AUC {with_interval('roc_auc')}"
+    )
+
+
 def verdict_lines(report: dict) -> list[str]:
     """The headline: what the answer is and whether it beat the references."""
     scored, verdict = report["scored"], report["verdict"]
@@ -487,14 +523,17 @@ def verdict_lines(report: dict) -> list[str]:
     )
     lines = [
         f"answer: the mean of {len(kinds)} model(s) ({built}), each trained for the full "
-        "budget and within one validation image of the best of them; test balanced accuracy "
-        f"{answer['test']['balanced_accuracy']:.4f}, ROC-AUC {answer['test']['roc_auc']:.4f}"
+        "budget and within one validation image of the best of them",
+        "  " + test_line(answer),
     ]
     for name, v in verdict.items():
         if not isinstance(v, dict):
             continue
         label = name.replace("_", " ")
-        test_word = "beat" if v["beats_on_test"] else "did not beat"
+        test_word = "beat it" if v["beats_on_test"] else "did not beat it"
+        if "test_margin_interval" in v:
+            low, high = v["test_margin_interval"]
+            test_word = f"95% CI {low:+.4f} to {high:+.4f}: {v['on_test']}"
         reaching = v.get("trials_reaching_it")
         reach = (
             f"; {reaching} of {verdict['trials']} trials reached it there"
@@ -502,7 +541,7 @@ def verdict_lines(report: dict) -> list[str]:
             else ""
         )
         lines.append(
-            f"  vs {label}: test {v['test_margin']:+.4f} ({test_word} it), validation "
+            f"  vs {label}: test {v['test_margin']:+.4f} ({test_word}), validation "
             f"{v['val_margin']:+.4f}{reach}"
         )
         if v["val_margin"] < 0:

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
 
-from search.card import balanced_accuracy, metric_rows, roc_auc, sensitivity, specificity
+from search.card import metric_rows
+from search.intervals import balanced_accuracy, roc_auc, sensitivity, specificity
 
 
 def test_the_numpy_metrics_are_scikit_learns(pneumoniamnist):

@@ -19,6 +19,7 @@ from tensorboard.plugins.hparams.metadata import (
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
 from search.board import SHOWN_FIRST
+from search.intervals import judge
 from search.run import main
 
 
@@ -131,6 +132,13 @@ def test_a_small_search_writes_a_consistent_report(small_search):
         margin = answer["balanced_accuracy"] - reference["balanced_accuracy"]
         assert v["test_margin"] == pytest.approx(margin)
         assert v["beats_on_test"] == (margin > 0)
+        # its 95% interval, paired over the test images, and the word it earns
+        low, high = v["test_margin_interval"]
+        assert low <= high and v["on_test"] == judge(low, high)
+        assert f"95% CI {low:+.4f} to {high:+.4f}: {v['on_test']}" in out
+    for entry in (test["answer"], test["best_trial"], test["baseline"], test["seed_recipe"]):
+        low, high = entry["test_intervals"]["balanced_accuracy"]
+        assert 0 <= low <= high <= 1
         assert v["beats_on_val"] == (v["val_margin"] > test["verdict"]["one_validation_image"])
 
     # the study in the experiment folder agrees with the leaderboard, pruned included

@@ -1,0 +1,84 @@
+"""How sure a test figure or a verdict margin is: paired bootstrap intervals over test images."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from sklearn.metrics import balanced_accuracy_score
+
+from search.intervals import figure_intervals, judge, margin_interval
+from search.report import verdict, verdict_lines
+
+LABELS = np.repeat([0, 1], [234, 390])  # PneumoniaMNIST's test split: 234 normal, 390 pneumonia
+
+
+def decisions_wrong_on(share: float, seed: int) -> np.ndarray:
+    """The labels with a random `share` of each class's images flipped."""
+    rng = np.random.default_rng(seed)
+    said = LABELS.copy()
+    for cls in (0, 1):
+        where = np.flatnonzero(LABELS == cls)
+        said[rng.choice(where, int(share * len(where)), replace=False)] ^= 1
+    return said
+
+
+def as_scored(said: np.ndarray, val: float) -> dict:
+    probs = np.stack([1 - said, said], 1).astype(float)
+    test = balanced_accuracy_score(LABELS, said)
+    return {
+        "val": {"balanced_accuracy": val},
+        "test": {"balanced_accuracy": test},
+        "threshold": 0.5,
+        "test_intervals": figure_intervals(probs, LABELS, 0.5),
+        "_probs": probs,
+    }
+
+
+def test_a_margin_of_a_few_images_is_no_clear_difference():
+    a, b = decisions_wrong_on(0.10, seed=0), decisions_wrong_on(0.11, seed=1)
+    low, high = margin_interval(LABELS, a, b)
+    margin = balanced_accuracy_score(LABELS, a) - balanced_accuracy_score(LABELS, b)
+    assert low < margin < high and low < 0 < high
+    assert judge(low, high) == "no clear difference"
+
+
+def test_a_margin_of_ten_points_is_better_one_way_and_worse_the_other():
+    good, poor = decisions_wrong_on(0.05, seed=0), decisions_wrong_on(0.15, seed=1)
+    assert judge(*margin_interval(LABELS, good, poor)) == "better"
+    assert judge(*margin_interval(LABELS, poor, good)) == "worse"
+
+
+def test_intervals_hold_the_figure_and_are_left_out_for_three_classes():
+    said = decisions_wrong_on(0.10, seed=0)
+    bounds = figure_intervals(np.stack([1 - said, said], 1).astype(float), LABELS, 0.5)
+    low, high = bounds["balanced_accuracy"]
+    assert low < balanced_accuracy_score(LABELS, said) < high and high - low < 0.06
+    assert figure_intervals(np.full((6, 3), 1 / 3), np.arange(6) % 3, None) is None
+
+
+def test_the_verdict_reads_its_words_off_the_interval():
+    data = SimpleNamespace(val_y=np.repeat([0, 1], [135, 389]), test_y=LABELS, num_classes=2)
+    scored = {
+        "answer": as_scored(decisions_wrong_on(0.05, seed=0), val=0.99),
+        "baseline": as_scored(decisions_wrong_on(0.15, seed=1), val=0.98),
+        "seed_recipe": as_scored(decisions_wrong_on(0.055, seed=2), val=0.99),
+    }
+    found = verdict(scored, data, ["baseline", "seed_recipe"])
+    assert found["baseline"]["on_test"] == "better"
+    assert found["seed_recipe"]["on_test"] == "no clear difference"
+    low, high = found["seed_recipe"]["test_margin_interval"]
+    assert low < found["seed_recipe"]["test_margin"] < high
+    scored["answer"] |= {"members": [{"kind": "search"}], "confusion": {"test": {"images": 624}}}
+    scored["answer"]["test"] |= {"sensitivity": 0.95, "specificity": 0.95, "roc_auc": 0.98}
+    lines = verdict_lines({"scored": scored, "verdict": found | {"trials": 12}})
+    point = scored["answer"]["test"]["balanced_accuracy"]
+    low, high = scored["answer"]["test_intervals"]["balanced_accuracy"]
+    assert lines[1].startswith(
+        f"  test, 624 images: balanced accuracy {point:.4f} (95% CI {low:.4f}-{high:.4f}) at "
+        "the cut 0.5000 (sensitivity 0.950, specificity 0.950)"
+    )
+    vs_recipe = next(line for line in lines if line.startswith("  vs seed recipe"))
+    assert "no clear difference" in vs_recipe and "95% CI -0.0" in vs_recipe
+    assert pytest.approx(found["seed_recipe"]["test_margin"], abs=5e-5) == float(
+        vs_recipe.split("test ")[1].split(" ")[0]
+    )
