@@ -71,11 +71,16 @@ def roc_pr_figure(
 
 
 def knobs_figure(
-    table: pd.DataFrame, objective: str, references: dict[str, float] | None = None
+    table: pd.DataFrame,
+    objective: str,
+    references: dict[str, float] | None = None,
+    in_answer: frozenset[str] = frozenset(),
 ) -> plt.Figure | None:
-    """None when no trial has a score. Errored trials are left out: a NaN score drawn on a
-    log or categorical axis makes matplotlib raise (issue 10's ConversionError). The
-    references' scores (name -> score) are horizontal lines on every panel."""
+    """Each search trial's best-epoch score against each knob that varied. None when no trial
+    has a score. Errored trials are left out: a NaN score drawn on a log or categorical axis
+    makes matplotlib raise (issue 10's ConversionError). The references' scores (name ->
+    score) are horizontal lines on every panel; the trials in `in_answer` (themselves or their
+    runs among the answer's models) are ringed."""
     no_scores = pd.Series(False, index=table.index)
     scored = table[objective].notna() if objective in table else no_scores
     errored = int((~scored).sum())
@@ -109,6 +114,10 @@ def knobs_figure(
             edgecolors="C1",
             label="stopped",
         )
+        chosen = table["trial_id"].isin(in_answer)
+        if chosen.any():
+            ax.scatter(x[chosen], table[objective][chosen], s=140, facecolors="none",
+                       edgecolors="k", linewidths=1.2, label="in the answer")  # fmt: skip
         for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
             ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
         ax.set_xlabel(knob.removeprefix("config/"))
@@ -117,8 +126,13 @@ def knobs_figure(
         ax.axis("off")
     if knobs:
         axes.flat[0].legend(fontsize=8)
+    title = (
+        f"each search trial's {objective} at its best epoch; hollow: stopped early by ASHA, "
+        "so scored after fewer epochs"
+    )
     if errored:
-        fig.suptitle(f"{errored} errored trial(s) left out: no score", fontsize=9)
+        title += f"\n{errored} errored trial(s) left out: no score"
+    fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -185,9 +199,10 @@ def write_plots(
     cuts: dict[str, float] | None = None,
     references: dict[str, float] | None = None,
     calibration_title: str = "",
+    in_answer: frozenset[str] = frozenset(),
 ) -> list[Path]:
     written = []
-    figures = {"knobs.png": knobs_figure(table, objective, references)}
+    figures = {"knobs.png": knobs_figure(table, objective, references, in_answer)}
     if curves:
         figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)

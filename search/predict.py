@@ -244,12 +244,12 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     if decision.shifted:
         says = (
             f"adapt: these images' scores differ from validation's beyond a change of class mix "
-            f"(p {decision.p_value:.3f} < 0.01); decision_adapted cuts at {decision.cut:.4f}, "
+            f"(p {decision.p_value:.3g} < 0.01); decision_adapted cuts at {decision.cut:.4f}, "
             f"read off their own scores, instead of {answer.threshold:.4f}"
         )
     else:
         says = (
-            f"adapt: no shift from validation found (p {decision.p_value:.3f}); decision_adapted "
+            f"adapt: no shift from validation found (p {decision.p_value:.3g}); decision_adapted "
             f"keeps the tuned cut {answer.threshold:.4f}"
         )
     return {

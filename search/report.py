@@ -398,7 +398,19 @@ def write_pictures(
         f"answer calibrated on validation (temperature {c['temperature']:.2f}): ECE val "
         f"{c['val']['ece']:.3f}, test {c['test']['ece']:.3f}"
     )
-    write_plots(experiment, table, objective, curves, study, data.classes, cuts, references, title)
+    in_answer = frozenset(m["search_trial"] for m in answer["members"])
+    write_plots(
+        experiment,
+        table,
+        objective,
+        curves,
+        study,
+        data.classes,
+        cuts,
+        references,
+        calibration_title=title,
+        in_answer=in_answer,
+    )
 
 
 def load_study(experiment: Path) -> optuna.Study | None:
@@ -441,10 +453,10 @@ def format_summary(report: dict) -> str:
     if answer.get("adapted"):
         a = answer["adapted"]
         moved = (
-            f"shifted (p {a['shift_p_value']:.3f} < 0.01): at the cut {a['cut']:.4f} read off the "
+            f"shifted (p {a['shift_p_value']:.3g} < 0.01): at the cut {a['cut']:.4f} read off the "
             f"test images' own scores, test balanced accuracy {a['test']['balanced_accuracy']:.4f}"
             if a["shifted"]
-            else f"no shift detected (p {a['shift_p_value']:.3f}): the tuned cut stands"
+            else f"no shift detected (p {a['shift_p_value']:.3g}): the tuned cut stands"
         )
         lines.append(
             f"the test images against validation, no test label read: {moved} "

@@ -97,7 +97,12 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     assert "baseline test" in [t.get_text().split(" (")[0] for t in roc.get_legend().get_texts()]
 
 
-def test_references_are_lines_on_every_knob_panel():
-    fig = knobs_figure(leaderboard(), OBJECTIVE, {"baseline": 0.7, "seed recipe": 0.8})
+def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_ringed():
+    refs = {"baseline": 0.7, "seed recipe": 0.8}
+    fig = knobs_figure(leaderboard(), OBJECTIVE, refs, in_answer=frozenset({"trial_a"}))
     panels = [ax for ax in fig.axes if ax.get_xlabel()]
     assert all({0.7, 0.8} <= {line.get_ydata()[0] for line in ax.lines} for ax in panels)
+    for ax in panels:  # the ring sits on trial_a's score, 0.861, and on no other
+        (ring,) = [c for c in ax.collections if c.get_label() == "in the answer"]
+        assert list(ring.get_offsets()[:, 1]) == [0.861]
+    assert "at its best epoch; hollow: stopped early" in fig.texts[0].get_text()
