@@ -2,6 +2,8 @@
 
     python -m benchmarks.target_cut                       # every finished efficiency search
     python -m benchmarks.target_cut --searches results/efficiency/searches
+    python -m benchmarks.target_cut --site-sizes 100 150 250 400   # how few images a site needs
+    python -m benchmarks.target_cut --corrupt 3 5      # a site whose scanner differs (MedMNIST-C)
 
 Under the Kermany test acquisition the models still rank images well but the cut tuned on
 validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). A site has its own
@@ -26,6 +28,18 @@ split, no test label read by any rule but the oracle:
 The no-shift control runs the same rules inside validation: one random half tunes `val`, the
 other half is the target (5 splits, mean). Figures with provenance go to
 benchmarks/target_cut.json; the answer's scores are cached under --cache.
+
+`--site-sizes` asks how many unlabelled images a site needs: each search's test split is cut
+to random subsets of each size (SITE_DRAWS per size, no label read in the drawing), and the
+product's rule runs on each; per setting and size, how often it adapted and the mean balanced
+accuracy on the subset at the validation cut, at the rule's cut, and at the oracle's.
+Figures go to benchmarks/target_cut_sites.json.
+
+`--corrupt SEVERITY...` makes the shift: every test image gets the same MedMNIST-C corruption
+(trainable/robustness.py; one family at a time, as one scanner or protocol would), the
+answer's members score them, and the rules run as above; per setting and severity, how many
+(search, family) pairs the product adapted and the mean balanced accuracy at the validation
+cut, the product's cut and the oracle's. Figures go to benchmarks/target_cut_corrupt.json.
 """
 
 from __future__ import annotations
@@ -41,6 +55,13 @@ from benchmarks.efficiency import OUT, member_probabilities
 from search.adapt import adapted_cut, logit, mixture_cut
 
 FIGURES = Path("benchmarks/target_cut.json")
+SITE_FIGURES = Path("benchmarks/target_cut_sites.json")
+SITE_DRAWS = 20
+CORRUPT_FIGURES = Path("benchmarks/target_cut_corrupt.json")
+# What one site could do differently to all its images: exposure, contrast, focus, gamma,
+# compression, noise.
+SITE_CORRUPTIONS = ("brightness_down", "contrast_down", "gaussian_blur", "gamma_corr_up",
+                    "jpeg_compression", "gaussian_noise")  # fmt: skip
 KS_ALPHA = 0.01
 HALF_SPLITS = 5
 
@@ -113,12 +134,140 @@ def cells(rules: dict) -> str:
     return f"{figures} (KS {rules['ks_p']:.1e}, corrected {rules['corrected_p']:.3f})"
 
 
+def site_sizes(scores: dict[str, np.ndarray], sizes: list[int]) -> dict[str, dict]:
+    """Per site size: the share of random test subsets the product adapted, and the mean
+    balanced accuracy at the validation cut, the product's cut and the oracle's."""
+    rng = np.random.default_rng(0)
+    out = {}
+    for n in sizes:
+        runs = []
+        for _ in range(SITE_DRAWS):
+            site = rng.choice(len(scores["test_y"]), size=n, replace=False)
+            rules = cut_rules(scores["val"], scores["val_y"], scores["test"][site],
+                              scores["test_y"][site])  # fmt: skip
+            runs.append(rules | {"adapted": float(rules["corrected_p"] < 0.01)})
+        keys = ("adapted", "val", "detected_corrected", "oracle")
+        out[str(n)] = {k: float(np.mean([r[k] for r in runs])) for k in keys}
+    return out
+
+
+def corrupted_scores(experiment: Path, severity: int) -> dict[str, np.ndarray]:
+    """The answer's positive-class probabilities on the test images with one MedMNIST-C
+    family applied to every image, per family (the members' mean, as answer_scores)."""
+    import dataclasses
+
+    import torch
+
+    from search.settings import SearchSettings
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+    from trainable.cli import data_options
+    from trainable.data import load_data
+    from trainable.robustness import MEDMNIST_C
+
+    record = json.loads((experiment / "search.json").read_text())["settings"]
+    data = load_data(record["data"], **data_options(SearchSettings(**{**record, "resume": True})))
+    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    states = [load_checkpoint(experiment / m["checkpoint"] / CHECKPOINT_FILE) for m in members]
+    clean = torch.from_numpy(data.test_x).float() / 255
+    out = {}
+    for family in SITE_CORRUPTIONS:
+        corrupt, levels = MEDMNIST_C[family]
+        x = (corrupt(clean, levels[severity - 1]).clamp(0, 1) * 255).round().to(torch.uint8)
+        site = dataclasses.replace(data, test_x=x.numpy())
+        out[family] = np.mean([predict_checkpoint(s, site, "test")[:, 1] for s in states], 0)
+    return out
+
+
+def corrupt_table(rows: dict[str, dict]) -> str:
+    """Per setting (seeds and families pooled) and severity: how many pairs were adapted, and
+    the mean balanced accuracy at the validation cut / the product's cut / the oracle's."""
+    settings = dict.fromkeys(name.rsplit("-seed", 1)[0] for name in rows)
+    severities = list(next(iter(rows.values())))
+    lines = ["| setting | " + " | ".join(f"severity {v}" for v in severities) + " |"]
+    lines.append("|---|" + "---|" * len(severities))
+    for setting in settings:
+        cells = []
+        for severity in severities:
+            pairs = [
+                r
+                for name, by_severity in rows.items()
+                if name.rsplit("-seed", 1)[0] == setting
+                for r in by_severity[severity].values()
+            ]
+            adapted = sum(r["corrected_p"] < 0.01 for r in pairs)
+            mean = {k: np.mean([r[k] for r in pairs]) for k in RULES}
+            cells.append(
+                f"{adapted}/{len(pairs)} adapted: {mean['val']:.4f} / "
+                f"{mean['detected_corrected']:.4f} / {mean['oracle']:.4f}"
+            )
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def site_table(rows: dict[str, dict]) -> str:
+    """Per setting (seeds pooled) and site size: adapted share, val cut / product / oracle."""
+    settings = dict.fromkeys(name.rsplit("-seed", 1)[0] for name in rows)
+    sizes = list(next(iter(rows.values())))
+    lines = ["| setting | " + " | ".join(f"{n} images" for n in sizes) + " |"]
+    lines.append("|---|" + "---|" * len(sizes))
+    for setting in settings:
+        group = [r for name, r in rows.items() if name.rsplit("-seed", 1)[0] == setting]
+        cells = []
+        for n in sizes:
+            mean = {k: np.mean([g[n][k] for g in group]) for k in group[0][n]}
+            cells.append(
+                f"{mean['adapted']:.0%}: {mean['val']:.4f} / {mean['detected_corrected']:.4f}"
+                f" / {mean['oracle']:.4f}"
+            )
+        lines.append(f"| {setting} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.target_cut", description=__doc__)
     p.add_argument("--searches", type=Path, default=OUT / "searches")
     p.add_argument("--cache", type=Path, default=OUT / "answer_scores")
+    p.add_argument("--site-sizes", type=int, nargs="+", help="the site-size study instead")
+    p.add_argument(
+        "--corrupt",
+        type=int,
+        nargs="+",
+        choices=range(1, 6),
+        metavar="SEVERITY",
+        help="the corrupted-site study instead, at these MedMNIST-C severities",
+    )
     args = p.parse_args(argv)
     from benchmarks.provenance import provenance
+
+    if args.corrupt:
+        rows: dict[str, dict] = {}
+        for report in sorted(args.searches.glob("*/test_metrics.json")):
+            s = answer_scores(report.parent, args.cache)
+            rows[report.parent.name] = {
+                str(severity): {
+                    family: cut_rules(s["val"], s["val_y"], test, s["test_y"])
+                    for family, test in corrupted_scores(report.parent, severity).items()
+                }
+                for severity in args.corrupt
+            }
+            print(f"{report.parent.name}: done", flush=True)
+        print(corrupt_table(rows))
+        record = {"searches": rows, "families": SITE_CORRUPTIONS, "provenance": provenance()}
+        CORRUPT_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        return 0
+
+    if args.site_sizes:
+        found = sorted(args.searches.glob("*/test_metrics.json"))
+        sites = {}
+        for report in found:
+            sites[report.parent.name] = site_sizes(
+                answer_scores(report.parent, args.cache), args.site_sizes
+            )
+            print(f"{report.parent.name}: {sites[report.parent.name]}", flush=True)
+        print(site_table(sites))
+        record = {"searches": sites, "draws": SITE_DRAWS, "provenance": provenance()}
+        SITE_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        return 0
 
     rows = {}
     head = (
