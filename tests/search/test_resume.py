@@ -52,6 +52,16 @@ def start_until(storage, marker: str) -> tuple[subprocess.Popen, list[int]]:
     return proc, descendants(proc.pid)
 
 
+def stopped(proc: subprocess.Popen, family: list[int], signal_it) -> str:
+    """`signal_it(pid)`, then wait for the search to end; what it printed since."""
+    try:
+        signal_it(proc.pid)
+        rest, _ = proc.communicate(timeout=120)
+    finally:
+        kill_all(family + descendants(proc.pid))
+    return rest
+
+
 def resume(storage, resume_command: list[str]) -> pd.DataFrame:
     """Run the resume to its end; the experiment's leaderboard."""
     resumed = subprocess.run(
@@ -103,14 +113,10 @@ def test_sigkill_then_resume_finishes_every_trial_once(tmp_path, moment):
 )
 def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_path, how):
     proc, family = start_until(tmp_path, KILL_POINTS["mid-trial"])
-    try:
-        if how.startswith("ctrl-c"):
-            os.killpg(proc.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
-        else:
-            os.kill(proc.pid, signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=120)
-    finally:
-        kill_all(family + descendants(proc.pid))
+    if how.startswith("ctrl-c"):  # what Ctrl-C in a terminal does
+        rest = stopped(proc, family, lambda pid: os.killpg(pid, signal.SIGINT))
+    else:
+        rest = stopped(proc, family, lambda pid: os.kill(pid, signal.SIGTERM))
     assert proc.returncode == 130, rest[-2000:]
     hint = [line for line in rest.splitlines() if line.startswith("interrupted; continue with:")]
     assert len(hint) == 1 and hint[0].endswith(" --resume") and "--name killed" in hint[0]
@@ -134,15 +140,11 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
 
 
 @pytest.mark.slow
-def test_sigterm_outside_the_search_loop_also_exits_130_with_the_resume_command(tmp_path):
+def test_sigterm_before_the_search_began_exits_130_and_says_to_run_it_again(tmp_path):
     # the data is read and Ray is starting: no Tune handler is in place yet (Python's default
-    # ended the job with status 15 and no word)
+    # ended the job with status 15 and no word; ray.init's handler, with exit code 15)
     proc, family = start_until(tmp_path, "images ")
-    try:
-        os.kill(proc.pid, signal.SIGTERM)
-        rest, _ = proc.communicate(timeout=120)
-    finally:
-        kill_all(family + descendants(proc.pid))
+    rest = stopped(proc, family, lambda pid: os.kill(pid, signal.SIGTERM))
     assert proc.returncode == 130, rest[-2000:]
     # nothing to resume yet: the same command starts it again
     assert "interrupted before the search began; run the same command again" in rest
