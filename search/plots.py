@@ -46,18 +46,29 @@ def roc_pr_figure(
     on the first curve whose name ends in 'test' (the answer's operating points)."""
     negative, positive = classes[0], classes[1]
     fig, (roc, pr) = plt.subplots(1, 2, figsize=(11, 4.8))
+    marked = next((n for n in curves if n.endswith("test")), None)
     for name, (labels, scores) in curves.items():
         style = {"linestyle": "--"} if not name.startswith("answer") else {}  # references
         for display, ax in ((RocCurveDisplay, roc), (PrecisionRecallDisplay, pr)):
-            display.from_predictions(labels, scores, name=name, ax=ax, curve_kwargs=style)
-    marked = next((n for n in curves if n.endswith("test")), None)
+            display.from_predictions(
+                labels,
+                scores,
+                name=name,
+                ax=ax,
+                curve_kwargs=style,
+                # chance: the diagonal on ROC, the test split's prevalence on PR
+                plot_chance_level=name == marked,
+                chance_level_kw={"color": "grey", "linewidth": 1},
+            )
     for (label, cut), marker in zip((cuts or {}).items(), "os^", strict=False):
         if marked is None:
             break
         labels, scores = curves[marked]
         said_positive = scores >= cut
         fpr, tpr = said_positive[labels == 0].mean(), said_positive[labels == 1].mean()
+        precision = (labels[said_positive] == 1).mean() if said_positive.any() else 1.0
         roc.plot(fpr, tpr, marker, color="k", label=f"{marked} at {label}")
+        pr.plot(tpr, precision, marker, color="k", label=f"{marked} at {label}")
     roc.set_xlabel(f"1 - specificity ({negative} called {positive})")
     roc.set_ylabel(f"sensitivity ({positive} found)")
     pr.set_xlabel(f"recall ({positive})")

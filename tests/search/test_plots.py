@@ -95,6 +95,13 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     assert marks["answer test at 0.5"] == (1 / 3, 2 / 3)  # 0.6 of the normals; 0.8, 0.9
     assert marks["answer test at tuned 0.35"] == (1 / 3, 1.0)
     assert "baseline test" in [t.get_text().split(" (")[0] for t in roc.get_legend().get_texts()]
+    # precision-recall: the same cuts, and chance at the test split's prevalence (half)
+    pr = fig.axes[1]
+    marks = {line.get_label(): (line.get_xdata()[0], line.get_ydata()[0]) for line in pr.lines}
+    assert marks["answer test at 0.5"] == (2 / 3, 2 / 3)  # 0.6, 0.8, 0.9: two of three right
+    assert marks["answer test at tuned 0.35"] == (1.0, 3 / 4)
+    chance = [line for line in pr.lines if "chance" in line.get_label().lower()]
+    assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.5}
 
 
 def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_ringed():
