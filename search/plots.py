@@ -211,9 +211,13 @@ def write_plots(
     references: dict[str, float] | None = None,
     calibration_title: str = "",
     in_answer: frozenset[str] = frozenset(),
+    confusion: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[Path]:
+    """The report's PNGs; `confusion` is the answer's (test labels, test decisions)."""
     written = []
     figures = {"knobs.png": knobs_figure(table, objective, references, in_answer)}
+    if confusion is not None and classes:
+        figures["confusion.png"] = confusion_figure(*confusion, classes)
     if curves:
         figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
@@ -239,9 +243,13 @@ def write_tensorboard(
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=0)
         writer.add_figure("roc_pr", roc_pr_figure(curves, classes), global_step=0)
         if test_pred is not None:
-            labels = curves["answer test"][0]
-            display = ConfusionMatrixDisplay.from_predictions(
-                labels, test_pred, display_labels=classes
-            )
-            display.ax_.set_title("test, at the validation-tuned threshold")
-            writer.add_figure("test/confusion_matrix", display.figure_, global_step=0)
+            figure = confusion_figure(curves["answer test"][0], test_pred, classes)
+            writer.add_figure("test/confusion_matrix", figure, global_step=0)
+
+
+def confusion_figure(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> plt.Figure:
+    """The answer's test confusion matrix: counts, rows the true class."""
+    display = ConfusionMatrixDisplay.from_predictions(labels, predicted, display_labels=classes)
+    display.ax_.set_title(f"the answer on the {len(labels)} test images, at its validation cut")
+    display.figure_.tight_layout()
+    return display.figure_

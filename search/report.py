@@ -383,6 +383,7 @@ def write_pictures(
         if score in scored.get(name, {}).get("val", {})
     }
     curves, cuts = None, None
+    test_pred = answer["_probs"].argmax(1)  # more classes: the most probable one
     if data.num_classes == 2:
         curves = {
             "answer val": (data.val_y, answer["_val_probs"][:, 1]),
@@ -410,6 +411,7 @@ def write_pictures(
         references,
         calibration_title=title,
         in_answer=in_answer,
+        confusion=(data.test_y, test_pred),
     )
 
 

@@ -7,6 +7,7 @@ from optuna.trial import TrialState
 
 from search.plots import (
     MIN_TRIALS_FOR_IMPORTANCES,
+    confusion_figure,
     importances_figure,
     knobs_figure,
     roc_pr_figure,
@@ -113,3 +114,16 @@ def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_rin
         (ring,) = [c for c in ax.collections if c.get_label() == "in the answer"]
         assert list(ring.get_offsets()[:, 1]) == [0.861]
     assert "at its best epoch; hollow: stopped early" in fig.texts[0].get_text()
+
+
+def test_the_confusion_picture_counts_the_answers_decisions(tmp_path):
+    labels = np.array([0, 0, 0, 1, 1, 1, 1])
+    said = np.array([0, 1, 0, 1, 1, 0, 1])
+    fig = confusion_figure(labels, said, ["normal", "pneumonia"])
+    cells = [t.get_text() for t in fig.axes[0].texts]
+    assert cells == ["2", "1", "1", "3"]  # rows the true class: tn fp / fn tp
+    assert "7 test images" in fig.axes[0].get_title()
+    table = pd.DataFrame({"trial_id": ["a"], "status": ["complete"], OBJECTIVE: [0.9]})
+    written = write_plots(tmp_path, table, OBJECTIVE, None, None, ["normal", "pneumonia"],
+                          confusion=(labels, said))  # fmt: skip
+    assert tmp_path / "confusion.png" in written
