@@ -23,7 +23,13 @@ validation alone; test balanced accuracy is at each answer's own validation-tune
 - `greedy from product`: the same, started from the product's members;
 - `best full-budget`: the single best full-budget model on validation;
 - `product, else good full-budget`: the product's answer unless its validation score is below
-  the better reference's, then `good full-budget`.
+  the better reference's, then `good full-budget`;
+- `good full-budget, at most 2 new seeds`: as good full-budget, the plan's new seeds after
+  the second left out (what a plan of fewer new seeds would have trained);
+- `good full-budget, references counted toward five`: the new seeds a plan would train if
+  the references within one image of the best counted among the five;
+- `good full-budget, twins left out`: a model whose validation probabilities correlate above
+  0.99 with a member already chosen is passed over (a reference and its start-point twin).
 
 Figures with provenance go to benchmarks/answer_rules.json.
 """
@@ -147,6 +153,39 @@ def greedy(pool: list[Model], val_y: np.ndarray, start: list[Model]) -> list[Mod
     return best
 
 
+def near_best(pool: list[Model], image: float, twins_above: float | None = None) -> list[Model]:
+    """The full-budget models of `pool` within one image of its best, at most five, best
+    first; with `twins_above`, passing over one that correlates above it with a chosen one."""
+    full = sorted((m for m in pool if m.full), key=lambda m: (-m.score, m.name))
+    chosen: list[Model] = []
+    for m in full:
+        if m.score < full[0].score - image - 1e-9 or len(chosen) == 5:
+            break
+        if twins_above and any(np.corrcoef(m.val, c.val)[0, 1] > twins_above for c in chosen):
+            continue
+        chosen.append(m)
+    return chosen
+
+
+def with_new_seeds(models: list[Model], keep: int) -> list[Model]:
+    """The models with the plan's first `keep` new seeds only (the members grid numbers them
+    in the plan's order)."""
+    seeds = sorted((m for m in models if m.role == "member_seed"), key=lambda m: m.name)
+    dropped = {m.name for m in seeds[keep:]}
+    return [m for m in models if m.name not in dropped]
+
+
+def seeds_with_references_counted(models: list[Model], image: float) -> int:
+    """How many new seeds the plan would train if the references within one image of the
+    best (trials and references) counted among the five."""
+    search = sorted((m for m in models if m.role == "search"), key=lambda m: -m.score)
+    refs = [m for m in models if m.role in ("baseline", "seed_recipe")]
+    top = max(m.score for m in search + refs)
+    good = [m for m in search if m.score >= top - image - 1e-9][:5] or search[:1]
+    refs_in = [m for m in refs if m.score >= top - image - 1e-9]
+    return max(0, 5 - len(good) - len(refs_in))
+
+
 def rules(models: list[Model], val_y: np.ndarray, member_ids: list[str], image: float) -> dict:
     """Each rule's members (model folders, repeats allowed)."""
     by_name = {m.name: m for m in models}
@@ -154,10 +193,16 @@ def rules(models: list[Model], val_y: np.ndarray, member_ids: list[str], image: 
     full = sorted((m for m in models if m.full), key=lambda m: (-m.score, m.name))
     floor = full[0].score - image - 1e-9
     references = [m for m in full if m.role in ("baseline", "seed_recipe") and m.score >= floor]
+    counted = seeds_with_references_counted(models, image)
     return {
         "product": product,
         "product + references": product + references,
-        "good full-budget": [m for m in full if m.score >= floor][:5],
+        "good full-budget": near_best(models, image),
+        "good full-budget, at most 2 new seeds": near_best(with_new_seeds(models, 2), image),
+        "good full-budget, references counted toward five": near_best(
+            with_new_seeds(models, counted), image
+        ),
+        "good full-budget, twins left out": near_best(models, image, twins_above=0.99),
         "greedy": greedy(full, val_y, []),
         "greedy from product": greedy(full, val_y, product),
         "best full-budget": full[:1],

@@ -117,7 +117,7 @@ def figures(experiment: Path, seconds: float) -> dict:
     return row
 
 
-def answer_models(row: dict) -> str:
+def answer_models_cell(row: dict) -> str:
     """Rows before the answer chose among all full-budget models hold its good trials."""
     if "answer_models" in row:
         return str(row["answer_models"])
@@ -144,7 +144,7 @@ def table(rows: list[dict]) -> str:
             lines.append(
                 f"| {setting} | {r['seed']} | {cells(r)} | {r['trials_reaching_baseline']} / "
                 f"{r['trials_reaching_seed_recipe']} of {r['trials']} "
-                f"| {answer_models(r)} "
+                f"| {answer_models_cell(r)} "
                 f"| {r['wall_s']} |"
             )
         keys = [f"{n}_{s}" for n in ("answer", *REFERENCES) for s in ("val", "test")]
@@ -186,11 +186,11 @@ def write_figures(path: Path, rows: dict) -> None:
     path.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1) + "\n")
 
 
-def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
+def answer_checkpoints(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
     """A finished search's data (as its record loads it), its answer's members (best.json)
-    and each member's class probabilities on validation and test, from its checkpoint."""
+    and each member's checkpoint."""
     from search.settings import SearchSettings
-    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.cli import data_options
     from trainable.data import load_data
 
@@ -198,10 +198,17 @@ def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]
     settings = SearchSettings(**{**record, "resume": True})
     data = load_data(settings.data, **data_options(settings))
     members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
-    probs = []
-    for member in members:
-        state = load_checkpoint(experiment / member["checkpoint"] / CHECKPOINT_FILE)
-        probs.append({s: predict_checkpoint(state, data, s) for s in ("val", "test")})
+    states = [load_checkpoint(experiment / m["checkpoint"] / CHECKPOINT_FILE) for m in members]
+    return data, members, states
+
+
+def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
+    """The data, the answer's members and each member's class probabilities on validation
+    and test, from its checkpoint."""
+    from trainable.checkpoint import predict_checkpoint
+
+    data, members, states = answer_checkpoints(experiment)
+    probs = [{s: predict_checkpoint(state, data, s) for s in ("val", "test")} for state in states]
     return data, members, probs
 
 

@@ -51,7 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.efficiency import OUT, member_probabilities
+from benchmarks.efficiency import OUT, answer_checkpoints, member_probabilities
 from search.adapt import adapted_cut, logit, mixture_cut
 
 FIGURES = Path("benchmarks/target_cut.json")
@@ -95,6 +95,7 @@ def cut_rules(
         "oracle": score(tune_threshold(target, target_y)),
         "ks_p": p,
         "corrected_p": corrected.p_value,
+        "adapted": float(corrected.shifted),
     }
 
 
@@ -145,29 +146,23 @@ def site_sizes(scores: dict[str, np.ndarray], sizes: list[int]) -> dict[str, dic
             site = rng.choice(len(scores["test_y"]), size=n, replace=False)
             rules = cut_rules(scores["val"], scores["val_y"], scores["test"][site],
                               scores["test_y"][site])  # fmt: skip
-            runs.append(rules | {"adapted": float(rules["corrected_p"] < 0.01)})
+            runs.append(rules)
         keys = ("adapted", "val", "detected_corrected", "oracle")
         out[str(n)] = {k: float(np.mean([r[k] for r in runs])) for k in keys}
     return out
 
 
-def corrupted_scores(experiment: Path, severity: int) -> dict[str, np.ndarray]:
+def corrupted_scores(data, states: list[dict], severity: int) -> dict[str, np.ndarray]:
     """The answer's positive-class probabilities on the test images with one MedMNIST-C
-    family applied to every image, per family (the members' mean, as answer_scores)."""
+    family applied to every image, per family (the members' mean, as answer_scores);
+    `data` and `states` from benchmarks.efficiency.answer_checkpoints."""
     import dataclasses
 
     import torch
 
-    from search.settings import SearchSettings
-    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
-    from trainable.cli import data_options
-    from trainable.data import load_data
+    from trainable.checkpoint import predict_checkpoint
     from trainable.robustness import MEDMNIST_C
 
-    record = json.loads((experiment / "search.json").read_text())["settings"]
-    data = load_data(record["data"], **data_options(SearchSettings(**{**record, "resume": True})))
-    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
-    states = [load_checkpoint(experiment / m["checkpoint"] / CHECKPOINT_FILE) for m in members]
     clean = torch.from_numpy(data.test_x).float() / 255
     out = {}
     for family in SITE_CORRUPTIONS:
@@ -194,7 +189,7 @@ def corrupt_table(rows: dict[str, dict]) -> str:
                 if name.rsplit("-seed", 1)[0] == setting
                 for r in by_severity[severity].values()
             ]
-            adapted = sum(r["corrected_p"] < 0.01 for r in pairs)
+            adapted = int(sum(r["adapted"] for r in pairs))
             mean = {k: np.mean([r[k] for r in pairs]) for k in RULES}
             cells.append(
                 f"{adapted}/{len(pairs)} adapted: {mean['val']:.4f} / "
@@ -243,10 +238,11 @@ def main(argv: list[str] | None = None) -> int:
         rows: dict[str, dict] = {}
         for report in sorted(args.searches.glob("*/test_metrics.json")):
             s = answer_scores(report.parent, args.cache)
+            data, _, states = answer_checkpoints(report.parent)  # read once, every severity
             rows[report.parent.name] = {
                 str(severity): {
                     family: cut_rules(s["val"], s["val_y"], test, s["test_y"])
-                    for family, test in corrupted_scores(report.parent, severity).items()
+                    for family, test in corrupted_scores(data, states, severity).items()
                 }
                 for severity in args.corrupt
             }

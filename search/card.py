@@ -16,7 +16,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from search.intervals import balanced_accuracy, interval, roc_auc, sensitivity, specificity
+from search.intervals import (
+    balanced_accuracy,
+    decisions,
+    interval,
+    roc_auc,
+    sensitivity,
+    specificity,
+)
 from search.settings import SearchSettings
 from trainable.data import Data
 
@@ -28,7 +35,7 @@ SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "weight_power", "gamma", "alp
 def metric_rows(probs: np.ndarray, labels: np.ndarray, threshold: float | None) -> list[str]:
     """Markdown rows: each test metric with its interval."""
     if probs.shape[1] == 2:
-        said = (probs[:, 1] >= threshold).astype(np.int64)
+        said = decisions(probs, threshold)
         metrics = {
             "balanced accuracy": (balanced_accuracy, said),
             "sensitivity": (sensitivity, said),

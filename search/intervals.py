@@ -75,12 +75,17 @@ def judge(low: float, high: float) -> str:
     return "no clear difference"
 
 
+def decisions(probs: np.ndarray, threshold: float) -> np.ndarray:
+    """A two-class model's decisions at `threshold`, 0/1 per image (as trainable.metrics)."""
+    return (probs[:, 1] >= threshold).astype(np.int64)
+
+
 def figure_intervals(probs: np.ndarray, y: np.ndarray, threshold: float | None) -> dict | None:
     """Intervals of a two-class model's test balanced accuracy (at `threshold`) and ROC-AUC;
     None for more classes (few images per class) or without a threshold."""
     if probs.shape[1] != 2 or threshold is None:
         return None
-    said = (probs[:, 1] >= threshold).astype(np.int64)
+    said = decisions(probs, threshold)
     return {
         "balanced_accuracy": list(interval(balanced_accuracy, y, said)),
         "roc_auc": list(interval(roc_auc, y, probs[:, 1])),

@@ -31,7 +31,7 @@ from search.adapt import adapted_cut
 from search.answer import Member, answer_members, average, one_image, reached
 from search.board import write_hparams
 from search.calibration import calibration_figures, fit_temperature, scale
-from search.intervals import figure_intervals, judge, margin_interval
+from search.intervals import decisions, figure_intervals, judge, margin_interval
 from search.plots import write_plots, write_tensorboard
 from search.reruns import (
     REFERENCES,
@@ -235,14 +235,13 @@ def verdict(scored: dict, data: Data, references: list[str]) -> dict:
             "beats_on_test": bool(test_margin > 0),
         }
         if answer.get("test_intervals") and scored[name].get("test_intervals"):
-            low, high = margin_interval(data.test_y, decisions(answer), decisions(scored[name]))
+            low, high = margin_interval(
+                data.test_y,
+                decisions(answer["_probs"], answer["threshold"]),
+                decisions(scored[name]["_probs"], scored[name]["threshold"]),
+            )
             out[name] |= {"test_margin_interval": [low, high], "on_test": judge(low, high)}
     return out
-
-
-def decisions(scored: dict) -> np.ndarray:
-    """A two-class model's test decisions at its validation-tuned threshold, 0/1 per image."""
-    return (scored["_probs"][:, 1] >= scored["threshold"]).astype(np.int64)
 
 
 def write_report(
@@ -389,7 +388,7 @@ def write_pictures(
             "answer val": (data.val_y, answer["_val_probs"][:, 1]),
             "answer test": (data.test_y, answer["_probs"][:, 1]),
         }
-        test_pred = (curves["answer test"][1] >= answer["threshold"]).astype(np.int64)
+        test_pred = decisions(answer["_probs"], answer["threshold"])
         write_tensorboard(experiment / "best_model", curves, test_pred, data.classes)
         for name in (n for n in REFERENCES if n in scored):
             curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name]["_probs"][:, 1])
