@@ -30,10 +30,10 @@ import pandas as pd  # noqa: E402
 import ray  # noqa: E402
 import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
-from ray.tune.schedulers import ASHAScheduler  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import Member, one_image, plan_members  # noqa: E402
+from search.asha import EarlyRungsASHA  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
 from search.interrupt import fit, stop_on_sigterm  # noqa: E402
@@ -202,7 +202,7 @@ def build_tuner(
     limited = ConcurrencyLimiter(searcher, max_concurrent=settings.max_concurrent)
     scheduler = None
     if settings.scheduler == "asha":
-        scheduler = ASHAScheduler(
+        scheduler = EarlyRungsASHA(
             time_attr="epoch",  # not reports: a trial validates every eval_every epochs
             max_t=settings.epochs,
             grace_period=settings.grace_period,
