@@ -32,7 +32,7 @@ import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
-from search.answer import Member, one_image, plan_members  # noqa: E402
+from search.answer import ENSEMBLE_SIZE, Member, one_image, plan_members  # noqa: E402
 from search.asha import EarlyRungsASHA  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
@@ -48,6 +48,7 @@ from search.relocate import (  # noqa: E402
 )
 from search.report import format_summary, write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
+    REFERENCES,
     candidates,
     confirm_configs,
     reference_configs,
@@ -62,6 +63,9 @@ from trainable.data import Data, load_data  # noqa: E402
 from trainable.models import peak_memory_mb  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
 
+# What the console's time left assumes the members' phase trains before the plan is known:
+# the default search's plans trained 2-5 runs, 4 in 7 of 12 (benchmarks/efficiency.py).
+EXPECTED_MEMBER_RUNS = ENSEMBLE_SIZE - 1
 RAY_TEMP = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
 
 
@@ -234,7 +238,13 @@ def build_tuner(
             ),
             failure_config=tune.FailureConfig(max_failures=settings.max_failures),
             callbacks=[
-                Progress(settings.num_samples, settings.metric, settings.epochs),
+                Progress(
+                    settings.num_samples,
+                    settings.metric,
+                    settings.epochs,
+                    concurrency=settings.max_concurrent,
+                    runs_after=(len(REFERENCES), EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
+                ),
                 TrialCurves(),
             ],
             verbose=2 if settings.verbose else 0,
@@ -350,7 +360,13 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     )
     references = reference_configs(epochs, settings.seed, settings.eval_every)
     reference_results = run_configs(
-        trainable, list(references.values()), tune_path, "references", objective, concurrent
+        trainable,
+        list(references.values()),
+        tune_path,
+        "references",
+        objective,
+        concurrent,
+        runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
     )
     image = one_image(data.val_y, data.num_classes)
     reference_scores = [c.score for c in candidates(reference_results, objective, epochs)]
@@ -359,7 +375,15 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     completions = None
     if to_train:
         print(member_line(plan, epochs), flush=True)
-        completions = run_configs(trainable, to_train, tune_path, "members", objective, concurrent)
+        completions = run_configs(
+            trainable,
+            to_train,
+            tune_path,
+            "members",
+            objective,
+            concurrent,
+            runs_after=confirm_runs(settings),
+        )
     report = write_report(
         experiment,
         results,
@@ -391,6 +415,11 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
     return True
+
+
+def confirm_runs(settings: SearchSettings) -> tuple[int, ...]:
+    """The runs --confirm adds after the report, as a phase of the time left."""
+    return (settings.confirm * CONFIRM_SEEDS,) if settings.confirm else ()
 
 
 def member_line(plan: list[Member], epochs: int) -> str:

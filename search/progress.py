@@ -5,11 +5,13 @@ trial's score is its best epoch's, as on the leaderboard, its last epoch's besid
     [    42s] trial 3/12 done: trial_ab12cd34 stopped after 3/10 epochs, val_balanced_accuracy
              0.9412 (last epoch 0.9218), best so far 0.9601 (loss focal, sampler none, ...)
     [    60s] running trial_ef56ab78 epoch 4/10 0.9521, trial_0a1b2c3d epoch 2/10 0.9012 |
-             3/12 done (1 complete, 2 stopped, 0 errored) | at most 8 min left of the trials
+             3/12 done (1 complete, 2 stopped, 0 errored) | about 8 min left in all
 
 Tune's own tables stay off unless --verbose. The clock counts from the job's start through every
-phase. The time left is the phase's, an upper bound: it assumes every unfinished trial runs its
-whole budget at the pace so far, and ASHA stops most of them early.
+phase. The time left is the whole job's, an estimate at the pace so far: the phase's unfinished
+trials at the mean length of those ended (ASHA stops most search trials after a few epochs),
+then the full-budget runs still to come (the references, the answer's members), `concurrency`
+at a time, and a little for each phase's start and the report.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import time
 from ray import tune
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
+PHASE_START_S = 10.0  # Tune's start of a phase's runs, and the report: seconds, measured ~7-9
 # One clock for the whole job, so the phases' lines (trials, references, members, confirm) read
 # as one timeline: seconds since the job imported this module, just before it read the data.
 JOB_STARTED = time.monotonic()
@@ -34,9 +37,15 @@ class Progress(tune.Callback):
         max_epochs: int,
         phase: str = "trial",
         every_s: float = STATUS_EVERY_S,
+        concurrency: int = 1,
+        runs_after: tuple[int, ...] = (),
     ):
+        """`runs_after`: how many full-budget runs each later phase of the job trains, so the
+        time left covers the whole job (an estimate where the count is not yet known)."""
         self.total, self.objective, self.max_epochs = total, objective, max_epochs
         self.phase, self.every_s = phase, every_s
+        self.concurrency, self.runs_after = max(1, concurrency), runs_after
+        self.ended_epochs = 0  # epochs run by the trials that ended
         self.started = self.last_status = time.monotonic()
         self.latest: dict[str, tuple[int, float]] = {}  # running trial -> (epoch, score)
         self.ended = {"complete": 0, "stopped": 0, "errored": 0}
@@ -67,6 +76,7 @@ class Progress(tune.Callback):
         self.best = max(self.best, best_of_trial)
         status = "complete" if epoch >= self.max_epochs else "stopped"
         self.ended[status] += 1
+        self.ended_epochs += epoch
         knobs = ", ".join(f"{k} {_short(trial.config[k])}" for k in KEY_KNOBS if k in trial.config)
         # the trial's best epoch, the score the leaderboard and "best so far" use
         last = "" if score == best_of_trial else f" (last epoch {score:.4f})"
@@ -99,20 +109,48 @@ class Progress(tune.Callback):
         )
 
     def time_left(self, now: float) -> str:
-        """An upper bound from the epoch budget: every unfinished trial runs all its epochs at
-        the pace seen so far."""
+        """The whole job's time left, estimated at the pace so far (see the module's doc)."""
         elapsed = now - self.started
         if not self.epochs_seen or elapsed <= 0:
             return "time left unknown yet"
-        done = sum(self.ended.values())
-        running_epochs = sum(epoch for epoch, _ in self.latest.values())
-        budget_left = (self.total - done) * self.max_epochs - running_epochs
-        minutes = budget_left / (self.epochs_seen / elapsed) / 60
-        left = f"at most {math.ceil(minutes)} min" if minutes >= 1 else "under a minute"
-        return f"{left} left of the {self.phase}s"
+        seconds = seconds_left(
+            epoch_s=elapsed * min(self.concurrency, self.total) / self.epochs_seen,
+            running=[epoch for epoch, _ in self.latest.values()],
+            unstarted=self.total - sum(self.ended.values()) - len(self.latest),
+            mean_epochs=(
+                self.ended_epochs / sum(self.ended.values()) if any(self.ended.values()) else None
+            ),
+            max_epochs=self.max_epochs,
+            concurrency=self.concurrency,
+            runs_after=self.runs_after,
+        )
+        minutes = seconds / 60
+        left = f"about {math.ceil(minutes)} min" if minutes >= 1 else "under a minute"
+        return f"{left} left in all"
 
     def _clock(self, now: float | None = None) -> str:
         return f"[{(now or time.monotonic()) - JOB_STARTED:7.0f}s]"
+
+
+def seconds_left(
+    epoch_s: float,
+    running: list[int],
+    unstarted: int,
+    mean_epochs: float | None,
+    max_epochs: int,
+    concurrency: int,
+    runs_after: tuple[int, ...],
+) -> float:
+    """The job's time left: this phase's trials (a running one at least to the mean length of
+    the ended ones, each unstarted one that long; the whole budget while none has ended), then
+    each later phase's `runs_after` full-budget runs, `concurrency` at a time, each phase with
+    its start-up and the report. `epoch_s`: a trial's seconds per epoch, `concurrency` running."""
+    expected = max_epochs if mean_epochs is None else mean_epochs
+    phase_epochs = sum(max(expected - epoch, 1) for epoch in running) + unstarted * expected
+    # the phase's epochs share the slots; the later runs go in waves of `concurrency`
+    this_phase = phase_epochs * epoch_s / concurrency
+    waves = sum(math.ceil(runs / concurrency) for runs in runs_after)
+    return this_phase + waves * max_epochs * epoch_s + (len(runs_after) + 1) * PHASE_START_S
 
 
 def _short(value) -> str:

@@ -95,10 +95,17 @@ def reference_role(config: dict, references: dict[str, dict]) -> str:
 
 
 def run_configs(
-    trainable, configs: list[dict], storage: str, name: str, objective: str, max_concurrent: int
+    trainable,
+    configs: list[dict],
+    storage: str,
+    name: str,
+    objective: str,
+    max_concurrent: int,
+    runs_after: tuple[int, ...] = (),
 ) -> ResultGrid:
     """Train each config to its last epoch (no early stopping) as experiment storage/name;
-    an interrupted one is resumed."""
+    an interrupted one is resumed. `runs_after`: the runs of the job's later phases, for the
+    time left its console shows."""
     if tune.Tuner.can_restore(f"{storage}/{name}"):
         return fit(tune.Tuner.restore(f"{storage}/{name}", trainable, resume_errored=True))
     # Every point carries every knob; param_space only has to name them for Tune to fill in.
@@ -121,7 +128,14 @@ def run_configs(
                 num_to_keep=1, checkpoint_score_attribute=objective, checkpoint_score_order="max"
             ),
             callbacks=[  # the report writes the hparams (search/board.py)
-                Progress(len(configs), objective, configs[0]["epochs"], name.removesuffix("s")),
+                Progress(
+                    len(configs),
+                    objective,
+                    configs[0]["epochs"],
+                    name.removesuffix("s"),
+                    concurrency=max_concurrent,
+                    runs_after=runs_after,
+                ),
                 TrialCurves(),
             ],
             verbose=0,

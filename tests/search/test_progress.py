@@ -4,7 +4,7 @@ and a line per finished trial with its id, status, score and key knobs."""
 from types import SimpleNamespace
 
 import search.progress
-from search.progress import Progress
+from search.progress import PHASE_START_S, Progress, seconds_left
 
 OBJECTIVE = "val_balanced_accuracy"
 
@@ -53,14 +53,29 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
     assert "trial 3/3 errored: trial_c (e.txt)" in lines[-1]
 
 
-def test_the_time_left_bound_is_the_unfinished_budget_at_the_pace_so_far():
-    progress = Progress(total=2, objective=OBJECTIVE, max_epochs=10)
-    progress.started, progress.epochs_seen = 0.0, 6  # 6 epochs in the first 60 s
+def test_the_time_left_is_the_whole_jobs_at_the_pace_so_far():
+    # 12 search trials, 2 at a time, 10 s per trial-epoch: 4 ended after 2 epochs on average,
+    # one running at epoch 1, one at 5 (past the mean: one more epoch), 6 not started
+    search = seconds_left(
+        epoch_s=10, running=[1, 5], unstarted=6, mean_epochs=2, max_epochs=10, concurrency=2,
+        runs_after=(2, 4),
+    )  # fmt: skip
+    # (1 + 1 + 6 x 2 epochs) / 2 slots x 10 s, then 1 + 2 waves of 10 epochs, 3 phase starts
+    assert search == 70 + 300 + 3 * PHASE_START_S
+    # the last phase: what its own runs have left, and the report
+    members = seconds_left(
+        epoch_s=10, running=[4], unstarted=0, mean_epochs=None, max_epochs=10, concurrency=2,
+        runs_after=(),
+    )  # fmt: skip
+    assert members == 30 + PHASE_START_S
+
+    progress = Progress(total=2, objective=OBJECTIVE, max_epochs=10, concurrency=2)
+    progress.started, progress.epochs_seen = 0.0, 6  # 6 epochs in the first 60 s: 20 s each
     progress.latest = {"a": (4, 0.9), "b": (2, 0.8)}
-    # (2 trials x 10 epochs - 6 done) at 0.1 epoch/s: 140 s, at most 3 minutes
-    assert progress.time_left(60.0) == "at most 3 min left of the trials"
-    progress.latest = {"a": (10, 0.9), "b": (9, 0.8)}  # one epoch to go: 10 s
-    assert progress.time_left(60.0) == "under a minute left of the trials"
+    # (6 + 8 epochs) / 2 x 20 s + 10 s: 150 s
+    assert progress.time_left(60.0) == "about 3 min left in all"
+    progress.latest = {"a": (10, 0.9), "b": (9, 0.8)}  # one epoch each to go: 20 s
+    assert progress.time_left(60.0) == "under a minute left in all"
 
 
 def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
@@ -70,4 +85,4 @@ def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
     trials.started, references.started = 1000.0, 1400.0  # the references began 400 s later
     assert trials._clock(1500.0) == references._clock(1500.0) == "[    500s]"
     references.epochs_seen = 1
-    assert references.time_left(1500.0).endswith("left of the references")
+    assert references.time_left(1500.0).endswith("left in all")
