@@ -26,7 +26,6 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
-import pandas as pd  # noqa: E402
 import ray  # noqa: E402
 import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
@@ -36,12 +35,12 @@ from search.answer import ENSEMBLE_SIZE, Member, one_image, plan_members  # noqa
 from search.asha import EarlyRungsASHA  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
+from search.intact import check_intact  # noqa: E402
 from search.interrupt import fit, stop_on_sigterm  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.progress import Progress  # noqa: E402
 from search.relocate import (  # noqa: E402
-    STUDY_FILE,
     ExperimentSearch,
     experiment_storage,
     resuming_at,
@@ -252,18 +251,6 @@ def build_tuner(
     )
 
 
-def missing_trials(experiment: Path, tune_path: str) -> list[str]:
-    """The trial folders a report of this experiment lists (leaderboard.csv) that are gone;
-    only where Tune's folders are the experiment's own (not in cloud storage)."""
-    board = experiment / "leaderboard.csv"
-    if not board.exists() or Path(tune_path).resolve() != experiment.resolve():
-        return []
-    where = {"search": "", "member_full_run": "members", "member_seed": "members"}
-    rows = pd.read_csv(board, usecols=["trial_id", "role"]).itertuples(index=False)
-    folders = [str(Path(where.get(role, "references")) / trial) for trial, role in rows]
-    return [folder for folder in folders if not (experiment / folder).is_dir()]
-
-
 def started(settings: SearchSettings) -> bool:
     """Whether the search has saved a state that --resume can continue."""
     return tune.Tuner.can_restore(settings.tune_path)
@@ -284,19 +271,9 @@ def search(settings: SearchSettings) -> bool:
             f"{tune_path} already holds an experiment; add --resume to continue "
             "it or pick another --name"
         )
-    if settings.resume and (lost := missing_trials(experiment, tune_path)):
-        raise UserError(
-            f"trial folder(s) {', '.join(lost)} of {experiment} are missing; the report would "
-            "be rebuilt without them; put them back or start a new --name"
-        )
-    if settings.resume and not (experiment / STUDY_FILE).exists():
-        # without it Tune restores its trials but TPE starts an empty study: the report said
-        # "trials 0" and cut leaderboard.csv to the references
-        raise UserError(
-            f"{experiment / STUDY_FILE} is missing: it is the Optuna study this search "
-            "continues from; put it back (every copy of the experiment folder has it) or "
-            "start a new --name"
-        )
+    if settings.resume:  # every file the resume reads, before anything is written
+        own_folders = Path(tune_path).resolve() == experiment.resolve()
+        check_intact(experiment, settings.name, tune_files=own_folders)
     # the data is read before the lock makes the experiment's folder: data that cannot be
     # read left an empty folder behind
     data = load_data(settings.data, **data_options(settings))
@@ -327,10 +304,10 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     experiment.mkdir(parents=True, exist_ok=True)
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     levels = settings.sensitivity_levels  # every trial reports specificity at these
-    trainable = tune.with_parameters(
+    train = tune.with_parameters(
         train_trial, data=data, sensitivity_levels=levels, robust_score=settings.robust_score
     )
-    trainable = tune.with_resources(trainable, resources)
+    trainable = tune.with_resources(train, resources)
     if settings.resume:
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
             try:

@@ -33,6 +33,8 @@ from trainable.errors import UserError
 
 MANIFEST = "search.json"
 LOCK = ".lock"
+SHAPE = ("settings", "data")  # what a search.json holds, each an object
+STUDY_FILE = "optuna.db"  # the Optuna study (search.relocate opens it where the experiment is)
 # Flags that may differ on --resume: where the experiment is, how it is run and shown.
 FREE_ON_RESUME = ("name", "storage", "address", "resume", "verbose")
 
@@ -74,9 +76,15 @@ def read_manifest(folder: Path) -> dict | None:
     if not path.exists():
         return None
     try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as e:
+        record = json.loads(path.read_bytes())
+    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError among them
         raise UserError(f"cannot read {path} ({e}); restore it or start a new --name") from None
+    if not (isinstance(record, dict) and all(isinstance(record.get(k), dict) for k in SHAPE)):
+        raise UserError(
+            f"cannot read {path} (not an object with {', '.join(SHAPE)}); restore it or start "
+            "a new --name"
+        )
+    return record
 
 
 def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSettings:

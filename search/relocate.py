@@ -29,7 +29,7 @@ from optuna.storages import RDBStorage
 from ray.train._internal.storage import get_fs_and_path
 from ray.tune.search import SearchGenerator
 
-STUDY_FILE = "optuna.db"
+from search.manifest import STUDY_FILE
 
 
 @dataclass(frozen=True)

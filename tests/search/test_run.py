@@ -1,6 +1,7 @@
 """The search end to end on small real runs, and its refusals of bad input."""
 
 import json
+import shutil
 import wsgiref.util
 from pathlib import Path
 
@@ -392,25 +393,74 @@ def test_data_without_a_test_split_is_refused_before_anything_trains(tmp_path, c
     assert not (tmp_path / "results" / "x" / "tuner.pkl").exists()  # nothing trained
 
 
-@pytest.mark.slow
-def test_a_resume_without_the_optuna_study_is_refused_and_changes_nothing(
-    small_search, tmp_path, capsys
-):
-    import shutil
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
+
+def best_trial(experiment: Path) -> str:
+    return json.loads((experiment / "best.json").read_text())["best_trial"]["trial_id"]
+
+
+def cut_last_line(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: data.rstrip(b"\n").rfind(b"\n") + 1])
+
+
+DAMAGE = {  # what is done to a finished experiment -> what the refusal says
+    "optuna.db deleted": (lambda e: (e / "optuna.db").unlink(), "optuna.db is missing"),
+    "optuna.db cut in half": (
+        lambda e: (e / "optuna.db").write_bytes((e / "optuna.db").read_bytes()[:40_000]),
+        "optuna.db is damaged",
+    ),
+    "search.json of the wrong shape": (
+        lambda e: (e / "search.json").write_text("[]"),
+        "search.json (not an object with settings, data)",
+    ),
+    "tuner.pkl cut short": (
+        lambda e: (e / "tuner.pkl").write_bytes((e / "tuner.pkl").read_bytes()[:100]),
+        "tuner.pkl is damaged",
+    ),
+    "the best trial's result.json cut at a line": (
+        lambda e: cut_last_line(e / best_trial(e) / "result.json"),
+        "one was cut short",
+    ),
+    "the best trial's folder deleted": (
+        lambda e: shutil.rmtree(e / best_trial(e)),
+        "error: trial folder(s) trial_",
+    ),
+    "leaderboard.csv garbage": (
+        lambda e: (e / "leaderboard.csv").write_bytes(b"\xff\x00"),
+        "leaderboard.csv is damaged",
+    ),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("what", list(DAMAGE))
+def test_a_resume_of_a_damaged_experiment_is_refused_in_one_line_and_changes_nothing(
+    small_search, tmp_path, capsys, what
+):
     copy = tmp_path / "small"
     shutil.copytree(small_search[0], copy)
-    (copy / "optuna.db").unlink()
-    before = {f: f.read_bytes() for f in copy.glob("*.*")}
+    do, says = DAMAGE[what]
+    do(copy)
+    before = tree(copy)
     assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "optuna.db is missing" in err and "\n" not in err
-    assert {f: f.read_bytes() for f in copy.glob("*.*")} == before  # nothing rewritten
+    assert err.startswith("error: ") and says in err and "\n" not in err, err
+    assert tree(copy) == before  # not a byte changed
 
-    # a lost trial folder: the report would be rebuilt without that trial
-    shutil.copy2(small_search[0] / "optuna.db", copy / "optuna.db")
-    best = json.loads((copy / "best.json").read_text())["best_trial"]["trial_id"]
-    shutil.rmtree(copy / best)
-    assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith(f"error: trial folder(s) {best} of") and "\n" not in err
+
+@pytest.mark.slow
+def test_a_resume_rebuilds_a_damaged_report_to_the_same_answer(small_search, tmp_path):
+    copy = tmp_path / "small"
+    shutil.copytree(small_search[0], copy)
+    for name in ("best.json", "test_metrics.json"):
+        (copy / name).write_bytes(b"\xff garbage")
+    (copy / "MODEL_CARD.md").unlink()
+    assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 0
+    for name in ("best.json", "test_metrics.json"):
+        again = json.loads((copy / name).read_text())
+        first = json.loads((small_search[0] / name).read_text())
+        assert again["answer"] == first["answer"], name
+    assert (copy / "MODEL_CARD.md").exists()
