@@ -352,13 +352,14 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     completions = None
     if to_train:
         print(member_line(plan, epochs), flush=True)
+        at_once, each = member_slots(settings, len(to_train))
         completions = run_configs(
-            trainable,
+            tune.with_resources(train, each),
             to_train,
             tune_path,
             "members",
             objective,
-            concurrent,
+            at_once,
             runs_after=confirm_runs(settings),
         )
     report = write_report(
@@ -392,6 +393,18 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
     return True
+
+
+def member_slots(settings: SearchSettings, runs: int) -> tuple[int, dict[str, float]]:
+    """How many of the members' runs train at once, and each one's resources. On CPUs, all of
+    them, sharing the search's CPUs: in waves of the search's concurrency the last wave of an
+    odd count left a CPU idle for a whole run (3 runs on 2 CPUs took two 100 s waves). Ray
+    gives a trial of at most one CPU one thread, as the search's trials have, so a run's
+    numbers do not change. GPU runs keep the search's slots."""
+    slots = settings.max_concurrent
+    if settings.gpus_per_trial > 0 or runs <= slots:
+        return slots, {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
+    return runs, {"cpu": settings.cpus_per_trial * slots / runs, "gpu": 0.0}
 
 
 def confirm_runs(settings: SearchSettings) -> tuple[int, ...]:

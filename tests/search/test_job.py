@@ -2,7 +2,8 @@
 
 import socket
 
-from search.job import local_address
+from search.job import local_address, member_slots
+from search.settings import SearchSettings
 
 
 def test_a_recorded_cluster_that_no_longer_answers_gets_a_new_local_one(
@@ -29,3 +30,12 @@ def test_a_recorded_cluster_that_answers_is_joined(tmp_path, monkeypatch):
         assert local_address(recorded, timeout_s=1) is None
     monkeypatch.setenv("RAY_ADDRESS", "10.0.0.1:6379")  # `ray job submit` sets it: Ray's call
     assert local_address(recorded, timeout_s=1) is None
+
+
+def test_members_on_cpus_share_the_searchs_cpus_all_at_once():
+    default = SearchSettings(space="focal")  # 2 trials at a time, 1 CPU each
+    assert member_slots(default, 2) == (2, {"cpu": 1.0, "gpu": 0.0})
+    # 3 runs: not 2 waves with a CPU idle in the second, but 3 at once on the same 2 CPUs
+    assert member_slots(default, 3) == (3, {"cpu": 2 / 3, "gpu": 0.0})
+    on_gpus = SearchSettings(space="focal", gpus_per_trial=0.5)
+    assert member_slots(on_gpus, 5) == (2, {"cpu": 1.0, "gpu": 0.5})  # GPU memory: keep slots
