@@ -106,7 +106,8 @@ def score_models(experiment: Path, cache: Path) -> None:
     data = load_data(settings.data, **data_options(settings))
     objective = settings.metric
     arrays = {"val_y": data.val_y, "test_y": data.test_y}
-    for grid_path in (experiment, experiment / "references", experiment / "members"):
+    waves = sorted(experiment.glob("members*"))  # members/, members_2/, ...
+    for grid_path in (experiment, experiment / "references", *waves):
         if not (grid_path / "tuner.pkl").exists():
             continue
         analysis = ExperimentAnalysis(grid_path, default_metric=objective, default_mode="max")
@@ -175,6 +176,19 @@ def with_new_seeds(models: list[Model], keep: int) -> list[Model]:
     return [m for m in models if m.name not in dropped]
 
 
+def seeded_while_useful(models: list[Model], image: float, wave: int = 2) -> list[Model]:
+    """The models with the plan's runs trained in waves of `wave` (the members grid numbers
+    them in the plan's order) and no wave after one that added no model to the answer."""
+    runs = sorted((m for m in models if m.role.startswith("member_")), key=lambda m: m.name)
+    pool = [m for m in models if not m.role.startswith("member_")]
+    for start in range(0, len(runs), wave):
+        batch = runs[start : start + wave]
+        pool += batch
+        if not {m.name for m in batch} & {m.name for m in near_best(pool, image)}:
+            break
+    return pool
+
+
 def seeds_with_references_counted(models: list[Model], image: float) -> int:
     """How many new seeds the plan would train if the references within one image of the
     best (trials and references) counted among the five."""
@@ -203,6 +217,9 @@ def rules(models: list[Model], val_y: np.ndarray, member_ids: list[str], image: 
             with_new_seeds(models, counted), image
         ),
         "good full-budget, twins left out": near_best(models, image, twins_above=0.99),
+        "good full-budget, members while a wave joins": near_best(
+            seeded_while_useful(models, image), image
+        ),
         "greedy": greedy(full, val_y, []),
         "greedy from product": greedy(full, val_y, product),
         "best full-budget": full[:1],
