@@ -14,6 +14,10 @@ model trained for the full budget (search trials run to the end, those runs, and
 references, trained anyway) within one validation image of the best of them, at most five,
 best first: a reference that validation cannot tell from the best is as good a member as a
 search trial, and a new seed that came out worse than its trial is left out.
+The plan's runs train in waves of the search's concurrency; once a wave adds no model to the
+answer, the rest are not trained: over the nine searches of the answer-rules benchmark that
+rule kept every answer as it was and spared a wave in two of them (BENCHMARKS.md, "Fifth
+session").
 
 Why a mean and not the best model: benchmarks/fidelity.py trained 24 configs to their full
 budget in shifted and unshifted settings; over random 12-trial searches under shift the
@@ -110,6 +114,22 @@ def answer_members(
         return []
     floor = full[0].score - image - TIE
     return [m for m in full if m.score >= floor][:size]
+
+
+def waves(runs: int, size: int) -> list[int]:
+    """How many of the plan's runs train in each wave: `size` at a time, and a remainder
+    smaller than `size` with the last whole wave (alone it would leave slots idle a whole run)."""
+    if runs <= size:
+        return [runs] if runs else []
+    counts = [size] * (runs // size)
+    counts[-1] += runs % size
+    return counts
+
+
+def wave_joined(models: Sequence[Candidate], wave: set[str], image: float) -> bool:
+    """Whether any model of the last wave (its trial folders) is in the answer that all the
+    models so far make; when none is, the plan's later runs are not trained."""
+    return any(m.trial in wave for m in answer_members(models, image))
 
 
 def reached(candidates: Sequence[Candidate], score: float) -> int:

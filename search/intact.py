@@ -37,7 +37,8 @@ BOARD = "leaderboard.csv"
 SEARCH_STATES = ("tuner.pkl", "experiment_state-*.json", "searcher-state-*.pkl")
 SEARCH_STATES += ("search_gen_state-*.json",)
 PHASE_STATES = ("tuner.pkl", "experiment_state-*.json", "basic-variant-state-*.json")
-PHASES = ("references", "members", "confirm")  # the phases' runs, beside the search's trials
+# The phases' runs, beside the search's trials: the members' waves in members/, members_2/, ...
+PHASES = ("references", "members", "members_*", "confirm")
 ITERATION = "training_iteration"  # Tune's count of a trial's reports, in each of them
 BACK = "put it back from a copy of the experiment folder, or start a new --name"
 
@@ -57,10 +58,8 @@ def check_intact(experiment: Path, study_name: str, tune_files: bool = True) -> 
     check_tune_state(experiment, SEARCH_STATES, required=finished)
     trials = listed_trials(experiment)
     phases_reported = {trial.parent for trial in trials} - {experiment}
-    for phase in PHASES:
-        if (experiment / phase).is_dir():
-            required = experiment / phase in phases_reported
-            check_tune_state(experiment / phase, PHASE_STATES, required=required)
+    for folder in sorted({f for phase in PHASES for f in experiment.glob(phase) if f.is_dir()}):
+        check_tune_state(folder, PHASE_STATES, required=folder in phases_reported)
     if lost := [trial for trial in trials if not trial.is_dir()]:
         names = ", ".join(str(trial.relative_to(experiment)) for trial in lost)
         raise UserError(
@@ -168,8 +167,16 @@ def listed_trials(experiment: Path) -> list[Path]:
     rows = check_csv(board)
     if not {"trial_id", "role"} <= rows[0].keys():
         raise damaged(board, "no trial_id and role columns")
-    where = {"search": "", "member_full_run": "members", "member_seed": "members"}
-    return [experiment / where.get(r["role"], "references") / r["trial_id"] for r in rows]
+
+    def folder(row: dict[str, str]) -> Path:
+        if row["role"] == "search":
+            return experiment / row["trial_id"]
+        if row["role"].startswith("member_"):  # in the wave that trained it
+            found = sorted(experiment.glob(f"members*/{row['trial_id']}"))
+            return found[0] if found else experiment / "members" / row["trial_id"]
+        return experiment / "references" / row["trial_id"]
+
+    return [folder(row) for row in rows]
 
 
 def check_trial(folder: Path) -> None:

@@ -29,9 +29,18 @@ import optuna  # noqa: E402
 import ray  # noqa: E402
 import sqlalchemy  # noqa: E402
 from ray import tune  # noqa: E402
+from ray.tune import ResultGrid  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
-from search.answer import ENSEMBLE_SIZE, Member, one_image, plan_members  # noqa: E402
+from search.answer import (  # noqa: E402
+    ENSEMBLE_SIZE,
+    Candidate,
+    Member,
+    one_image,
+    plan_members,
+    wave_joined,
+    waves,
+)
 from search.asha import EarlyRungsASHA  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
@@ -346,22 +355,15 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
     )
     image = one_image(data.val_y, data.num_classes)
-    reference_scores = [c.score for c in candidates(reference_results, objective, epochs)]
-    plan = plan_members(candidates(results, objective, epochs), reference_scores, image)
+    trials = candidates(results, objective, epochs)
+    reference_models = candidates(reference_results, objective, epochs)
+    plan = plan_members(trials, [c.score for c in reference_models], image)
     to_train = [member.config for member in plan if member.needs_training]
-    completions = None
     if to_train:
         print(member_line(plan, epochs), flush=True)
-        at_once, each = member_slots(settings, len(to_train))
-        completions = run_configs(
-            tune.with_resources(train, each),
-            to_train,
-            tune_path,
-            "members",
-            objective,
-            at_once,
-            runs_after=confirm_runs(settings),
-        )
+    completions = train_members(
+        settings, train, to_train, tune_path, [*trials, *reference_models], image
+    )
     report = write_report(
         experiment,
         results,
@@ -395,12 +397,52 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     return True
 
 
+def train_members(
+    settings: SearchSettings,
+    train,
+    configs: list[dict],
+    tune_path: str,
+    models: list[Candidate],
+    image: float,
+) -> list[ResultGrid]:
+    """The plan's runs, a Tune experiment per wave (members/, members_2/, ...): `models` (the
+    search's and the references') and each wave's decide whether the next is trained
+    (search.answer.wave_joined); a resume repeats the decisions from the same results."""
+    grids, done = [], 0
+    counts = waves(len(configs), settings.max_concurrent)
+    for i, count in enumerate(counts):
+        if done >= len(configs):
+            break
+        at_once, each = member_slots(settings, count)
+        grid = run_configs(
+            tune.with_resources(train, each),
+            configs[done : done + count],
+            tune_path,
+            "members" if i == 0 else f"members_{i + 1}",
+            settings.metric,
+            at_once,
+            runs_after=(*counts[i + 1 :], *confirm_runs(settings)),
+        )
+        done += max(count, len(grid))  # an experiment from before the waves holds them all
+        grids.append(grid)
+        wave = candidates(grid, settings.metric, settings.epochs)
+        models = [*models, *wave]
+        if done < len(configs) and not wave_joined(models, {m.trial for m in wave}, image):
+            print(
+                f"the members' last {count} run(s) added no model to the answer; the plan's "
+                f"other {len(configs) - done} are not trained",
+                flush=True,
+            )
+            break
+    return grids
+
+
 def member_slots(settings: SearchSettings, runs: int) -> tuple[int, dict[str, float]]:
-    """How many of the members' runs train at once, and each one's resources. On CPUs, all of
-    them, sharing the search's CPUs: in waves of the search's concurrency the last wave of an
-    odd count left a CPU idle for a whole run (3 runs on 2 CPUs took two 100 s waves). Ray
-    gives a trial of at most one CPU one thread, as the search's trials have, so a run's
-    numbers do not change. GPU runs keep the search's slots."""
+    """How many runs of a members' wave train at once, and each one's resources. On CPUs, a
+    wave larger than the search's concurrency (a remainder joins the last whole wave) trains
+    all at once, sharing the search's CPUs: alone, the remainder left a CPU idle for a whole run
+    (3 runs on 2 CPUs took two 100 s waves). Ray gives a trial of at most one CPU one thread,
+    as the search's trials have, so a run's numbers do not change. GPU runs keep the slots."""
     slots = settings.max_concurrent
     if settings.gpus_per_trial > 0 or runs <= slots:
         return slots, {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}

@@ -18,7 +18,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -252,13 +252,14 @@ def write_report(
     data: Data,
     max_epochs: int,
     objective: str,
-    completions: ResultGrid | None = None,
+    completions: Sequence[ResultGrid] = (),
     *,
     plan: list[Member],
 ) -> dict:
     """Everything above; references are matched to their role by config, never by position;
     `plan` is what search.answer.plan_members asked for after the search and `completions`
-    its runs (good trials ASHA stopped, trained in full, and new seeds of good trials)."""
+    its runs, a grid per wave (good trials ASHA stopped, trained in full, and new seeds of
+    good trials)."""
 
     def role(result: Result) -> str:
         return reference_role(result.config, reference_configs)
@@ -273,7 +274,7 @@ def write_report(
         return "member_seed" if member_kind(result) == "new_seed" else "member_full_run"
 
     table = trial_rows(results, max_epochs, objective, lambda result: "search")
-    for grid, name in ((completions, member_role), (references, role)):
+    for grid, name in [*((c, member_role) for c in completions), (references, role)]:
         if grid is not None:
             table = pd.concat([table, trial_rows(grid, max_epochs, objective, name)])
     table = table.reset_index(drop=True)
@@ -282,7 +283,7 @@ def write_report(
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
         table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
     table.to_csv(experiment / "leaderboard.csv", index=False)
-    grids = [grid for grid in (results, completions, references) if grid is not None]
+    grids = [grid for grid in (results, *completions, references) if grid is not None]
     by_folder = {Path(r.path).name: r for grid in grids for r in grid}
     write_hparams(experiment, table, by_folder)
     report: dict[str, Any] = {"table": table, "objective": objective, "scored": {}}
@@ -301,7 +302,7 @@ def write_report(
     # (search.answer.answer_members): search trials, the plan's runs and the references.
     trials = candidates(results, objective, max_epochs)
     pool = list(trials)
-    for grid, kind in ((completions, member_kind), (references, role)):
+    for grid, kind in [*((c, member_kind) for c in completions), (references, role)]:
         pool += candidates(grid, objective, max_epochs, kind) if grid is not None else []
     members = []
     for model in answer_members(pool, one_image(data.val_y, data.num_classes)):

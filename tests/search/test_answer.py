@@ -11,6 +11,8 @@ from search.answer import (
     one_image,
     plan_members,
     reached,
+    wave_joined,
+    waves,
 )
 
 IMAGE = 1 / (2 * 135)  # PneumoniaMNIST's validation split: 135 normal images
@@ -135,3 +137,23 @@ def test_a_reference_the_search_never_reached_is_the_answer_alone():
     ]
     assert [m.trial for m in answer_members(models, IMAGE)] == ["r"]
     assert answer_members([trial("s", 0.95, complete=False)], IMAGE) == []
+
+
+def test_the_plans_runs_go_in_waves_of_the_concurrency_a_remainder_with_the_last():
+    assert [waves(n, 2) for n in range(6)] == [[], [1], [2], [3], [2, 2], [2, 3]]
+    assert waves(5, 4) == [5] and waves(8, 4) == [4, 4]
+
+
+def test_a_wave_that_adds_nothing_to_the_answer_ends_the_runs():
+    # the default search's seed 2: the seed recipe 0.98987, its focal twin at one image below
+    # it, and the first two new seeds of the twin below that
+    models = [
+        trial("recipe", 0.98987, kind="seed_recipe"),
+        trial("twin", 0.98987 - IMAGE),
+        trial("baseline", 0.98473, kind="baseline"),
+    ]
+    wave = [trial("seed1", 0.97883, kind="new_seed"), trial("seed2", 0.97717, kind="new_seed")]
+    assert not wave_joined([*models, *wave], {"seed1", "seed2"}, IMAGE)
+    # one of them within one image of the best: it joins, and the next wave is trained
+    wave[1] = trial("seed2", 0.98900, kind="new_seed")
+    assert wave_joined([*models, *wave], {"seed1", "seed2"}, IMAGE)

@@ -87,12 +87,16 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     good = (good or [search_rows["trial_id"].iloc[0]])[:5]
     runs = board[board["role"].isin(members_roles)].set_index("trial_id")
     stopped = sum(by_id.loc[t, "status"] == "stopped" for t in good)
-    assert len(runs) == stopped + 5 - len(good)
+    planned = stopped + 5 - len(good)
+    # trained in waves of two; a wave that adds no model to the answer ends them
+    assert len(runs) == planned or (
+        len(runs) < planned and f"the plan's other {planned - len(runs)} are not trained" in out
+    )
     assert (runs["epochs_run"] == 3).all()
     knobs = [f"config/{k}" for k in ("lr", "loss", "sampler", "aug_strength")]
     good_knobs = [list(by_id.loc[t, knobs]) for t in good]
     for trial_id, run in runs.iterrows():
-        assert (experiment / "members" / trial_id).is_dir()
+        assert len(list(experiment.glob(f"members*/{trial_id}"))) == 1  # in its wave's folder
         source = by_id.loc[good[good_knobs.index(list(run[knobs]))]]
         new_seed = run["config/seed"] != source["config/seed"]
         assert run["role"] == ("member_seed" if new_seed else "member_full_run")
@@ -193,9 +197,9 @@ def test_tensorboard_optuna_and_the_leaderboard_tell_one_truth(small_search):
     study = optuna.load_study(study_name="small", storage=f"sqlite:///{experiment}/optuna.db")
     assert study.metric_names == ["val_balanced_accuracy"]
     by_number = {t.number: t for t in study.trials}
-    folders = {"search": ".", "member_full_run": "members", "member_seed": "members"}
     for row in board.to_dict("records"):
-        run = experiment / folders.get(row["role"], "references") / row["trial_id"]
+        where = {"search": ".", "member_full_run": "members*", "member_seed": "members*"}
+        [run] = experiment.glob(f"{where.get(row['role'], 'references')}/{row['trial_id']}")
         params, score, ended = hparams_of(run)
         # HParams: the leaderboard's score (the best epoch's), status, role and integer knobs
         assert score == pytest.approx(row["val_balanced_accuracy"], abs=1e-6)
