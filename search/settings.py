@@ -48,6 +48,7 @@ def tpe_sampler(seed: int) -> optuna.samplers.BaseSampler:
 SEARCH_SAMPLERS = {"tpe": tpe_sampler, "random": optuna.samplers.RandomSampler}
 SCHEDULERS = ("asha", "none")
 BUDGET_IMAGES = 10 * 4_708  # see default_epochs
+NAME_MAX = 255  # bytes in a folder name on Linux, macOS and Windows file systems
 CONFIRM_SEEDS = 3  # --confirm retrains each config with seeds seed + 1 .. seed + 3
 # The most seeds above --seed a search trains: --confirm's, or the answer's new seeds
 EXTRA_SEEDS = max(CONFIRM_SEEDS, ENSEMBLE_SIZE - 1)
@@ -160,6 +161,11 @@ class SearchSettings:
             raise UserError(
                 f"--name {self.name!r} must be a plain folder name (no '/', '\\', NUL, '.' or "
                 "'..'); use --storage for where it goes"
+            )
+        if len(self.name.encode()) > NAME_MAX:  # the experiment's folder: OSError 36 otherwise
+            raise UserError(
+                f"--name is {len(self.name.encode())} bytes long; a folder name holds at most "
+                f"{NAME_MAX}: choose a shorter one"
             )
         for flag, value in (("--storage", self.storage), ("--data", self.data)):
             if "\0" in value:

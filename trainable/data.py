@@ -180,8 +180,7 @@ def load_npz(path: Path, classes: list[str] | None = None) -> Data:
                 )
             _check_npz_sizes(f, path, keys)
             arrays = {k: f[k] for k in keys}
-            if classes is None and "class_names" in f.files:
-                classes = [str(c) for c in f["class_names"]]
+            stored = f["class_names"] if classes is None and "class_names" in f.files else None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         raise UserError(f"cannot read {path} as .npz ({e}); re-download or re-export it") from None
     parts = {}
@@ -193,11 +192,26 @@ def load_npz(path: Path, classes: list[str] | None = None) -> Data:
                 f"has {len(y)}; they must match"
             )
         parts[split] = (_to_nchw(x, f"{path}:{split}_images"), _to_labels(y, f"{path}:{split}"))
+    num = int(parts["train"][1].max(initial=0)) + 1  # train/ defines the classes
+    if stored is not None:
+        classes = _class_names(stored, num, path)
     if classes is None:
         known = _medmnist_classes_for(path.name)
-        num = int(parts["train"][1].max(initial=0)) + 1  # train/ defines the classes
         classes = known if known and len(known) == num else [str(i) for i in range(num)]
     return Data(*parts["train"], *parts["val"], *parts["test"], classes=classes)
+
+
+def _class_names(names: np.ndarray, num: int, path: Path) -> list[str]:
+    """An npz's class_names: one distinct, non-empty name per class of train_labels; else a
+    wrong array named the classes wrongly (duplicates) or failed later with another message."""
+    found = [str(c) for c in names.ravel()]
+    if names.ndim != 1 or len(found) != num or len(set(found)) != num or not all(found):
+        raise UserError(
+            f"{path}: class_names {found[:6]} must name each of the {num} classes of "
+            f"train_labels once (distinct, non-empty, in label order); fix the array or drop it "
+            f"(the classes are then named 0..{num - 1})"
+        )
+    return found
 
 
 def _check_npz_sizes(f: np.lib.npyio.NpzFile, path: Path, keys: list[str]) -> None:

@@ -59,6 +59,7 @@ def test_a_name_is_made_when_none_is_given_and_paths_follow_it(tmp_path):
         ({"space": "focal", "name": "a/b"}, "must be a plain folder name"),
         ({"space": "focal", "name": ".."}, "must be a plain folder name"),
         ({"space": "focal", "name": "a\0b"}, "must be a plain folder name"),  # pyarrow's error
+        ({"space": "focal", "name": "x" * 256}, "256 bytes long; a folder name holds at most 255"),
         ({"space": "focal", "storage": "r\0"}, "--storage .* holds a NUL character"),
     ],
 )

@@ -204,6 +204,10 @@ def valid_arrays(n: int = 40) -> dict:
         ({"test_images": np.full((40, 28, 28), np.nan)}, "NaN or infinite"),
         ({"train_images": np.full((40, 28, 28), 300, np.int16)}, "outside 0..255"),
         ({"train_images": np.zeros((40, 28, 28), bool)}, "dtype bool"),
+        ({"class_names": np.array(["a", "b", "c"])}, "must name each of the 2 classes"),
+        ({"class_names": np.array([["a", "b"]])}, "must name each of the 2 classes"),
+        ({"class_names": np.array(["x", "x"])}, "must name each of the 2 classes"),
+        ({"class_names": np.array(["", "b"])}, "must name each of the 2 classes"),
         (
             dict.fromkeys(
                 ["train_images", "val_images", "test_images"], np.zeros((40, 4, 4), np.uint8)
