@@ -291,6 +291,12 @@ def search(settings: SearchSettings) -> bool:
             f"{settings.data} has no test split, which the search scores its answer on once it "
             "ends; add a test/ folder (or test_images to the npz)"
         )
+    if settings.sensitivity_level is not None and data.num_classes != 2:
+        # its metric is reported for two classes only: every trial ended without a score
+        raise UserError(
+            f"--objective {settings.objective} needs two classes (a positive one to be sensitive "
+            f"to), and {settings.data} has {data.num_classes}; use --objective val or robust"
+        )
     try:
         with experiment_lock(experiment):
             return run_search(settings, experiment, data)

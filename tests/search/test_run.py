@@ -153,8 +153,8 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     assert states.count("COMPLETE") == (search_rows["status"] == "complete").sum()
 
     # TensorBoard: the best model's curves
-    best_model = b"".join(e.read_bytes() for e in (experiment / "best_model").glob("events*"))
-    assert b"test/pr_curve" in best_model and b"test/confusion_matrix" in best_model
+    answer = b"".join(e.read_bytes() for e in (experiment / "answer").glob("events*"))
+    assert b"test/pr_curve" in answer and b"test/confusion_matrix" in answer
     # the answer's probabilities calibrated by one temperature fitted on validation
     calibration = test["answer"]["calibration"]
     assert calibration["temperature"] == best["answer"]["temperature"] > 0
@@ -468,3 +468,21 @@ def test_a_resume_rebuilds_a_damaged_report_to_the_same_answer(small_search, tmp
         first = json.loads((small_search[0] / name).read_text())
         assert again["answer"] == first["answer"], name
     assert (copy / "MODEL_CARD.md").exists()
+
+
+def test_an_objective_for_two_classes_on_three_is_refused_before_anything_is_written(
+    tmp_path, capsys
+):
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    arrays = {}
+    for split, n in (("train", 60), ("val", 30), ("test", 30)):
+        arrays[f"{split}_images"] = rng.integers(0, 255, (n, 28, 28), dtype=np.uint8)
+        arrays[f"{split}_labels"] = (np.arange(n) % 3)[:, None]
+    np.savez(tmp_path / "three.npz", **arrays)
+    flags = f"--space focal --data {tmp_path / 'three.npz'} --objective spec@sens=0.9"
+    assert main([*flags.split(), "--storage", str(tmp_path / "results"), "--name", "t"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "needs two classes" in err and "has 3" in err and "\n" not in err
+    assert not (tmp_path / "results").exists()
