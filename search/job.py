@@ -22,6 +22,7 @@ import logging  # noqa: E402
 import socket  # noqa: E402
 import tempfile  # noqa: E402
 import time  # noqa: E402
+from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -60,6 +61,7 @@ from search.reruns import (  # noqa: E402
     candidates,
     confirm_configs,
     reference_configs,
+    reference_dirname,
     run_configs,
     trial_dirname,
 )
@@ -359,6 +361,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         objective,
         concurrent,
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
+        dirname=partial(reference_dirname, references=references),
     )
     image = one_image(data.val_y, data.num_classes)
     trials = candidates(results, objective, epochs)

@@ -8,7 +8,7 @@
 - importances.png: Optuna's parameter importances over every trial at a common budget;
 - calibration.png: reliability diagrams (scikit-learn's CalibrationDisplay, 10 bins) of the
   answer's calibrated probabilities on validation and test, beside the references' on test;
-- best_model/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
+- answer/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@
   its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
   whether the answer beat each reference on validation by more than one minority image, and
   on test, and how many trials reached each reference on validation;
-- roc_pr.png, knobs.png, importances.png and a best_model/ TensorBoard run of the answer
+- roc_pr.png, knobs.png, importances.png and an answer/ TensorBoard run of the answer
   (search.plots).
 """
 
@@ -390,7 +390,7 @@ def write_pictures(
             "answer test": (data.test_y, answer["_probs"][:, 1]),
         }
         test_pred = decisions(answer["_probs"], answer["threshold"])
-        write_tensorboard(experiment / "best_model", curves, test_pred, data.classes)
+        write_tensorboard(experiment / "answer", curves, test_pred, data.classes)
         for name in (n for n in REFERENCES if n in scored):
             curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name]["_probs"][:, 1])
         cuts = {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}

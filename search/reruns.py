@@ -102,10 +102,11 @@ def run_configs(
     objective: str,
     max_concurrent: int,
     runs_after: tuple[int, ...] = (),
+    dirname: Callable | None = None,
 ) -> ResultGrid:
     """Train each config to its last epoch (no early stopping) as experiment storage/name;
     an interrupted one is resumed. `runs_after`: the runs of the job's later phases, for the
-    time left its console shows."""
+    time left its console shows; `dirname(trial)`: each run's folder (trial_<id> if None)."""
     if tune.Tuner.can_restore(f"{storage}/{name}"):
         return fit(tune.Tuner.restore(f"{storage}/{name}", trainable, resume_errored=True))
     # Every point carries every knob; param_space only has to name them for Tune to fill in.
@@ -119,7 +120,7 @@ def run_configs(
             metric=objective,
             mode="max",
             reuse_actors=True,
-            trial_dirname_creator=trial_dirname,
+            trial_dirname_creator=dirname or trial_dirname,
         ),
         run_config=tune.RunConfig(
             name=name,
@@ -142,6 +143,12 @@ def run_configs(
         ),
     )
     return fit(tuner)
+
+
+def reference_dirname(trial, references: dict[str, dict]) -> str:
+    """A reference's folder is its role (references/baseline, references/seed_recipe), so
+    TensorBoard's runs and the leaderboard's trial_id say which it is."""
+    return reference_role(trial.config, references)
 
 
 def trial_dirname(trial) -> str:

@@ -1,8 +1,10 @@
 """Reference and confirm configs, and how a trained one is recognised by its config."""
 
+from types import SimpleNamespace
+
 import pytest
 
-from search.reruns import rank_of, reference_configs, reference_role
+from search.reruns import rank_of, reference_configs, reference_dirname, reference_role
 from trainable.config import TrainConfig
 
 
@@ -14,6 +16,9 @@ def test_a_reference_is_recognised_by_its_knobs_in_any_order():
         assert reference_role(dict(config), refs) == name
     assert refs["baseline"]["aug_strength"] == 0.0
     assert refs["seed_recipe"]["sampler"] == "oversample"
+    # and its folder is named for it: TensorBoard's run references/seed_recipe
+    run = SimpleNamespace(config=dict(refs["seed_recipe"]), trial_id="9cbce_00001")
+    assert reference_dirname(run, references=refs) == "seed_recipe"
 
 
 def test_a_config_that_is_no_reference_is_refused():
