@@ -11,10 +11,12 @@ On one H200, 8 workers, the 81 trainings of --folds 3 took 147 s (kermany64), 85
 saved to <out>/configs.json so every setting and machine trains the same ones), adds the two
 references, trains each to its full budget and records, per epoch, the pneumonia probability
 each model gives every validation and test image; at the last epoch also on shifted
-validation copies (MedMNIST-C severities 3 and 5, the current `robust` battery) and on
-horizontally flipped images (test-time augmentation). With --folds K each config is also
-trained on K-1 reshuffled train/validation carves (patient-grouped for folders), the
-material for cross-validation and reshuffled-holdout scores.
+validation copies (MedMNIST-C severities 3 and 5, the current `robust` battery), on
+horizontally flipped images (test-time augmentation), and on test copies with one MedMNIST-C
+family applied to every image (`test_<family><severity>`, a site whose scanner differs).
+With --folds K each config is also trained on K-1 reshuffled train/validation carves
+(patient-grouped for folders), the material for cross-validation and reshuffled-holdout
+scores.
 
 `analyse` computes every candidate score and answer procedure from those files, so a new
 candidate costs no training: Spearman correlation with test balanced accuracy, regret of the
@@ -145,7 +147,12 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
     from trainable.config import TrainConfig
     from trainable.loop import train
     from trainable.models import make_model, pick_device
-    from trainable.robustness import corrupt_validation, perturb_validation
+    from trainable.robustness import (
+        SITE_CORRUPTIONS,
+        corrupt_site,
+        corrupt_validation,
+        perturb_validation,
+    )
 
     target = out / f"{name}_f{fold}.npz"
     if target.exists():
@@ -178,6 +185,10 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
             last["val_flip"] = p1(np.ascontiguousarray(data.val_x[..., ::-1]), state)
             if fold == 0:
                 last["test_flip"] = p1(np.ascontiguousarray(data.test_x[..., ::-1]), state)
+                for family in SITE_CORRUPTIONS:  # one scanner's shift on every test image
+                    for s in SEVERITIES:
+                        site = corrupt_site(data.test_x, family, s)
+                        last[f"test_{family}{s}"] = p1(site, state)
 
     train(cfg, data, record)
     arrays = {k: np.array(v) for k, v in per_epoch.items() if v} | last

@@ -53,15 +53,12 @@ import numpy as np
 
 from benchmarks.efficiency import OUT, answer_checkpoints, member_probabilities
 from search.adapt import adapted_cut, logit, mixture_cut
+from trainable.robustness import SITE_CORRUPTIONS
 
 FIGURES = Path("benchmarks/target_cut.json")
 SITE_FIGURES = Path("benchmarks/target_cut_sites.json")
 SITE_DRAWS = 20
 CORRUPT_FIGURES = Path("benchmarks/target_cut_corrupt.json")
-# What one site could do differently to all its images: exposure, contrast, focus, gamma,
-# compression, noise.
-SITE_CORRUPTIONS = ("brightness_down", "contrast_down", "gaussian_blur", "gamma_corr_up",
-                    "jpeg_compression", "gaussian_noise")  # fmt: skip
 KS_ALPHA = 0.01
 HALF_SPLITS = 5
 
@@ -158,17 +155,12 @@ def corrupted_scores(data, states: list[dict], severity: int) -> dict[str, np.nd
     `data` and `states` from benchmarks.efficiency.answer_checkpoints."""
     import dataclasses
 
-    import torch
-
     from trainable.checkpoint import predict_checkpoint
-    from trainable.robustness import MEDMNIST_C
+    from trainable.robustness import corrupt_site
 
-    clean = torch.from_numpy(data.test_x).float() / 255
     out = {}
     for family in SITE_CORRUPTIONS:
-        corrupt, levels = MEDMNIST_C[family]
-        x = (corrupt(clean, levels[severity - 1]).clamp(0, 1) * 255).round().to(torch.uint8)
-        site = dataclasses.replace(data, test_x=x.numpy())
+        site = dataclasses.replace(data, test_x=corrupt_site(data.test_x, family, severity))
         out[family] = np.mean([predict_checkpoint(s, site, "test")[:, 1] for s in states], 0)
     return out
 

@@ -146,3 +146,19 @@ def corrupt_validation(images: np.ndarray, severity: int) -> np.ndarray:
         if len(x[picked]):
             out[picked] = corrupt(x[picked], levels[severity - 1]).clamp(0, 1)
     return (out * 255).round().to(torch.uint8).numpy()
+
+
+# What one site could do differently to all its images: exposure, contrast, focus, gamma,
+# compression, noise.
+SITE_CORRUPTIONS = ("brightness_down", "contrast_down", "gaussian_blur", "gamma_corr_up",
+                    "jpeg_compression", "gaussian_noise")  # fmt: skip
+
+
+def corrupt_site(images: np.ndarray, family: str, severity: int) -> np.ndarray:
+    """Every image given the same MedMNIST-C `family` at `severity` (1-5), as one scanner or
+    protocol would. Deterministic (seeded noise). Returns uint8 (N, C, H, W)."""
+    if not 1 <= severity <= 5:
+        raise ValueError(f"severity must be 1..5; got {severity}")
+    corrupt, levels = MEDMNIST_C[family]
+    x = torch.from_numpy(images).float() / 255
+    return (corrupt(x, levels[severity - 1]).clamp(0, 1) * 255).round().to(torch.uint8).numpy()
