@@ -34,7 +34,6 @@ from ray.tune import ResultGrid  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import (  # noqa: E402
-    ENSEMBLE_SIZE,
     Candidate,
     Member,
     one_image,
@@ -74,8 +73,9 @@ from trainable.models import peak_memory_mb  # noqa: E402
 from trainable.ray_trainable import train_trial  # noqa: E402
 
 # What the console's time left assumes the members' phase trains before the plan is known:
-# the default search's plans trained 2-5 runs, 4 in 7 of 12 (benchmarks/efficiency.py).
-EXPECTED_MEMBER_RUNS = ENSEMBLE_SIZE - 1
+# the waves round's six idle default searches trained 2, 2, 2, 3, 4 and 4 member runs
+# (BENCHMARKS.md, "The members in waves"), a mean of 2.8.
+EXPECTED_MEMBER_RUNS = 3
 RAY_TEMP = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
 
 

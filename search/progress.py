@@ -11,12 +11,16 @@ Tune's own tables stay off unless --verbose. The clock counts from the job's sta
 phase. The time left is the whole job's, an estimate at the pace so far: the phase's unfinished
 trials at the mean length of those ended (ASHA stops most search trials after a few epochs),
 then the full-budget runs still to come (the references, the answer's members), `concurrency`
-at a time, and a little for each phase's start and the report.
+at a time, and a little for each phase's start and the report. The pace is the median epoch
+of the trials' own reports (Tune's `time_this_iter_s`), not the phase's elapsed time over its
+epochs: that counted the phase's start-up and a running epoch as no work, and read 1.4-3x the
+true time left at half-time (BENCHMARKS.md, "The whole job's time left on the console").
 """
 
 from __future__ import annotations
 
 import math
+import statistics
 import time
 
 from ray import tune
@@ -49,7 +53,8 @@ class Progress(tune.Callback):
         self.started = self.last_status = time.monotonic()
         self.latest: dict[str, tuple[int, float]] = {}  # running trial -> (epoch, score)
         self.ended = {"complete": 0, "stopped": 0, "errored": 0}
-        self.epochs_seen, self.best = 0, -math.inf
+        self.epoch_seconds: list[float] = []  # one epoch's seconds, per report
+        self.best = -math.inf
 
     def __setstate__(self, state: dict) -> None:
         """Restored with the experiment (--resume): the clock starts again."""
@@ -60,7 +65,9 @@ class Progress(tune.Callback):
         before = self.latest.get(trial.trial_id, (0, math.nan))[0]
         epoch = result.get("epoch", 0)
         self.latest[trial.trial_id] = (epoch, result.get(self.objective, math.nan))
-        self.epochs_seen += max(1, epoch - before)  # a trial reports every eval_every epochs
+        seconds = result.get("time_this_iter_s")
+        if seconds:  # a trial reports every eval_every epochs
+            self.epoch_seconds.append(seconds / max(1, epoch - before))
         now = time.monotonic()
         if now - self.last_status >= self.every_s:
             self.last_status = now
@@ -110,11 +117,10 @@ class Progress(tune.Callback):
 
     def time_left(self, now: float) -> str:
         """The whole job's time left, estimated at the pace so far (see the module's doc)."""
-        elapsed = now - self.started
-        if not self.epochs_seen or elapsed <= 0:
+        if not self.epoch_seconds:
             return "time left unknown yet"
         seconds = seconds_left(
-            epoch_s=elapsed * min(self.concurrency, self.total) / self.epochs_seen,
+            epoch_s=statistics.median(self.epoch_seconds),
             running=[epoch for epoch, _ in self.latest.values()],
             unstarted=self.total - sum(self.ended.values()) - len(self.latest),
             mean_epochs=(
@@ -146,11 +152,12 @@ def seconds_left(
     each later phase's `runs_after` full-budget runs, `concurrency` at a time, each phase with
     its start-up and the report. `epoch_s`: a trial's seconds per epoch, `concurrency` running."""
     expected = max_epochs if mean_epochs is None else mean_epochs
-    phase_epochs = sum(max(expected - epoch, 1) for epoch in running) + unstarted * expected
-    # the phase's epochs share the slots; the later runs go in waves of `concurrency`
-    this_phase = phase_epochs * epoch_s / concurrency
-    waves = sum(math.ceil(runs / concurrency) for runs in runs_after)
-    return this_phase + waves * max_epochs * epoch_s + (len(runs_after) + 1) * PHASE_START_S
+    to_run = [max(expected - epoch, 1) for epoch in running] + [expected] * unstarted
+    # the epochs share the slots, and a phase lasts at least as long as its longest run; a
+    # remainder that joins the last wave shares its slots, so runs / concurrency, not rounded up
+    phase = max(sum(to_run) / concurrency, max(to_run, default=0))
+    later = sum(max(runs / concurrency, 1) for runs in runs_after if runs) * max_epochs
+    return (phase + later) * epoch_s + (len(runs_after) + 1) * PHASE_START_S
 
 
 def _short(value) -> str:

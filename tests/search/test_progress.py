@@ -62,20 +62,35 @@ def test_the_time_left_is_the_whole_jobs_at_the_pace_so_far():
     )  # fmt: skip
     # (1 + 1 + 6 x 2 epochs) / 2 slots x 10 s, then 1 + 2 waves of 10 epochs, 3 phase starts
     assert search == 70 + 300 + 3 * PHASE_START_S
-    # the last phase: what its own runs have left, and the report
+    # three members in one wave of two slots share them: 1.5 waves, not 2
+    three = seconds_left(
+        epoch_s=10, running=[], unstarted=0, mean_epochs=None, max_epochs=10, concurrency=2,
+        runs_after=(3,),
+    )  # fmt: skip
+    assert three == 150 + 2 * PHASE_START_S
+    # the last phase: one run left, alone in its slot, needs its own 6 epochs, not half of them
     members = seconds_left(
         epoch_s=10, running=[4], unstarted=0, mean_epochs=None, max_epochs=10, concurrency=2,
         runs_after=(),
     )  # fmt: skip
-    assert members == 30 + PHASE_START_S
+    assert members == 60 + PHASE_START_S
 
+
+def test_the_pace_is_the_trials_own_epoch_time_not_the_phases_elapsed_time():
     progress = Progress(total=2, objective=OBJECTIVE, max_epochs=10, concurrency=2)
-    progress.started, progress.epochs_seen = 0.0, 6  # 6 epochs in the first 60 s: 20 s each
-    progress.latest = {"a": (4, 0.9), "b": (2, 0.8)}
-    # (6 + 8 epochs) / 2 x 20 s + 10 s: 150 s
-    assert progress.time_left(60.0) == "about 3 min left in all"
-    progress.latest = {"a": (10, 0.9), "b": (9, 0.8)}  # one epoch each to go: 20 s
-    assert progress.time_left(60.0) == "under a minute left in all"
+    a, b = trial("a"), trial("b")
+    progress.on_trial_result(0, [], a, {"epoch": 2, OBJECTIVE: 0.8, "time_this_iter_s": 40.0})
+    progress.on_trial_result(0, [], b, {"epoch": 1, OBJECTIVE: 0.7, "time_this_iter_s": 20.0})
+    progress.on_trial_result(0, [], a, {"epoch": 4, OBJECTIVE: 0.9, "time_this_iter_s": 38.0})
+    # per epoch: 20, 20, 19 s (a reports every second epoch); median 20 s, however long the
+    # phase took to start. a has 6 epochs to go, b 9: 15 / 2 slots, at least b's 9: 9 x 20 s
+    assert progress.epoch_seconds == [20.0, 20.0, 19.0]
+    assert progress.time_left(progress.started + 1e6) == "about 4 min left in all"  # 190 s
+    progress.latest = {"a": (10, 0.9), "b": (9, 0.8)}  # one epoch each to go: 20 s + 10 s
+    assert progress.time_left(0.0) == "under a minute left in all"
+    assert Progress(total=2, objective=OBJECTIVE, max_epochs=10).time_left(0.0) == (
+        "time left unknown yet"
+    )
 
 
 def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
@@ -84,5 +99,5 @@ def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
     references = Progress(total=2, objective=OBJECTIVE, max_epochs=10, phase="reference")
     trials.started, references.started = 1000.0, 1400.0  # the references began 400 s later
     assert trials._clock(1500.0) == references._clock(1500.0) == "[    500s]"
-    references.epochs_seen = 1
+    references.epoch_seconds = [20.0]
     assert references.time_left(1500.0).endswith("left in all")
