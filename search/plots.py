@@ -6,6 +6,8 @@
 - knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;
   errored trials have no score and are counted in the title), the references as lines;
 - importances.png: Optuna's parameter importances over every trial at a common budget;
+- history.png, learning_curves.png: Optuna's optimisation history and every trial's
+  validation score by epoch, the references' scores as lines;
 - calibration.png: reliability diagrams (scikit-learn's CalibrationDisplay, 10 bins) of the
   answer's calibrated probabilities on validation and test, beside the references' on test;
 - answer/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
@@ -24,7 +26,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 from sklearn.calibration import CalibrationDisplay  # noqa: E402
 from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
@@ -186,6 +188,60 @@ def importances_figure(study: optuna.Study) -> plt.Figure | None:
     return fig
 
 
+def history_figures(
+    study: optuna.Study, objective: str, references: dict[str, float] | None = None
+) -> dict[str, plt.Figure]:
+    """Optuna's own plots of the study: its optimisation history (each trial's score by trial
+    number, the best so far) and its learning curves (each trial's score at every epoch it
+    reported; a curve that ends early is a trial ASHA stopped), the references' scores as
+    lines on both. Empty before any trial reported."""
+    from optuna.visualization.matplotlib import (
+        plot_intermediate_values,
+        plot_optimization_history,
+    )
+
+    # Optuna's history leaves out pruned trials (10 of a default search's 12): score each
+    # trial at its best epoch instead, as the leaderboard does, in a copy of the study
+    best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    scored = optuna.create_study(direction=study.direction)
+    for t in study.trials:
+        if t.intermediate_values:
+            scored.add_trial(
+                optuna.trial.create_trial(
+                    params=t.params,
+                    distributions=t.distributions,
+                    value=best(t.intermediate_values.values()),
+                    intermediate_values=t.intermediate_values,
+                )
+            )
+    if not scored.trials:
+        return {}
+    with warnings.catch_warnings():  # Optuna's matplotlib plots are marked experimental
+        warnings.simplefilter("ignore")
+        axes = {
+            "history.png": plot_optimization_history(scored, target_name=objective),
+            "learning_curves.png": plot_intermediate_values(scored),
+        }
+    axes["history.png"].set_title(
+        "each trial's score at its best epoch (as on the leaderboard), the best so far",
+        fontsize=10,
+    )
+    axes["learning_curves.png"].set_title(
+        f"every trial's {objective} by epoch; a short curve: stopped by ASHA", fontsize=10
+    )
+    axes["learning_curves.png"].set_xlabel("epoch")
+    axes["learning_curves.png"].set_ylabel(objective)
+    for ax in axes.values():
+        for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
+            ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes["history.png"].legend(fontsize=8)
+    for ax in axes.values():
+        ax.figure.set_size_inches(8, 4.6)
+        ax.figure.tight_layout()
+    return {name: ax.figure for name, ax in axes.items()}
+
+
 def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Figure:
     """Each curve's reliability diagram: the share of positives against the mean predicted
     probability in 10 equal-width bins; the diagonal is perfect calibration."""
@@ -223,6 +279,7 @@ def write_plots(
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
     if study is not None:
         figures["importances.png"] = importances_figure(study)
+        figures |= history_figures(study, objective, references)
     for name, fig in figures.items():
         if fig is None:
             continue

@@ -8,6 +8,7 @@ from optuna.trial import TrialState
 from search.plots import (
     MIN_TRIALS_FOR_IMPORTANCES,
     confusion_figure,
+    history_figures,
     importances_figure,
     knobs_figure,
     roc_pr_figure,
@@ -127,3 +128,21 @@ def test_the_confusion_picture_counts_the_answers_decisions(tmp_path):
     written = write_plots(tmp_path, table, OBJECTIVE, None, None, ["normal", "pneumonia"],
                           confusion=(labels, said))  # fmt: skip
     assert tmp_path / "confusion.png" in written
+
+
+def test_the_history_scores_every_trial_at_its_best_epoch_pruned_ones_too(tmp_path):
+    study = study_with_pruned_trials(10)  # 2 finished, 8 stopped after epoch 2
+    figures = history_figures(study, OBJECTIVE, {"baseline": 0.55})
+    assert set(figures) == {"history.png", "learning_curves.png"}
+    history = figures["history.png"].axes[0]
+    dots = np.concatenate([c.get_offsets() for c in history.collections])
+    assert len(dots) == 10  # Optuna's own history would show the 2 finished trials only
+    best_epochs = [max(t.intermediate_values.values()) for t in study.trials]
+    assert sorted(dots[:, 1]) == sorted(best_epochs)
+    assert any(line.get_label() == "baseline" for line in history.get_lines())
+    curves = figures["learning_curves.png"].axes[0]
+    trials = [line for line in curves.get_lines() if line.get_label() != "baseline"]
+    assert [len(line.get_xdata()) for line in trials] == [3, 3] + [2] * 8
+    for name, fig in figures.items():  # they draw
+        fig.savefig(tmp_path / name)
+    assert history_figures(optuna.create_study(), OBJECTIVE) == {}

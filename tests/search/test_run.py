@@ -173,7 +173,7 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     assert value == pytest.approx(test["answer"]["test"]["balanced_accuracy"], abs=1e-4)
     assert low <= value <= high
     assert sum(line.startswith("| trial_") for line in card.splitlines()) == len(members)
-    for picture in ("roc_pr.png", "knobs.png", "calibration.png", "confusion.png"):
+    for picture in ("roc_pr.png", "knobs.png", "calibration.png", "confusion.png", "history.png"):
         assert (experiment / picture).read_bytes()[:4] == b"\x89PNG"
 
 
