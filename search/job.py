@@ -254,6 +254,7 @@ def build_tuner(
                     settings.epochs,
                     concurrency=settings.max_concurrent,
                     runs_after=(len(REFERENCES), EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
+                    study=(experiment_storage(experiment), settings.name),
                 ),
                 TrialCurves(),
             ],

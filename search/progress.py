@@ -2,8 +2,9 @@
 trials run, for the search and for the reference, member and confirm runs alike. A finished
 trial's score is its best epoch's, as on the leaderboard, its last epoch's beside it if lower.
 
-    [    42s] trial 3/12 done: trial_ab12cd34 stopped after 3/10 epochs, val_balanced_accuracy
-             0.9412 (last epoch 0.9218), best so far 0.9601 (loss focal, sampler none, ...)
+    [    42s] trial 3/12 done: trial_ab12cd34 (Optuna #2) stopped after 3/10 epochs,
+             val_balanced_accuracy 0.9412 (last epoch 0.9218), best so far 0.9601 (loss focal,
+             sampler none, ...)
     [    60s] running trial_ef56ab78 epoch 4/10 0.9521, trial_0a1b2c3d epoch 2/10 0.9012 |
              3/12 done (1 complete, 2 stopped, 0 errored) | about 8 min left in all
 
@@ -23,6 +24,8 @@ import math
 import statistics
 import time
 
+import optuna
+from optuna.storages import BaseStorage
 from ray import tune
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
@@ -43,12 +46,16 @@ class Progress(tune.Callback):
         every_s: float = STATUS_EVERY_S,
         concurrency: int = 1,
         runs_after: tuple[int, ...] = (),
+        study: tuple[BaseStorage, str] | None = None,
     ):
         """`runs_after`: how many full-budget runs each later phase of the job trains, so the
-        time left covers the whole job (an estimate where the count is not yet known)."""
+        time left covers the whole job (an estimate where the count is not yet known);
+        `study`: the search's Optuna storage and study name, to name each trial by its Optuna
+        number as optuna-dashboard does."""
         self.total, self.objective, self.max_epochs = total, objective, max_epochs
         self.phase, self.every_s = phase, every_s
         self.concurrency, self.runs_after = max(1, concurrency), runs_after
+        self.study = study
         self.ended_epochs = 0  # epochs run by the trials that ended
         self.started = self.last_status = time.monotonic()
         self.latest: dict[str, tuple[int, float]] = {}  # running trial -> (epoch, score)
@@ -87,9 +94,11 @@ class Progress(tune.Callback):
         knobs = ", ".join(f"{k} {_short(trial.config[k])}" for k in KEY_KNOBS if k in trial.config)
         # the trial's best epoch, the score the leaderboard and "best so far" use
         last = "" if score == best_of_trial else f" (last epoch {score:.4f})"
+        number = optuna_number(*self.study, trial.trial_id) if self.study else None
+        named = f"trial_{trial.trial_id}" + ("" if number is None else f" (Optuna #{number})")
         print(
             f"{self._clock()} {self.phase} {sum(self.ended.values())}/{self.total} done: "
-            f"trial_{trial.trial_id} {status} after {epoch}/{self.max_epochs} epochs, "
+            f"{named} {status} after {epoch}/{self.max_epochs} epochs, "
             f"{self.objective} {best_of_trial:.4f}{last}, best so far {self.best:.4f} ({knobs})",
             flush=True,
         )
@@ -136,6 +145,16 @@ class Progress(tune.Callback):
 
     def _clock(self, now: float | None = None) -> str:
         return f"[{(now or time.monotonic()) - JOB_STARTED:7.0f}s]"
+
+
+def optuna_number(storage: BaseStorage, study_name: str, trial_id: str) -> int | None:
+    """The Optuna trial number the searcher gave Tune's `trial_id` (its user attribute), or
+    None (a reference or member run, which the study does not hold)."""
+    study = optuna.load_study(study_name=study_name, storage=storage)
+    for t in study.get_trials(deepcopy=False):
+        if t.user_attrs.get("tune_trial_id") == trial_id:
+            return t.number
+    return None
 
 
 def seconds_left(

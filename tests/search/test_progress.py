@@ -3,6 +3,8 @@ and a line per finished trial with its id, status, score and key knobs."""
 
 from types import SimpleNamespace
 
+import optuna
+
 import search.progress
 from search.progress import PHASE_START_S, Progress, seconds_left
 
@@ -101,3 +103,19 @@ def test_every_phase_reads_one_clock_from_the_job_start(monkeypatch):
     assert trials._clock(1500.0) == references._clock(1500.0) == "[    500s]"
     references.epoch_seconds = [20.0]
     assert references.time_left(1500.0).endswith("left in all")
+
+
+def test_a_finished_trial_is_named_by_its_optuna_number_as_the_dashboard_shows(capsys):
+    storage = optuna.storages.InMemoryStorage()
+    study = optuna.create_study(storage=storage, study_name="s")
+    for tune_id in ("x", "b"):  # Optuna's #0 and #1
+        study.ask().set_user_attr("tune_trial_id", tune_id)
+    progress = Progress(total=2, objective=OBJECTIVE, max_epochs=4, study=(storage, "s"))
+    b, reference = trial("b"), trial("baseline")
+    report(progress, b, 4, 0.9)
+    progress.on_trial_complete(0, [], b)
+    report(progress, reference, 4, 0.8)  # not in the study: no number
+    progress.on_trial_complete(0, [], reference)
+    done = capsys.readouterr().out.splitlines()
+    assert "trial_b (Optuna #1) complete after 4/4 epochs" in done[0]
+    assert "trial_baseline complete after 4/4 epochs" in done[1]
