@@ -48,7 +48,7 @@ from search.intact import check_intact  # noqa: E402
 from search.interrupt import fit, stop_on_sigterm  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
-from search.progress import Progress  # noqa: E402
+from search.progress import Progress, job_clock  # noqa: E402
 from search.relocate import (  # noqa: E402
     ExperimentSearch,
     experiment_storage,
@@ -401,7 +401,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         confirmed = run_configs(trainable, configs, tune_path, "confirm", objective, concurrent)
         print(write_confirm(experiment, confirmed, ranks, data, objective))
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
-    print(f"took {time.monotonic() - started:.0f}s in all; driver peak memory {peak_mb:.0f} MiB")
+    print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {tune_path}")
     return True

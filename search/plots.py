@@ -236,6 +236,7 @@ def history_figures(
             ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes["history.png"].legend(fontsize=8)
+    axes["learning_curves.png"].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
     for ax in axes.values():
         ax.figure.set_size_inches(8, 4.6)
         ax.figure.tight_layout()

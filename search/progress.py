@@ -144,7 +144,12 @@ class Progress(tune.Callback):
         return f"{left} left in all"
 
     def _clock(self, now: float | None = None) -> str:
-        return f"[{(now or time.monotonic()) - JOB_STARTED:7.0f}s]"
+        return job_clock(now)
+
+
+def job_clock(now: float | None = None) -> str:
+    """Seconds since the job started, as every console line of the job shows them."""
+    return f"[{(now or time.monotonic()) - JOB_STARTED:7.0f}s]"
 
 
 def optuna_number(storage: BaseStorage, study_name: str, trial_id: str) -> int | None:
