@@ -23,6 +23,9 @@ from trainable.errors import UserError
 NAME = "focal-small"
 # The report's own files: the resume writes them again, so damage to them is no refusal.
 REWRITTEN = {"best.json", "test_metrics.json", "MODEL_CARD.md", "answer_val_scores.npz"}
+# Files the resume never reads: Ray writes its storage marker anew at every start
+# (ray/train/_internal/storage.py), and a trial's TensorBoard events are TensorBoard's alone.
+NOT_READ = (".validate_storage_marker", "events.out.tfevents.")
 
 
 def trial(folder: Path, reports: int) -> None:
@@ -34,6 +37,7 @@ def trial(folder: Path, reports: int) -> None:
     (folder / "result.json").write_text("".join(json.dumps(r) + "\n" for r in results))
     rows = [",".join(str(r[k]) for k in results[0]) for r in results]
     (folder / "progress.csv").write_text("\n".join([",".join(results[0]), *rows]) + "\n")
+    (folder / "events.out.tfevents.1764410400.host").write_bytes(b"\x18\x00" * 20)
     (folder / f"checkpoint_{reports - 1:06d}").mkdir()
     state = {"epoch": reports, "model": {"w": torch.ones(2)}}
     save_checkpoint(state, folder / f"checkpoint_{reports - 1:06d}" / "checkpoint.pt")
@@ -43,6 +47,7 @@ def tune_state(folder: Path, search_states: tuple[str, ...]) -> None:
     """Tune's state of an experiment: the tuner, the experiment's, its search algorithm's."""
     folder.mkdir(exist_ok=True)
     (folder / "tuner.pkl").write_bytes(pickle.dumps({"tuner": 1}))
+    (folder / ".validate_storage_marker").write_bytes(b"")
     (folder / "experiment_state-2026-11-29_10-00-00.json").write_text('{"trial_data": []}')
     for pattern in search_states:
         (folder / pattern.replace("*", "2026-11-29_10-00-00")).write_bytes(pickle.dumps({"n": 1}))
@@ -111,8 +116,10 @@ def check_damaged(experiment: Path, name: str, how: str, garbage: bytes = b"") -
         assert snapshot(copy) == before, f"{how} {name}: the check wrote"
     # the leaderboard is the report's too: it only lists the trials to check, and a shorter
     # list leaves the rest to Tune's own state, as a deleted one does
-    benign = name in REWRITTEN or (
-        name == "leaderboard.csv" and how in ("missing", "last line cut")
+    benign = (
+        name in REWRITTEN
+        or Path(name).name.startswith(NOT_READ)
+        or (name == "leaderboard.csv" and how in ("missing", "last line cut"))
     )
     if benign or (experiment / name).read_bytes() == after(experiment / name, how, garbage):
         assert refused is None, refused
