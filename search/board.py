@@ -4,7 +4,8 @@
 
 Tune's own TensorBoard logger writes a trial's hparams when it ends, with its last epoch's
 values, every trial marked finished and integer knobs as floats. `TrialCurves` is that logger
-without the hparams (the per-epoch curves under `ray/tune/` stay). Once the report knows each
+without the hparams and without Tune's bookkeeping curves (the per-epoch scores under
+`ray/tune/` stay). Once the report knows each
 trial's score, `write_hparams` writes one HParams session into every trial's folder from its
 leaderboard row: the knobs as the trial got them (integers stay integers), `role` (search,
 baseline, seed_recipe, member_full_run, member_seed), `status` (complete, stopped, error),
@@ -55,8 +56,21 @@ FILE_SUFFIX = ".leaderboard"  # our event files, told apart from Tune's
 SHOWN_FIRST = ("aug_strength", "loss", "role", "sampler", "status")
 
 
+# Tune's bookkeeping, which its logger draws as curves too and TensorBoard sorts before the
+# scores ("done", "iterations_since_restore", ... put val_balanced_accuracy on page 2); each
+# trial's progress.csv and result.json keep it.
+BOOKKEEPING = frozenset({"done", "should_checkpoint", "iterations_since_restore",
+                         "time_since_restore", "timesteps_since_restore", "time_this_iter_s",
+                         "timesteps_total", "episodes_total"})  # fmt: skip
+
+
 class TrialCurves(TBXLoggerCallback):
-    """Tune's TensorBoard logger, per-epoch scalars only: hparams come from the report."""
+    """Tune's TensorBoard logger, per-epoch scores only: no bookkeeping curves, and the
+    hparams come from the report."""
+
+    def log_trial_result(self, iteration: int, trial, result: dict) -> None:
+        kept = {k: v for k, v in result.items() if k not in BOOKKEEPING}
+        super().log_trial_result(iteration, trial, kept)
 
     def _try_log_hparams(self, trial, result) -> None:
         pass
