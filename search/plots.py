@@ -91,7 +91,7 @@ def knobs_figure(
 ) -> plt.Figure | None:
     """Each search trial's best-epoch score against each knob that varied. None when no trial
     has a score. Errored trials are left out: a NaN score drawn on a log or categorical axis
-    makes matplotlib raise (issue 10's ConversionError). The references' scores (name ->
+    makes matplotlib raise a ConversionError. The references' scores (name ->
     score) are horizontal lines on every panel; the trials in `in_answer` (themselves or their
     runs among the answer's models) are ringed."""
     no_scores = pd.Series(False, index=table.index)

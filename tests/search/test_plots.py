@@ -19,7 +19,7 @@ OBJECTIVE = "val_balanced_accuracy"
 
 
 def leaderboard() -> pd.DataFrame:
-    """The shape of issue 10's leaderboard: two trials scored, one that crashed in its first
+    """A leaderboard with an errored trial: two trials scored, one that crashed in its first
     epoch (no score), knobs on a log axis and a categorical one."""
     return pd.DataFrame(
         {

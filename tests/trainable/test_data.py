@@ -80,7 +80,7 @@ def test_carve_never_puts_a_patient_on_both_sides():
     names += sorted(os.listdir(CHEST_XRAY / "train" / "NORMAL"))
     labels = np.array([1] * 3875 + [0] * 1341)
     groups = patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN)
-    assert len(set(groups[labels == 1])) == 1635  # the count of pneumonia patients
+    assert len(set(groups[labels == 1])) == 1635  # pneumonia patients, by file name
     train_idx, val_idx = carve_validation(labels, groups, 0.1, seed=0)
     assert set(groups[train_idx]).isdisjoint(groups[val_idx])
     assert len(np.intersect1d(train_idx, val_idx)) == 0
