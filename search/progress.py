@@ -140,7 +140,7 @@ class Progress(tune.Callback):
             runs_after=self.runs_after,
         )
         minutes = seconds / 60
-        left = f"about {math.ceil(minutes)} min" if minutes >= 1 else "under a minute"
+        left = f"about {round(minutes)} min" if minutes >= 1 else "under a minute"
         return f"{left} left in all"
 
     def _clock(self, now: float | None = None) -> str:
