@@ -4,6 +4,7 @@
     python -m benchmarks.target_cut --searches results/efficiency/searches
     python -m benchmarks.target_cut --site-sizes 100 150 250 400   # how few images a site needs
     python -m benchmarks.target_cut --corrupt 3 5      # a site whose scanner differs (MedMNIST-C)
+    python -m benchmarks.target_cut --fidelity results/fidelity/pneumoniamnist ...  # candidates
 
 Under the Kermany test acquisition the models still rank images well but the cut tuned on
 validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). A site has its own
@@ -40,6 +41,15 @@ Figures go to benchmarks/target_cut_sites.json.
 answer's members score them, and the rules run as above; per setting and severity, how many
 (search, family) pairs the product adapted and the mean balanced accuracy at the validation
 cut, the product's cut and the oracle's. Figures go to benchmarks/target_cut_corrupt.json.
+
+`--fidelity SETTING_FOLDER...` measures candidate rules on many more models: the TOP_MODELS
+best on validation of each setting-draw that benchmarks.fidelity recorded (last epoch), each
+against three kinds of target: the setting's test split as shipped, that split with one
+MedMNIST-C family on every image (six families, severities 3 and 5), and validation halves
+(no shift). The candidates: the mixture cut always, or when the shift test rejects at 0.01
+(the product), 0.05 or 0.1; `matched_cut` (validation's class-conditional score shapes moved
+onto the target's) always or when detected; the cut at the target's estimated prevalence
+(`quantile_cut`); the oracle. Figures go to benchmarks/target_cut_fidelity.json.
 """
 
 from __future__ import annotations
@@ -52,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.efficiency import OUT, answer_checkpoints, member_probabilities
-from search.adapt import adapted_cut, logit, mixture_cut
+from search.adapt import ALPHA, adapted_cut, label_shift_weights, logit, mixture_cut
 from trainable.robustness import SITE_CORRUPTIONS
 
 FIGURES = Path("benchmarks/target_cut.json")
@@ -68,6 +78,47 @@ def shift_p_value(source: np.ndarray, target: np.ndarray) -> float:
     from scipy.stats import ks_2samp
 
     return float(ks_2samp(logit(source), logit(target)).pvalue)
+
+
+def matched_cut(val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarray) -> float:
+    """The validation cut carried to the target by the affine map of logits z -> a z + b
+    under which validation's class-conditional logit densities (Gaussian KDEs, scipy), mixed
+    in a proportion fitted too, best explain the target's logits (maximum likelihood, three
+    parameters, Nelder-Mead from three starts). A within-class shift of the scores (a scanner
+    that makes every image look a little sicker) is such a map; with no shift it is close to
+    the identity, so the cut stays where validation put it. Written here: the mixture
+    components are validation's own score shapes, which no library's mixture model takes."""
+    from scipy.optimize import minimize
+    from scipy.stats import gaussian_kde
+
+    z_val, z = logit(val), logit(target)
+    grid = np.linspace(z_val.min() - 10, z_val.max() + 10, 4096)
+    density = [gaussian_kde(z_val[val_y == c])(grid) for c in (0, 1)]  # tabulated once
+
+    def negative_log_likelihood(theta: np.ndarray) -> float:
+        log_a, b, prior_logit = theta
+        a, prior = np.exp(log_a), 1 / (1 + np.exp(-prior_logit))
+        u = (z - b) / a
+        mixed = (1 - prior) * np.interp(u, grid, density[0], 0, 0) + prior * np.interp(
+            u, grid, density[1], 0, 0
+        )
+        return float(-np.sum(np.log(mixed / a + 1e-12)))
+
+    fits = [
+        minimize(negative_log_likelihood, [0.0, b0, 0.0], method="Nelder-Mead",
+                 options={"xatol": 1e-4, "fatol": 1e-6, "maxiter": 4000})
+        for b0 in (-2.0, 0.0, 2.0)
+    ]  # fmt: skip
+    log_a, b, _ = min(fits, key=lambda f: f.fun).x
+    moved = np.exp(log_a) * logit(np.array([cut]))[0] + b
+    return float(1 / (1 + np.exp(-moved)))
+
+
+def quantile_cut(val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarray) -> float:
+    """The cut that calls as many target images positive as the target's estimated share of
+    positives (black-box shift estimation, search.adapt.label_shift_weights)."""
+    prior = label_shift_weights(val, val_y, cut, target)[1] * np.mean(val_y == 1)
+    return float(np.quantile(target, 1 - prior))
 
 
 def cut_rules(
@@ -210,6 +261,125 @@ def site_table(rows: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
+CANDIDATES = ("val", "mixture", "mixture_detected", "matched", "matched_detected", "quantile",
+              "oracle")  # fmt: skip
+ALPHAS = (0.01, 0.05, 0.1)  # the shift test's level; the product's is search.adapt.ALPHA
+TOP_MODELS = 12  # per setting-draw: the models a search would hand over, by validation
+FIDELITY_FIGURES = Path("benchmarks/target_cut_fidelity.json")
+
+
+def candidate_rules(
+    val: np.ndarray, val_y: np.ndarray, target: np.ndarray, target_y: np.ndarray
+) -> dict[str, float]:
+    """Balanced accuracy on the target at each candidate rule's cut: each target-side cut
+    always, and only when the product's shift test rejects (`_detected`; `mixture_detected`
+    is the product's --adapt); the oracle alone reads the target's labels."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from search.adapt import label_shift_corrected_p
+    from trainable.metrics import tune_threshold
+
+    val_cut = tune_threshold(val, val_y)
+    p = label_shift_corrected_p(val, val_y, val_cut, target)
+    mixture, matched = mixture_cut(target), matched_cut(val, val_y, val_cut, target)
+    cuts = {
+        "val": val_cut,
+        "mixture": mixture,
+        "mixture_detected": mixture if p < ALPHA else val_cut,
+        "matched": matched,
+        "matched_detected": matched if p < ALPHA else val_cut,
+        "quantile": quantile_cut(val, val_y, val_cut, target),
+        "oracle": tune_threshold(target, target_y),
+    }
+    scores = {
+        rule: float(balanced_accuracy_score(target_y, (target >= cut).astype(np.int64)))
+        for rule, cut in cuts.items()
+    }
+    smaller = int(np.bincount(target_y, minlength=2).min())
+    return scores | {"p": p, "one_image": 0.5 / smaller}
+
+
+def fidelity_targets(d: dict[str, np.ndarray]) -> dict[str, tuple]:
+    """One fidelity model's targets: (source scores, labels, target scores, labels) for the
+    shipped test split, each site corruption of it, and validation halves (no shift)."""
+    from sklearn.model_selection import train_test_split
+
+    val, val_y = d["val"][-1], d["val_y"].astype(np.int64)
+    test, test_y = d["test"][-1], d["test_y"].astype(np.int64)
+    targets = {"test": (val, val_y, test, test_y)}
+    for key in sorted(k for k in d if k.startswith("test_") and k[-1].isdigit()):
+        targets[key.removeprefix("test_")] = (val, val_y, d[key], test_y)
+    for seed in range(HALF_SPLITS):
+        a, b = train_test_split(np.arange(len(val_y)), test_size=0.5, stratify=val_y,
+                                random_state=seed)  # fmt: skip
+        targets[f"val_half{seed}"] = (val[a], val_y[a], val[b], val_y[b])
+    return targets
+
+
+def target_kind(target: str) -> str:
+    """The table's row for a target: the shipped test, a site corruption's severity, or the
+    validation halves."""
+    if target.startswith("val_half"):
+        return "validation halves (no shift)"
+    if target == "test":
+        return "test as shipped"
+    return f"one corruption per site, severity {target[-1]}"
+
+
+def fidelity_rows(folder: Path) -> dict[str, dict]:
+    """Every candidate rule on every target of a setting-draw's TOP_MODELS models."""
+    from sklearn.metrics import balanced_accuracy_score
+
+    from trainable.metrics import tune_threshold
+
+    models = {f.name.removesuffix("_f0.npz"): dict(np.load(f)) for f in folder.glob("*_f0.npz")}
+
+    def val_score(d: dict) -> float:
+        val, val_y = d["val"][-1], d["val_y"]
+        return balanced_accuracy_score(val_y, val >= tune_threshold(val, val_y))
+
+    top = sorted(models, key=lambda name: -val_score(models[name]))[:TOP_MODELS]
+    return {
+        name: {target: candidate_rules(*t) for target, t in fidelity_targets(models[name]).items()}
+        for name in top
+    }
+
+
+def fidelity_table(draws: dict[str, dict]) -> str:
+    """Per setting and kind of target (draws and models pooled): each rule's mean balanced
+    accuracy minus the validation cut's, its worst, and how often it lost more than one image
+    of the smaller class; the share the shift test adapted."""
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for draw, models in draws.items():
+        setting = Path(draw).name
+        for targets in models.values():
+            for target, r in targets.items():
+                groups.setdefault((setting, target_kind(target)), []).append(r)
+    for rows in groups.values():  # the shift test at other levels, from its p-value
+        for r in rows:
+            for alpha in ALPHAS:
+                r[f"mixture p<{alpha}"] = r["mixture"] if r["p"] < alpha else r["val"]
+    rules = ["mixture", *(f"mixture p<{a}" for a in ALPHAS), "matched", "matched_detected",
+             "quantile", "oracle"]  # fmt: skip
+    lines = [
+        "| setting | target | n | val cut | " + " | ".join(rules) + " | adapted |",
+        "|---|---|---|---|" + "---|" * (len(rules) + 1),
+    ]
+    for (setting, kind), rows in sorted(groups.items()):
+        cells = []
+        for rule in rules:
+            delta = np.array([r[rule] - r["val"] for r in rows])
+            lost = np.mean([r[rule] - r["val"] < -r["one_image"] - 1e-9 for r in rows])
+            cells.append(f"{delta.mean():+.4f} ({delta.min():+.3f}, {lost:.0%})")
+        adapted = np.mean([r["p"] < ALPHA for r in rows])
+        val = np.mean([r["val"] for r in rows])
+        lines.append(
+            f"| {setting} | {kind} | {len(rows)} | {val:.4f} | " + " | ".join(cells)
+            + f" | {adapted:.0%} |"
+        )  # fmt: skip
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.target_cut", description=__doc__)
     p.add_argument("--searches", type=Path, default=OUT / "searches")
@@ -223,8 +393,26 @@ def main(argv: list[str] | None = None) -> int:
         metavar="SEVERITY",
         help="the corrupted-site study instead, at these MedMNIST-C severities",
     )
+    p.add_argument(
+        "--fidelity",
+        type=Path,
+        nargs="+",
+        metavar="SETTING_FOLDER",
+        help="the candidate rules on benchmarks.fidelity's recorded models instead "
+        "(e.g. results/fidelity/pneumoniamnist)",
+    )
     args = p.parse_args(argv)
     from benchmarks.provenance import provenance
+
+    if args.fidelity:
+        draws = {}
+        for folder in args.fidelity:
+            draws[str(folder)] = fidelity_rows(folder)
+            print(f"{folder}: {len(draws[str(folder)])} models", flush=True)
+        print(fidelity_table(draws))
+        record = {"draws": draws, "top_models": TOP_MODELS, "provenance": provenance()}
+        FIDELITY_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        return 0
 
     if args.corrupt:
         rows: dict[str, dict] = {}
