@@ -5,6 +5,7 @@ points, within the default search's own wall clock?
     python -m benchmarks.efficiency run --setting pneumoniamnist_iid small500_iid --seed 0 1 2
     python -m benchmarks.efficiency table          # the table BENCHMARKS.md shows
     python -m benchmarks.efficiency sizes          # the answer with fewer new seeds, rescored
+    python -m benchmarks.efficiency eta            # the console's time left against the truth
 
 Each search is the README's command, run as a user runs it (`python -m search.run --space focal`,
 its own process, 2 trials at a time), on one setting of benchmarks/fidelity.py:
@@ -240,6 +241,25 @@ def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
     return out
 
 
+SHARES = (0.25, 0.5, 0.75)  # where in a job the time left is checked
+STATUS = re.compile(r"^\[\s*(\d+)s\] running .*\| (?:about (\d+) min|under a minute) left in all$")
+DONE = re.compile(r"^\[\s*(\d+)s\] done")
+
+
+def time_left_at(console: str, share: float) -> dict | None:
+    """The status line nearest `share` of a job's console (its seconds on the job's clock,
+    the time left it printed) against the time the job then really had left; None for a
+    console without a closing '[ Ns] done' line or any status line."""
+    end = next((int(m.group(1)) for m in map(DONE.match, console.splitlines()) if m), None)
+    lines = [m for m in map(STATUS.match, console.splitlines()) if m]
+    if end is None or not lines:
+        return None
+    line = min(lines, key=lambda m: abs(int(m.group(1)) - share * end))
+    at, said = int(line.group(1)), 60 * int(line.group(2) or 0)  # "under a minute": 0
+    return {"at_s": at, "end_s": end, "said_s": said, "true_s": end - at,
+            "ratio": said / (end - at) if end > at else float("nan")}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -249,10 +269,22 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--out", type=Path, default=OUT)
     r.add_argument("--round", default=ROUND, help="label the figures with the change measured")
     sub.add_parser("table", help="print the recorded figures as a table")
+    e = sub.add_parser("eta", help="each search's printed time left against the true one")
+    e.add_argument("--out", type=Path, default=OUT)
     z = sub.add_parser("sizes", help="rescore each finished search's answer with fewer seeds")
     z.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {"searches": []}
+    if args.command == "eta":
+        print("| search | " + " | ".join(f"at {q:.0%}: said / true s" for q in SHARES) + " |")
+        print("|---|" + "---|" * len(SHARES))
+        for log in sorted((args.out / "logs").glob("*.txt")):
+            checks = [time_left_at(log.read_text(), q) for q in SHARES]
+            cells = [
+                f"{c['said_s']} / {c['true_s']} ({c['ratio']:.2f})" if c else "-" for c in checks
+            ]
+            print(f"| {log.stem} | " + " | ".join(cells) + " |")
+        return 0
     if args.command == "sizes":
         rows = {}
         for experiment in sorted((args.out / "searches").glob("*/best.json")):
