@@ -459,13 +459,14 @@ def test_a_resume_of_a_damaged_experiment_is_refused_in_one_line_and_changes_not
 def test_a_resume_rebuilds_a_damaged_report_to_the_same_answer(small_search, tmp_path):
     copy = tmp_path / "small"
     shutil.copytree(small_search[0], copy)
+    best = best_trial(copy)
     for name in ("best.json", "test_metrics.json"):
         (copy / name).write_bytes(b"\xff garbage")
     (copy / "MODEL_CARD.md").unlink()
     # what the resume never reads: Ray writes its storage marker anew at every start, and a
     # trial's TensorBoard events are TensorBoard's alone
     (copy / ".validate_storage_marker").unlink()
-    events = next((copy / best_trial(copy)).glob("events.out.tfevents.*"))
+    events = next((copy / best).glob("events.out.tfevents.*"))
     events.write_bytes(events.read_bytes()[: events.stat().st_size // 2])
     assert main(["--name", "small", "--storage", str(tmp_path), "--resume"]) == 0
     again, first = (json.loads((e / "best.json").read_text()) for e in (copy, small_search[0]))
