@@ -20,8 +20,10 @@ sed -e "s/^  head_ip: .*/  head_ip: 127.0.0.1/" \
     cluster-onprem.yaml > "$work/cluster.yaml"
 trap 'ray down -y "$work/cluster.yaml"' EXIT
 time ray up -y --no-config-cache "$work/cluster.yaml"
+export RAY_AUTH_MODE=token  # the head made a token (~/.ray/auth_token); clients present it
 ray status --address 127.0.0.1:6379
-time ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
+# the jobs CLI needs ray[default]; on this machine the environment `ray up` made has it
+time ~/imbalance-search-env/bin/ray job submit --address http://127.0.0.1:8265 --working-dir . -- \
     python -m search.run --space focal --address auto --data "$data" \
     --train-subsample 300 --num-samples 4 --epochs 3 --storage "$work/results" --name onprem
 python - "$work/results/onprem" <<'PY'
