@@ -57,16 +57,16 @@ class Progress(tune.Callback):
         self.concurrency, self.runs_after = max(1, concurrency), runs_after
         self.study = study
         self.ended_epochs = 0  # epochs run by the trials that ended
-        self.started = self.last_status = time.monotonic()
+        self.last_status = time.monotonic()
         self.latest: dict[str, tuple[int, float]] = {}  # running trial -> (epoch, score)
         self.ended = {"complete": 0, "stopped": 0, "errored": 0}
         self.epoch_seconds: list[float] = []  # one epoch's seconds, per report
         self.best = -math.inf
 
     def __setstate__(self, state: dict) -> None:
-        """Restored with the experiment (--resume): the clock starts again."""
+        """Restored with the experiment (--resume): the status lines start again."""
         self.__dict__.update(state)
-        self.started = self.last_status = time.monotonic()
+        self.last_status = time.monotonic()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
         before = self.latest.get(trial.trial_id, (0, math.nan))[0]
@@ -121,10 +121,10 @@ class Progress(tune.Callback):
         counts = ", ".join(f"{n} {word}" for word, n in self.ended.items())
         return (
             f"{self._clock(now)} running {running or 'nothing'} | {done}/{self.total} done "
-            f"({counts}) | {self.time_left(now)}"
+            f"({counts}) | {self.time_left()}"
         )
 
-    def time_left(self, now: float) -> str:
+    def time_left(self) -> str:
         """The whole job's time left, estimated at the pace so far (see the module's doc)."""
         if not self.epoch_seconds:
             return "time left unknown yet"
