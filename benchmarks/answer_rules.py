@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.efficiency import OUT, finished_searches, write_figures
+from search.answer import average_positive
 
 FIGURES = Path("benchmarks/answer_rules.json")
 GREEDY_ROUNDS = 10
@@ -232,9 +233,9 @@ def measure(experiment: Path) -> dict:
     out = {}
     for name, chosen in rules(models, val_y, member_ids, image).items():
         val, test = balanced_accuracy_at_cut(
-            np.mean([m.val for m in chosen], axis=0),
+            average_positive([m.val for m in chosen]),
             val_y,
-            np.mean([m.test for m in chosen], axis=0),
+            average_positive([m.test for m in chosen]),
             test_y,
         )
         out[name] = {"members": [m.name for m in chosen], "val": val, "test": test}

@@ -24,6 +24,7 @@ import numpy as np
 
 from benchmarks.answer_rules import load_models
 from benchmarks.efficiency import OUT, finished_searches, write_figures
+from search.answer import average_positive
 from search.calibration import calibration_figures, fit_temperature, scale
 
 FIGURES = Path("benchmarks/calibration.json")
@@ -69,8 +70,8 @@ METHODS: dict[str, Method] = {
 def measure(experiment: Path) -> dict:
     models, val_y, test_y, member_ids = load_models(experiment)
     by_name = {m.name: m for m in models}
-    val = np.mean([by_name[i].val for i in member_ids], axis=0)
-    test = np.mean([by_name[i].test for i in member_ids], axis=0)
+    val = average_positive([by_name[i].val for i in member_ids])  # the product's answer
+    test = average_positive([by_name[i].test for i in member_ids])
     out = {}
     for name, method in METHODS.items():
         calibrate = method(val, val_y)

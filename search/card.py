@@ -85,8 +85,8 @@ def model_card(scored: dict, data: Data, settings: SearchSettings) -> str:
     lines += [
         "",
         "## The model",
-        f"The mean of {len(answer['members'])} networks' class probabilities, calibrated by "
-        f"a temperature of {answer['temperature']:.3f} fitted on validation; "
+        f"The mean of {len(answer['members'])} networks' log probabilities (softmax again), "
+        f"calibrated by a temperature of {answer['temperature']:.3f} fitted on validation; "
         + (
             f"it says `{data.classes[1]}` when that probability is at least "
             f"{answer['threshold']:.4f} (the cut that maximised balanced accuracy on validation)."

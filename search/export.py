@@ -34,7 +34,8 @@ EXTRA_FILE = "answer.json"
 
 
 class AnswerModule(nn.Module):
-    """uint8 images -> the calibrated mean of the members' class probabilities."""
+    """uint8 images -> the answer's calibrated class probabilities: the softmax of the mean
+    of the members' log probabilities, divided by the temperature (search.answer.average)."""
 
     def __init__(self, members: list[nn.Module], means, stds, temperature: float):
         super().__init__()
@@ -49,11 +50,12 @@ class AnswerModule(nn.Module):
 
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.float() / 255
-        probs = []
+        log_probs = []
         for i, member in enumerate(self.members):
-            probs.append(torch.softmax(member((x - self.means[i]) / self.stds[i]), dim=1))
-        mean = torch.stack(probs).mean(dim=0)
-        return torch.softmax(torch.log(mean.clamp_min(1e-12)) / self.temperature, dim=1)
+            probs = torch.softmax(member((x - self.means[i]) / self.stds[i]), dim=1)
+            log_probs.append(torch.log(probs.clamp_min(1e-12)))  # as average() floors them
+        mean = torch.log_softmax(torch.stack(log_probs).mean(dim=0), dim=1)
+        return torch.softmax(mean / self.temperature, dim=1)
 
 
 def answer_module(answer: Answer) -> AnswerModule:

@@ -1,6 +1,6 @@
 """Pictures of a finished search: PNG files, and the answer's curves in TensorBoard.
 
-- roc_pr.png: ROC and precision-recall curves of the answer (the mean of the top trials,
+- roc_pr.png: ROC and precision-recall curves of the answer (the mean of its members in logit space,
   search/answer.py), validation and test, beside the references' test curves, with the
   answer's tuned threshold and 0.5 marked, axes named by class;
 - knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;

@@ -5,7 +5,7 @@
     python -m search.predict results/NAME scans.npz                   # its images (or test_images)
     python -m search.predict results/NAME site/ --adapt               # and a cut fitted to them
 
-Each row holds the image, each class's probability (the answer's mean of its members,
+Each row holds the image, each class's probability (the answer's mean of its members in logit space,
 calibrated by the temperature fitted on validation: search.calibration), the decision at the
 tuned cut and, for two classes, at each sensitivity level the report lists (the cut that first
 reached it on validation). An image that cannot be read gets a row with the reason in `error`

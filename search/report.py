@@ -160,7 +160,7 @@ def split_details(
 
 
 def score_answer(members: list[dict], data: Data, objective: str) -> dict:
-    """The mean of the members' probabilities, calibrated by a temperature fitted on
+    """The members' mean (search.answer.average), calibrated by a temperature fitted on
     validation (search.calibration) and thresholded on its own calibrated validation scores."""
     mean_val = average([m["_val_probs"] for m in members])
     mean_test = average([m["_probs"] for m in members])
@@ -536,8 +536,8 @@ def verdict_lines(report: dict) -> list[str]:
         if kind in kinds
     )
     lines = [
-        f"answer: the mean of {len(kinds)} model(s) ({built}), each trained for the full "
-        "budget and within one validation image of the best of them",
+        f"answer: the mean of {len(kinds)} model(s) in logit space ({built}), each trained for "
+        "the full budget and within one validation image of the best of them",
         "  " + test_line(answer),
     ]
     for name, v in verdict.items():

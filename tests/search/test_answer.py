@@ -97,9 +97,14 @@ def test_reached_counts_trials_at_or_above_a_score():
     assert reached(trials, 1.0) == 0
 
 
-def test_the_answer_averages_probabilities():
+def test_the_answer_is_the_mean_of_its_members_logits():
+    # two classes: logits log(4) and log(2/3); their mean is log(4 * 2/3) / 2, odds sqrt(8/3)
     p = average([np.array([[0.2, 0.8]]), np.array([[0.6, 0.4]])])
-    assert np.allclose(p, [[0.4, 0.6]])
+    odds = np.sqrt(8 / 3)
+    assert np.allclose(p, [[1 / (1 + odds), odds / (1 + odds)]])
+    # three classes: the normalised geometric mean; a member's 0 is floored, not -inf
+    p = average([np.array([[0.5, 0.5, 0.0]]), np.array([[0.25, 0.25, 0.5]])])
+    assert np.isclose(p.sum(), 1) and p[0, 0] == p[0, 1] and 0 < p[0, 2] < 1e-5
 
 
 def test_the_answer_takes_every_full_budget_model_near_the_best_the_references_included():

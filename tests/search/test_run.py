@@ -118,7 +118,7 @@ def test_a_small_search_writes_a_consistent_report(small_search):
         else:
             assert m["search_trial"] == m["trial_id"]
     assert test["verdict"]["answer_models"] == len(members)
-    assert f"answer: the mean of {len(members)} model(s)" in out
+    assert f"answer: the mean of {len(members)} model(s) in logit space" in out
     for ref in ("baseline", "seed_recipe"):
         level = references.loc[ref, "val_balanced_accuracy"]
         reaching = (search_rows["val_balanced_accuracy"] >= level - 1e-9).sum()
