@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import log_loss, roc_auc_score
 
-from search.answer import ENSEMBLE_SIZE
+from search.answer import ENSEMBLE_SIZE, average_positive
 from trainable import metrics
 
 REFERENCES = ("baseline", "seed_recipe")
@@ -271,26 +271,35 @@ def best_epoch_argmax(s: Setting, names: list[str], scores: dict) -> float:
     return scores["best epoch"][best][1]
 
 
-def mean_at_best_epochs(s: Setting, members: list[str], scores: dict) -> tuple[np.ndarray, ...]:
-    """The members' mean validation and test probabilities, each member at its best epoch."""
+def mean_at_best_epochs(
+    s: Setting, members: list[str], scores: dict, logits: bool = False
+) -> tuple[np.ndarray, ...]:
+    """The members' mean validation and test probabilities, each member at its best epoch;
+    `logits`: the probability of their mean logit instead."""
     epochs = {n: scores["best epoch"][n][2] for n in members}
-    val_p = np.mean([s.runs[n].val[e] for n, e in epochs.items()], axis=0)
-    test_p = np.mean([s.runs[n].test[e] for n, e in epochs.items()], axis=0)
-    return val_p, test_p
+
+    def mean(split: str) -> np.ndarray:
+        p = [getattr(s.runs[n], split)[e] for n, e in epochs.items()]
+        return average_positive(p) if logits else np.mean(p, axis=0)
+
+    return mean("val"), mean("test")
 
 
 def top_by_best_epoch(names: list[str], scores: dict) -> list[str]:
     return sorted(names, key=lambda n: -scores["best epoch"][n][0])[:ENSEMBLE_SIZE]
 
 
-def best_epoch_top_k(cut: str = "val", also: tuple[str, ...] = ()) -> Callable:
-    """The product's answer (search/answer.py): the mean of the top trials by best-epoch val
-    bal. acc, each at its best epoch, thresholded on the mean's validation probabilities;
-    `also` adds fixed members (the references) to every mean."""
+def best_epoch_top_k(
+    cut: str = "val", also: tuple[str, ...] = (), logits: bool = False
+) -> Callable:
+    """The answer of search/answer.py as it was chosen: the mean of the top trials by
+    best-epoch val bal. acc, each at its best epoch, thresholded on the mean's validation
+    probabilities; `also` adds fixed members (the references) to every mean; `logits`: the
+    mean of their logits (search.answer.average, the product's), else of probabilities."""
 
     def pick(s: Setting, names: list[str], scores: dict) -> float:
         members = top_by_best_epoch(names, scores) + [n for n in also if n in s.runs]
-        return test_at(s, *mean_at_best_epochs(s, members, scores), cut)
+        return test_at(s, *mean_at_best_epochs(s, members, scores, logits), cut)
 
     return pick
 
@@ -354,8 +363,12 @@ def _last(r: Run, split: str, tta: bool) -> np.ndarray:
 
 PROCEDURES: dict[str, tuple[Callable, bool]] = {  # name: (procedure, references as candidates)
     "best trial, best epoch (before)": (best_epoch_argmax, False),
-    "top-5 mean, best epochs (the product's answer)": (best_epoch_top_k(), False),
+    "top-5 mean, best epochs (of probabilities)": (best_epoch_top_k(), False),
     "top-5 mean, best epochs, thr 0.5": (best_epoch_top_k("0.5"), False),
+    "top-5 mean of logits, best epochs (the product's answer)": (
+        best_epoch_top_k(logits=True),
+        False,
+    ),
     "top-5 mean, best epochs, thr at val sens = spec": (best_epoch_top_k("eer"), False),
     "top-5 mean, best epochs, thr at class-median midpoint": (best_epoch_top_k("mid"), False),
     "top-5 mean + seed recipe as a member": (best_epoch_top_k(also=("seed_recipe",)), False),
