@@ -116,9 +116,8 @@ def test_list_spaces_names_every_knob():
     assert "gamma           0 .. 5" in text and "lr              0.0003 .. 0.01 (log)" in text
 
 
-def test_technique_knobs_belong_to_registered_techniques_and_to_the_config():
-    for knobs, registry in ((LOSS_KNOBS, LOSSES), (SAMPLER_KNOBS, SAMPLERS)):
-        assert list(knobs) == list(registry)
+def test_both_ends_of_every_technique_knob_are_valid_configs():
+    for knobs in (LOSS_KNOBS, SAMPLER_KNOBS):
         for ranges in knobs.values():
             for knob, (low, high) in ranges.items():
                 # both ends of the range are values the trainable accepts
