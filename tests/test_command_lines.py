@@ -21,6 +21,8 @@ from spaces import SPACES
 from trainable import train as train_cli
 from trainable.config import TrainConfig, UserError
 
+pytestmark = pytest.mark.integration  # the installed commands in their own processes
+
 EDGES = st.sampled_from(["0", "1", "-1", "", "nan", "1e309", "0.5", "a/b", "..", "a\0b", *SPACES])
 VALUES = st.one_of(
     EDGES,

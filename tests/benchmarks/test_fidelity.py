@@ -11,6 +11,8 @@ from benchmarks import fidelity
 from benchmarks.fidelity_analysis import PROCEDURES, analyse_setting, load_setting, truth
 from trainable.metrics import tune_threshold
 
+pytestmark = pytest.mark.integration  # trainings on real PneumoniaMNIST images
+
 
 @pytest.fixture(scope="module")
 def recorded(tmp_path_factory):

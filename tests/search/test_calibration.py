@@ -13,6 +13,8 @@ from search.calibration import (
 )
 from trainable.metrics import evaluate
 
+pytestmark = pytest.mark.integration  # a model trained on real PneumoniaMNIST images
+
 
 @pytest.fixture(scope="module")
 def scores(pneumoniamnist):

@@ -7,6 +7,8 @@ from sklearn.metrics import balanced_accuracy_score, recall_score, roc_auc_score
 from search.card import metric_rows
 from search.intervals import balanced_accuracy, roc_auc, sensitivity, specificity
 
+pytestmark = pytest.mark.integration  # real PneumoniaMNIST labels
+
 
 def test_the_numpy_metrics_are_scikit_learns(pneumoniamnist):
     labels = pneumoniamnist.test_y

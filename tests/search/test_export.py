@@ -14,6 +14,8 @@ from search.export import main as export
 from search.predict import answer_probabilities, load_answer
 from trainable.data import load_data
 
+pytestmark = pytest.mark.integration  # a finished search on real data, a torch-only process
+
 # A fresh interpreter that imports torch and nothing of ours: the deployment machine.
 LOAD_WITH_TORCH_ALONE = """
 import sys, torch

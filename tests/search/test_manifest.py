@@ -106,6 +106,7 @@ def hold_and_count_overlaps(folder: str, seconds: float, queue) -> None:
     queue.put((held, overlaps))
 
 
+@pytest.mark.integration  # two processes
 def test_two_processes_racing_for_the_lock_are_never_inside_together(tmp_path):
     import multiprocessing
 

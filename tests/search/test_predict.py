@@ -17,6 +17,8 @@ from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_check
 from trainable.data import load_data
 from trainable.metrics import evaluate
 
+pytestmark = pytest.mark.integration  # a finished search on real data
+
 
 @pytest.fixture
 def experiment(small_search) -> Path:

@@ -20,6 +20,8 @@ import pandas as pd
 import pytest
 from processes import descendants, kill_all
 
+pytestmark = pytest.mark.integration  # searches in their own processes
+
 TRIALS = 3
 
 

@@ -23,6 +23,8 @@ from search.board import SHOWN_FIRST
 from search.intervals import judge
 from search.run import main
 
+pytestmark = pytest.mark.integration  # Ray and real data
+
 
 def search(storage, flags: str) -> int:
     return main(["--data", "synthetic", "--storage", str(storage), *flags.split()])

@@ -1,6 +1,9 @@
+import pytest
 import torch
 
 from trainable.augment import augment
+
+pytestmark = pytest.mark.integration  # real PneumoniaMNIST images
 
 
 def batch(pneumoniamnist, n: int = 64) -> torch.Tensor:

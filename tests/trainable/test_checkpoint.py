@@ -15,6 +15,7 @@ from trainable.metrics import evaluate
 from trainable.train import main
 
 
+@pytest.mark.integration  # real PneumoniaMNIST images
 def test_a_saved_checkpoint_predicts_what_the_live_model_did(pneumoniamnist, tmp_path):
     path = tmp_path / "checkpoint.pt"
     seen = {}

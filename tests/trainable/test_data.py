@@ -20,6 +20,8 @@ from trainable.data import (
     patient_ids,
 )
 
+pytestmark = pytest.mark.integration  # real PneumoniaMNIST and Kermany files
+
 
 def counts(y: np.ndarray) -> list[int]:
     return np.bincount(y).tolist()

@@ -12,6 +12,8 @@ from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.data import load_data
 from trainable.ray_trainable import train_trial
 
+pytestmark = pytest.mark.integration  # Ray
+
 OBJECTIVE = "val_balanced_accuracy"
 
 os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")

@@ -8,6 +8,8 @@ from trainable.robustness import (
     perturb_validation,
 )
 
+pytestmark = pytest.mark.integration  # real PneumoniaMNIST images
+
 
 def test_every_image_is_perturbed_deterministically(pneumoniamnist):
     x = pneumoniamnist.val_x

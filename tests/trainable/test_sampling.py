@@ -9,6 +9,8 @@ from trainable.sampling import (
     resample_pixels,
 )
 
+pytestmark = pytest.mark.integration  # real PneumoniaMNIST labels and images
+
 
 def minority_share(sampler: str, labels: np.ndarray, power: float = 1.0, epochs: int = 20) -> float:
     drawn = np.concatenate(

@@ -10,6 +10,8 @@ from datasets import PNEUMONIAMNIST
 from trainable.checkpoint import load_checkpoint
 from trainable.train import main
 
+pytestmark = pytest.mark.integration  # real data and the command in its own process
+
 
 def test_short_real_run_beats_the_majority_baseline(tmp_path, capsys):
     out = tmp_path / "run"
