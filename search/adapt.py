@@ -17,7 +17,9 @@ validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). Two s
    from one component to the other (scikit-learn's GaussianMixture).
 
 Opt-in (`search.predict --adapt`): measured in BENCHMARKS.md, "The answer's cut read off the
-target's own images".
+target's own images", and on answers in "The answer's mean in logit space" (the mixture of
+logits kept over a mixture of probabilities, Otsu's cut and a mixture started at validation's
+classes).
 """
 
 from __future__ import annotations
