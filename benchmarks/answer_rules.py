@@ -98,9 +98,10 @@ def score_models(experiment: Path, cache: Path) -> None:
 
     from search.reruns import best_epoch
     from search.settings import SearchSettings
-    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.cli import data_options
     from trainable.data import load_data
+    from trainable.inference import predict_checkpoint
 
     record = json.loads((experiment / "search.json").read_text())["settings"]
     settings = SearchSettings(**{**record, "resume": True})

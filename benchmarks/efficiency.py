@@ -206,7 +206,7 @@ def answer_checkpoints(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
 def member_probabilities(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
     """The data, the answer's members and each member's class probabilities on validation
     and test, from its checkpoint."""
-    from trainable.checkpoint import predict_checkpoint
+    from trainable.inference import predict_checkpoint
 
     data, members, states = answer_checkpoints(experiment)
     probs = [{s: predict_checkpoint(state, data, s) for s in ("val", "test")} for state in states]

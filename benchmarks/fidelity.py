@@ -143,8 +143,8 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
     """Train one config on one fold and save its probabilities as <out>/<name>_f<fold>.npz."""
     import torch
 
-    from trainable.checkpoint import predict
     from trainable.config import TrainConfig
+    from trainable.inference import predict
     from trainable.loop import train
     from trainable.models import make_model, pick_device
     from trainable.robustness import (

@@ -206,7 +206,7 @@ def corrupted_scores(data, states: list[dict], severity: int) -> dict[str, np.nd
     `data` and `states` from benchmarks.efficiency.answer_checkpoints."""
     import dataclasses
 
-    from trainable.checkpoint import predict_checkpoint
+    from trainable.inference import predict_checkpoint
     from trainable.robustness import corrupt_site
 
     out = {}

@@ -59,7 +59,7 @@ class AnswerModule(nn.Module):
 
 
 def answer_module(answer: Answer) -> AnswerModule:
-    from trainable.checkpoint import model_from_state
+    from trainable.inference import model_from_state
 
     cpu = torch.device("cpu")
     members = [

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 
 from search.settings import SearchSettings, experiment_dir
-from trainable.checkpoint import write_json
 from trainable.data import Data, resize_method
 from trainable.errors import UserError
+from trainable.files import write_json
 
 MANIFEST = "search.json"
 LOCK = ".lock"

@@ -96,7 +96,7 @@ def answer_probabilities(answer: Answer, images: np.ndarray) -> np.ndarray:
     mean, as the report scores the answer."""
     from search.answer import average
     from search.calibration import scale
-    from trainable.checkpoint import model_from_state, predict
+    from trainable.inference import model_from_state, predict
     from trainable.models import pick_device
 
     if not len(images):
@@ -205,7 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         probs = answer_probabilities(answer, images)
         rows = prediction_rows(answer, names, probs, errors)
         if args.adapt:
-            from trainable.checkpoint import write_json
+            from trainable.files import write_json
 
             reason = adapt_rows(answer, args.experiment, probs, rows)
             write_json(args.out.with_suffix(".adapt.json"), reason)

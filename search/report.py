@@ -42,8 +42,10 @@ from search.reruns import (
     reference_role,
     same_config,
 )
-from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint, write_json
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.data import Data
+from trainable.files import write_json
+from trainable.inference import predict_checkpoint
 from trainable.metrics import confusion, evaluate, levels_reported, operating_points
 
 SUMMARY_METRICS = (

@@ -20,9 +20,10 @@ import torch
 from torch import nn
 
 from trainable.augment import augment, class_strengths
-from trainable.checkpoint import checkpoint_state, normaliser, predict
+from trainable.checkpoint import checkpoint_state
 from trainable.config import MAX_SEED, TrainConfig, UserError
 from trainable.data import Data
+from trainable.inference import normaliser, predict
 from trainable.losses import make_loss
 from trainable.metrics import SENSITIVITY_LEVELS, evaluate, operating_key, operating_points
 from trainable.models import make_model, peak_memory_mb, pick_device

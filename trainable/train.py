@@ -107,13 +107,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> None:
     # Here, not at the top: they import torch, which --help should not wait for.
-    from trainable.checkpoint import (
-        evaluate_checkpoint,
-        load_checkpoint,
-        save_checkpoint,
-        write_json,
-    )
+    from trainable.checkpoint import load_checkpoint, save_checkpoint
     from trainable.data import load_data
+    from trainable.files import write_json
+    from trainable.inference import evaluate_checkpoint
     from trainable.loop import train
     from trainable.models import pick_device
 

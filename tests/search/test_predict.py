@@ -13,8 +13,9 @@ from PIL import Image
 from search.answer import average
 from search.calibration import scale
 from search.predict import main as predict
-from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, predict_checkpoint
+from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.data import load_data
+from trainable.inference import predict_checkpoint
 from trainable.metrics import evaluate
 
 pytestmark = pytest.mark.integration  # a finished search on real data

@@ -2,14 +2,9 @@ import numpy as np
 import pytest
 import torch
 
-from trainable.checkpoint import (
-    evaluate_checkpoint,
-    load_checkpoint,
-    predict,
-    predict_checkpoint,
-    save_checkpoint,
-)
+from trainable.checkpoint import load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig, UserError
+from trainable.inference import evaluate_checkpoint, predict, predict_checkpoint
 from trainable.loop import train
 from trainable.metrics import evaluate
 from trainable.train import main

@@ -1,0 +1,14 @@
+"""Small atomic file writes shared by the trainable and the search."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+
+def write_json(path: Path, obj: dict) -> None:
+    """Atomic: written to a temporary file, then renamed, so a run's metrics.json (or any
+    JSON written here) is whole or absent."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")  # str: numpy scalars
+    tmp.replace(path)
