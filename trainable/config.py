@@ -63,32 +63,58 @@ SEED_RECIPE: dict[str, Any] = {
 }
 
 
+def knob(default: Any, *, valid: tuple[float, float] | None = None, choices=None) -> Any:
+    """A config field with its default and what it accepts, declared together: a numeric
+    range (both ends included; None always passes) or a tuple of names."""
+    metadata = {"valid": valid} if valid else {"choices": tuple(choices)} if choices else {}
+    return dataclasses.field(default=default, metadata=metadata)
+
+
 @dataclass(frozen=True)
 class TrainConfig:
+    """Validated on construction (`__post_init__`): `TrainConfig(gamma=-1)` raises
+    UserError, as does `dataclasses.replace` into a bad value."""
+
     # imbalance handling
-    sampler: str = "none"
-    sampler_power: float = 1.0  # oversample: 0 = natural draws, 1 = fully balanced draws
-    loss: str = "ce"
-    weight_power: float = 1.0  # weighted_ce: class weight (N / n_c) ** weight_power
-    gamma: float = 2.0  # focal: focusing parameter; 0 = alpha-weighted cross-entropy
-    alpha: float | None = None  # focal: alpha_t of minority classes, 1 - alpha for the majority
-    aug_strength: float = 0.25  # 0 = identity; 1 = strongest crop/rotate/shift/flip/intensity
-    minority_aug: float = 0.0  # extra strength for minority-class samples
-    mixup: float = 0.0  # Beta(mixup, mixup) blends of image pairs and their losses; 0 = off
+    sampler: str = knob("none", choices=SAMPLER_KNOBS)
+    # oversample: 0 = natural draws, 1 = fully balanced draws
+    sampler_power: float = knob(1.0, valid=(0.0, 1.0))
+    loss: str = knob("ce", choices=LOSS_KNOBS)
+    # weighted_ce: class weight (N / n_c) ** weight_power
+    weight_power: float = knob(1.0, valid=(0.0, 2.0))
+    # focal: focusing parameter; 0 = alpha-weighted cross-entropy
+    gamma: float = knob(2.0, valid=(0.0, 10.0))
+    # focal: alpha_t of minority classes, 1 - alpha for the majority
+    alpha: float | None = knob(None, valid=(0.01, 0.99))
+    # 0 = identity; 1 = strongest crop/rotate/shift/flip/intensity
+    aug_strength: float = knob(0.25, valid=(0.0, 1.0))
+    minority_aug: float = knob(0.0, valid=(0.0, 1.0))  # extra strength for minority samples
+    # Beta(mixup, mixup) blends of image pairs and their losses; 0 = off
+    mixup: float = knob(0.0, valid=(0.0, 4.0))
     # model and optimisation
-    model: str = "small_cnn"
+    model: str = knob("small_cnn", choices=MODEL_NAMES)
     weights: str | None = None  # resnet18: local state_dict file (never downloaded)
-    lr: float = 3e-3
-    weight_decay: float = 1e-4
-    batch_size: int = 128
-    epochs: int = 10
+    lr: float = knob(3e-3, valid=(1e-6, 1.0))
+    weight_decay: float = knob(1e-4, valid=(0.0, 1.0))
+    batch_size: int = knob(128, valid=(2, 4096))
+    epochs: int = knob(10, valid=(1, MAX_EPOCHS))
     # epochs between validation passes, each one a report and a checkpoint; the last epoch
     # always validates. The search's default is a tenth of the epochs: 9 of 94 on 500 images.
-    eval_every: int = 1
-    schedule: str = "onecycle"
-    seed: int = 0
-    device: str = "auto"
+    eval_every: int = knob(1, valid=(1, MAX_EPOCHS))
+    schedule: str = knob("onecycle", choices=SCHEDULES)
+    seed: int = knob(0, valid=(0, MAX_SEED))
+    device: str = knob("auto", choices=DEVICES)
     compile: bool = False  # torch.compile the training forward pass (benchmarks/gpu.py)
+
+    def __post_init__(self) -> None:
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if "choices" in field.metadata:
+                _choice(field.name, value, field.metadata["choices"])
+            if "valid" in field.metadata and value is not None:
+                _within(field.name, value, *field.metadata["valid"])
+        if self.weights is not None and self.model != "resnet18":
+            raise UserError("weights= is only for model 'resnet18'")
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> TrainConfig:
@@ -101,9 +127,7 @@ class TrainConfig:
             raise UserError(
                 f"unknown config key(s) {unknown}; known keys: {', '.join(sorted(known))}"
             )
-        cfg = cls(**_coerce(cls, raw))
-        cfg._check()
-        return cfg
+        return cls(**_coerce(cls, raw))
 
     @classmethod
     def from_json(cls, text: str, overrides: dict[str, Any] | None = None) -> TrainConfig:
@@ -118,29 +142,6 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
-
-    def _check(self) -> None:
-        _choice("sampler", self.sampler, tuple(SAMPLER_KNOBS))
-        _choice("loss", self.loss, tuple(LOSS_KNOBS))
-        _choice("model", self.model, MODEL_NAMES)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("device", self.device, DEVICES)
-        _within("sampler_power", self.sampler_power, 0.0, 1.0)
-        _within("weight_power", self.weight_power, 0.0, 2.0)
-        _within("gamma", self.gamma, 0.0, 10.0)
-        if self.alpha is not None:
-            _within("alpha", self.alpha, 0.01, 0.99)
-        _within("aug_strength", self.aug_strength, 0.0, 1.0)
-        _within("minority_aug", self.minority_aug, 0.0, 1.0)
-        _within("mixup", self.mixup, 0.0, 4.0)
-        _within("lr", self.lr, 1e-6, 1.0)
-        _within("weight_decay", self.weight_decay, 0.0, 1.0)
-        _within("batch_size", self.batch_size, 2, 4096)
-        _within("epochs", self.epochs, 1, MAX_EPOCHS)
-        _within("eval_every", self.eval_every, 1, MAX_EPOCHS)
-        _within("seed", self.seed, 0, MAX_SEED)
-        if self.weights is not None and self.model != "resnet18":
-            raise UserError("weights= is only for model 'resnet18'")
 
 
 def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:

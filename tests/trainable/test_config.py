@@ -62,3 +62,13 @@ def test_a_builder_table_that_misses_a_technique_refuses_to_import():
     same_names("loss", {"ce": None, "focal": None}, ["ce", "focal"])
     with pytest.raises(TypeError, match=r"loss builders \['ce'\] differ"):
         same_names("loss", {"ce": None}, ["ce", "focal"])
+
+
+def test_a_config_built_directly_or_replaced_is_validated_too():
+    import dataclasses
+
+    with pytest.raises(UserError, match=r"gamma must be in \[0.0, 10.0\]; got -1"):
+        TrainConfig(gamma=-1)
+    with pytest.raises(UserError, match="lr must be in"):
+        dataclasses.replace(TrainConfig(), lr=5.0)
+    assert TrainConfig(alpha=None).alpha is None  # an optional knob may be left out

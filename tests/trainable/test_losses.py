@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from trainable.config import TrainConfig
+from trainable.config import TrainConfig, UserError
 from trainable.losses import class_weights, focal_alpha, focal_loss, make_loss
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
@@ -71,7 +71,10 @@ def test_focal_gradient_stays_finite_for_small_gamma_on_confident_predictions():
 
 
 def test_an_unregistered_loss_is_never_trained_as_another():
-    # TrainConfig refuses it at the edge; the builder table refuses it too, were it bypassed
-    unchecked = TrainConfig(loss="hinge")  # the constructor alone does not validate
+    # TrainConfig refuses it on construction; the builder table refuses it too, were it forced
+    with pytest.raises(UserError, match="loss must be one of"):
+        TrainConfig(loss="hinge")
+    forced = TrainConfig()
+    object.__setattr__(forced, "loss", "hinge")  # past the frozen dataclass's guard
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
-        make_loss(unchecked, np.array([1, 3]), "cpu")
+        make_loss(forced, np.array([1, 3]), "cpu")
