@@ -355,10 +355,11 @@ def fidelity_table(draws: dict[str, dict]) -> str:
         for targets in models.values():
             for target, r in targets.items():
                 groups.setdefault((setting, target_kind(target)), []).append(r)
-    for rows in groups.values():  # the shift test at other levels, from its p-value
-        for r in rows:
-            for alpha in ALPHAS:
-                r[f"mixture p<{alpha}"] = r["mixture"] if r["p"] < alpha else r["val"]
+    for key, rows in groups.items():  # the shift test at other levels, from its p-value;
+        groups[key] = [  # copies: the rows given (and written to JSON) stay as measured
+            r | {f"mixture p<{a}": r["mixture"] if r["p"] < a else r["val"] for a in ALPHAS}
+            for r in rows
+        ]
     rules = ["mixture", *(f"mixture p<{a}" for a in ALPHAS), "matched", "matched_detected",
              "quantile", "oracle"]  # fmt: skip
     lines = [

@@ -49,3 +49,17 @@ def test_the_candidate_rules_score_every_cut_on_the_same_target():
     assert rules["mixture_detected"] == rules["mixture"] > rules["val"] + 0.2
     assert rules["matched_detected"] == rules["matched"] > rules["val"] + 0.2
     assert max(rules[r] for r in CANDIDATES) == rules["oracle"]
+
+
+def test_the_fidelity_table_reads_the_shift_test_at_each_level_and_leaves_the_rows_as_measured():
+    from benchmarks.target_cut import fidelity_table
+
+    row = {"val": 0.80, "mixture": 0.90, "matched": 0.85, "matched_detected": 0.80,
+           "quantile": 0.78, "oracle": 0.92, "p": 0.03, "one_image": 0.002}  # fmt: skip
+    draws = {"runs/small500": {"c00": {"test": dict(row)}}}
+    table = fidelity_table(draws)
+    assert draws["runs/small500"]["c00"]["test"] == row  # nothing derived written back
+    (line,) = [line for line in table.splitlines() if "test as shipped" in line]
+    cells = [c.strip() for c in line.strip("|").split("|")]
+    # mixture always, then p<0.01 (not adapted: p is 0.03), p<0.05 and p<0.1 (adapted)
+    assert [c.split()[0] for c in cells[4:8]] == ["+0.1000", "+0.0000", "+0.1000", "+0.1000"]
