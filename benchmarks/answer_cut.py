@@ -23,7 +23,8 @@ shift test rejects (search.adapt), each candidate cut replaces the validation cu
 
 Per setting, combination and kind of target: the rule's mean balanced accuracy minus the
 validation cut's, its worst, and the share of answers losing more than one image of the
-target's smaller class. Figures with provenance go to benchmarks/answer_cut.json.
+target's smaller class. Those figures per group, with provenance, go to
+benchmarks/answer_cut.json.
 """
 
 from __future__ import annotations
@@ -137,32 +138,51 @@ def combined(members: list[dict], combination: str) -> dict[str, np.ndarray]:
     return out | {"val_y": members[0]["val_y"], "test_y": members[0]["test_y"]}
 
 
-def table(rows: dict[str, dict[str, list[dict]]]) -> str:
-    lines = [
-        "| setting | answer | target | n | adapted | val cut | "
-        + " | ".join(RULES)
-        + " | oracle |",
-        "|---|---|---|---|---|---|" + "---|" * (len(RULES) + 1),
-    ]
+def summary(rows: dict[str, dict[str, list[dict]]]) -> list[dict]:
+    """Per setting, combination and kind of target: n, the share the shift test adapted, the
+    validation cut's mean, and per rule the mean and worst gain over it and the share of
+    answers losing more than one image of the smaller class; the oracle's mean gain."""
+    out = []
     for setting, by_combination in rows.items():
         for combination, results in by_combination.items():
             groups: dict[str, list[dict]] = {}
             for r in results:
                 groups.setdefault(target_kind(r["target"]), []).append(r)
             for kind, group in sorted(groups.items()):
-                cells = []
+                val = float(np.mean([r["val"] for r in group]))
+                image = np.array([r["one_image"] for r in group])
+                rules = {}
                 for rule in RULES:
                     delta = np.array([r[rule] - r["val"] for r in group])
-                    image = np.array([r["one_image"] for r in group])
-                    lost = np.mean(delta < -image - 1e-9)
-                    cells.append(f"{delta.mean():+.4f} ({delta.min():+.3f}, {lost:.0%})")
-                adapted = np.mean([r["p"] < ALPHA for r in group])
-                val = np.mean([r["val"] for r in group])
-                oracle = np.mean([r["oracle"] for r in group]) - val
-                lines.append(
-                    f"| {setting} | {combination} | {kind} | {len(group)} | {adapted:.0%} | "
-                    f"{val:.4f} | " + " | ".join(cells) + f" | {oracle:+.4f} |"
-                )
+                    rules[rule] = {
+                        "mean": float(delta.mean()),
+                        "worst": float(delta.min()),
+                        "lost": float(np.mean(delta < -image - 1e-9)),
+                    }
+                out.append({
+                    "setting": setting, "answer": combination, "target": kind,
+                    "n": len(group), "adapted": float(np.mean([r["p"] < ALPHA for r in group])),
+                    "val": val, "rules": rules,
+                    "oracle": float(np.mean([r["oracle"] for r in group])) - val,
+                })  # fmt: skip
+    return out
+
+
+def table(groups: list[dict]) -> str:
+    lines = [
+        "| setting | answer | target | n | adapted | val cut | "
+        + " | ".join(RULES)
+        + " | oracle |",
+        "|---|---|---|---|---|---|" + "---|" * (len(RULES) + 1),
+    ]
+    for g in groups:
+        cells = [
+            f"{r['mean']:+.4f} ({r['worst']:+.3f}, {r['lost']:.0%})" for r in g["rules"].values()
+        ]
+        lines.append(
+            f"| {g['setting']} | {g['answer']} | {g['target']} | {g['n']} | {g['adapted']:.0%} | "
+            f"{g['val']:.4f} | " + " | ".join(cells) + f" | {g['oracle']:+.4f} |"
+        )
     return "\n".join(lines)
 
 
@@ -184,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
                     result = rules_on(*t) | {"target": target}
                     rows[folder.name][combination].append(result)
         print(f"{folder}: {args.draws} answers", flush=True)
-    print(table(rows))
-    record = {"settings": rows, "draws": args.draws, "search_size": SEARCH_SIZE,
+    groups = summary(rows)  # what the table shows; every answer's rows are 2 MB
+    print(table(groups))
+    record = {"groups": groups, "draws": args.draws, "search_size": SEARCH_SIZE,
               "provenance": provenance()}  # fmt: skip
     args.json.write_text(json.dumps(record, indent=1) + "\n")
     return 0

@@ -40,7 +40,6 @@ import numpy as np
 # (0.863); without shift the larger means were worse (0.935 / 0.931). Five stays in between.
 ENSEMBLE_SIZE = 5
 TIE = 1e-9  # scores are means of 0/1 counts: equal ones may differ in the last bits
-FLOOR = 1e-12  # a float32 softmax can round a class's probability to 0: log of it is -inf
 
 
 @dataclass(frozen=True)
@@ -149,6 +148,8 @@ def average(probs: list[np.ndarray]) -> np.ndarray:
     accuracy against 0.0094, under shift it gained more and lost less at worst (BENCHMARKS.md,
     "The answer's mean in logit space")."""
     from scipy.special import softmax
+
+    from search.calibration import FLOOR
 
     log_probs = np.log(np.clip(np.stack(probs), FLOOR, 1.0))
     return softmax(log_probs.mean(axis=0), axis=1)

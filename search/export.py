@@ -27,6 +27,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from search.calibration import FLOOR
 from search.predict import Answer, load_answer
 from trainable.errors import UserError
 
@@ -53,7 +54,7 @@ class AnswerModule(nn.Module):
         log_probs = []
         for i, member in enumerate(self.members):
             probs = torch.softmax(member((x - self.means[i]) / self.stds[i]), dim=1)
-            log_probs.append(torch.log(probs.clamp_min(1e-12)))  # as average() floors them
+            log_probs.append(torch.log(probs.clamp_min(FLOOR)))  # as average() floors them
         mean = torch.log_softmax(torch.stack(log_probs).mean(dim=0), dim=1)
         return torch.softmax(mean / self.temperature, dim=1)
 

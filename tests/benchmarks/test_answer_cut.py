@@ -1,6 +1,7 @@
 """The answer-level cut study's pieces, on hand-made scores."""
 
 import numpy as np
+import pytest
 
 from benchmarks.answer_cut import RULES, anchored_cut, answers, combined, otsu_cut, rules_on
 from search.answer import average_positive
@@ -21,7 +22,8 @@ def test_the_anchored_mixture_follows_classes_that_moved_together():
     rng = np.random.default_rng(0)
     val, val_y = two_groups(rng, -3, 3)
     target, target_y = two_groups(rng, 1, 7)  # every image looks 4 logits sicker
-    cut = np.log(anchored_cut(val, val_y, target) / (1 - anchored_cut(val, val_y, target)))
+    p = anchored_cut(val, val_y, target)
+    cut = np.log(p / (1 - p))
     assert 2.5 < cut < 5.5  # between the moved groups, far from validation's 0
 
 
@@ -60,3 +62,18 @@ def test_each_answer_is_the_best_five_of_its_search_combined_as_the_product_does
         expected = average_positive([m["val"][-1] for m in members])
         np.testing.assert_allclose(record["val"][0], expected)
         assert set(combined(members, "mean of probabilities")) == set(record)
+
+
+def test_the_summary_counts_gains_worst_cases_and_answers_losing_more_than_an_image():
+    from benchmarks.answer_cut import summary
+
+    # three answers: every rule gains 0.05, -0.005 and -0.02 over a validation cut of 0.9
+    base = {"target": "test", "val": 0.9, "oracle": 0.95, "p": 0.001, "one_image": 0.01}
+    rows = [base | dict.fromkeys(RULES, 0.9 + gain) for gain in (0.05, -0.005, -0.02)]
+    (group,) = summary({"small500": {"mean of logits": rows}})
+    assert group["n"] == 3 and group["adapted"] == 1.0 and group["target"] == "test as shipped"
+    for figures in group["rules"].values():
+        assert figures["mean"] == pytest.approx(0.025 / 3)
+        assert figures["worst"] == pytest.approx(-0.02)
+        assert figures["lost"] == pytest.approx(1 / 3)  # -0.005 is within one image
+    assert group["oracle"] == pytest.approx(0.05)
