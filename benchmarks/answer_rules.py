@@ -96,7 +96,7 @@ def score_models(experiment: Path, cache: Path) -> None:
     """Each model's best-epoch checkpoint scored on validation and test, as the report does."""
     from ray.tune import ExperimentAnalysis, ResultGrid
 
-    from search.reruns import best_epoch
+    from search.records import best_epoch
     from search.settings import SearchSettings
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.cli import data_options

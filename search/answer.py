@@ -1,9 +1,12 @@
 """The search's answer: the mean of at most five models (of their logits), each trained for
-the full budget, chosen on validation alone.
+the full budget, chosen on validation alone. Pure functions over typed records, so every
+decision here is tested on hand-made trials (tests/search/test_answer.py); search/records.py
+builds the records from Tune's result grids, search/scoring.py scores them.
 
-    plan = plan_members(candidates, reference_scores=[0.9846, 0.9847], one_image=0.0037)
-    members = answer_members(full_budget_models, one_image=0.0037)    # after training the plan
+    plan = plan_members(search_trials, reference_scores=[0.9846, 0.9847], image=0.0037)
+    members = the_answer([*search_trials, *member_runs, *references], search_trials, 0.0037)
     probs = average([m1_probs, m2_probs, ...])          # (N, K) each -> (N, K)
+    found = verdict(answer, {"baseline": scored_baseline}, test_labels, 0.0037, search_trials)
 
 Two steps. The plan says what to train after the search: a good trial is one that validation
 cannot tell from the best, its score (best epoch) within one image of the smallest validation
@@ -32,7 +35,8 @@ and its validation score reached both references' where the plan's five alone mo
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -42,16 +46,61 @@ ENSEMBLE_SIZE = 5
 TIE = 1e-9  # scores are means of 0/1 counts: equal ones may differ in the last bits
 
 
-@dataclass(frozen=True)
-class Candidate:
-    """A trained model as the answer sees it: a search trial, a member's run or a reference."""
+# What trained a model -> its role on the leaderboard.
+ROLES = {
+    "search": "search",
+    "full_run": "member_full_run",  # a good trial ASHA stopped, trained in full
+    "new_seed": "member_seed",  # a good trial's config with a new seed
+    "baseline": "baseline",
+    "seed_recipe": "seed_recipe",
+}
 
-    trial: str  # its folder, e.g. trial_ab12cd34
-    score: float  # the objective at its best epoch
+
+@dataclass(frozen=True)
+class Trial:
+    """A trained model as the answer sees it: a search trial, a member's run or a reference.
+    Built from a Tune result by search.records; made by hand in tests."""
+
+    trial: str  # its folder, e.g. trial_ab12cd34 (a reference's: baseline, seed_recipe)
+    score: float | None  # the objective at its best epoch; None: it reported no score
     config: dict  # what it was trained with (seed and epochs included)
     complete: bool  # trained for the full budget
-    # search, or what trained it after the search: full_run, new_seed, baseline, seed_recipe
-    kind: str = "search"
+    kind: str = "search"  # a key of ROLES: search, or what trained it after the search
+    search_trial: str = ""  # a member's run: the search trial it came from ("": itself)
+    errored: bool = False  # Tune recorded an error for it
+    epochs_run: int = 0
+    path: str = ""  # its folder, in full (local or cloud storage)
+    best: dict | None = field(default=None, compare=False)  # its best epoch's reported metrics
+    checkpoint: Any = field(default=None, compare=False)  # that epoch's tune.Checkpoint
+    history: Any = field(default=None, compare=False)  # every report (a DataFrame)
+
+    @property
+    def status(self) -> str:
+        """complete, stopped (ASHA ended it before the budget) or error (it raised, or never
+        reported a score): the one place that rule is written."""
+        if self.score is None or self.errored:
+            return "error"
+        return "complete" if self.complete else "stopped"
+
+    @property
+    def role(self) -> str:
+        return ROLES[self.kind]
+
+    @property
+    def source(self) -> str:
+        """The search trial a model stands for: a member's run its trial, any other itself."""
+        return self.search_trial or self.trial
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A model scored on both splits: what test_metrics.json says of it (`figures`: val,
+    test, threshold, intervals, ...) and the probabilities (N, K) behind it, kept for the
+    answer's mean, the curves and the verdict, never written."""
+
+    figures: dict
+    val_probs: np.ndarray
+    test_probs: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -73,29 +122,35 @@ def one_image(val_labels: np.ndarray, num_classes: int) -> float:
     return 1 / (num_classes * np.bincount(val_labels, minlength=num_classes).min())
 
 
+def ranked(trials: Sequence[Trial]) -> list[Trial]:
+    """The trials with a score, best first (ties: folder name): the one ranking the plan,
+    the answer, the leaderboard and --confirm share."""
+    return sorted((t for t in trials if t.score is not None), key=lambda t: (-t.score, t.trial))
+
+
 def good_trials(
-    candidates: Sequence[Candidate], reference_scores: Sequence[float], image: float
-) -> list[Candidate]:
+    trials: Sequence[Trial], reference_scores: Sequence[float], image: float
+) -> list[Trial]:
     """Trials within one validation image of the best and not below a reference by more than
     one image, best first (ties: folder name). When no trial clears the references, the best
     trial alone: the report then warns that the search found nothing as good."""
-    ranked = sorted(candidates, key=lambda c: (-c.score, c.trial))
-    if not ranked:
+    best_first = ranked(trials)
+    if not best_first:
         return []
-    floor = max([ranked[0].score, *reference_scores]) - image - TIE
-    return [c for c in ranked if c.score >= floor] or ranked[:1]
+    floor = max([best_first[0].score, *reference_scores]) - image - TIE
+    return [t for t in best_first if t.score >= floor] or best_first[:1]
 
 
 def plan_members(
-    candidates: Sequence[Candidate],
+    trials: Sequence[Trial],
     reference_scores: Sequence[float],
     image: float,
     size: int = ENSEMBLE_SIZE,
 ) -> list[Member]:
     """The answer's members: up to `size` good trials, then new seeds of them in turn (seed +1
     for each one's first extra model, +2 for its second, ...) until there are `size`."""
-    good = good_trials(candidates, reference_scores, image)[:size]
-    members = [Member(c.trial, c.config, "search" if c.complete else "full_run") for c in good]
+    good = good_trials(trials, reference_scores, image)[:size]
+    members = [Member(t.trial, t.config, "search" if t.complete else "full_run") for t in good]
     for i in range(size - len(members) if good else 0):
         source = good[i % len(good)]
         seed = source.config["seed"] + 1 + i // len(good)
@@ -103,17 +158,21 @@ def plan_members(
     return members
 
 
-def answer_members(
-    models: Sequence[Candidate], image: float, size: int = ENSEMBLE_SIZE
-) -> list[Candidate]:
+def answer_members(models: Sequence[Trial], image: float, size: int = ENSEMBLE_SIZE) -> list[Trial]:
     """The models the answer averages: those trained for the full budget within one validation
     image of the best of them, at most `size`, best first (ties: folder name); empty when no
     model ran the full budget."""
-    full = sorted((m for m in models if m.complete), key=lambda m: (-m.score, m.trial))
+    full = [m for m in ranked(models) if m.complete]
     if not full:
         return []
     floor = full[0].score - image - TIE
     return [m for m in full if m.score >= floor][:size]
+
+
+def the_answer(models: Sequence[Trial], search: Sequence[Trial], image: float) -> list[Trial]:
+    """`answer_members` of every model (search trials, the plan's runs, the references); when
+    none ran the full budget, the best search trial alone, as it is."""
+    return answer_members(models, image) or ranked(search)[:1]
 
 
 def waves(runs: int, size: int) -> list[int]:
@@ -126,15 +185,57 @@ def waves(runs: int, size: int) -> list[int]:
     return counts
 
 
-def wave_joined(models: Sequence[Candidate], wave: set[str], image: float) -> bool:
+def wave_joined(models: Sequence[Trial], wave: set[str], image: float) -> bool:
     """Whether any model of the last wave (its trial folders) is in the answer that all the
     models so far make; when none is, the plan's later runs are not trained."""
     return any(m.trial in wave for m in answer_members(models, image))
 
 
-def reached(candidates: Sequence[Candidate], score: float) -> int:
+def reached(trials: Sequence[Trial], score: float) -> int:
     """How many trials scored at least `score` on validation."""
-    return sum(c.score >= score - TIE for c in candidates)
+    return sum(t.score >= score - TIE for t in ranked(trials))
+
+
+def verdict(
+    answer: Scored,
+    references: dict[str, Scored],
+    test_labels: np.ndarray,
+    image: float,
+    search: Sequence[Trial],
+    members: int,
+    metric: str = "balanced_accuracy",
+) -> dict:
+    """Did the answer beat each reference on validation by more than one image of the
+    smallest validation class (`image`, the most one image moves balanced accuracy), and on
+    test? On test (two classes) also the margin's 95% interval, paired over the test images,
+    and what it says: better, worse or no clear difference. And how many search trials reached
+    each reference's validation `metric` (the objective), of how many, for a `members`-model
+    answer."""
+    from search.intervals import decisions, judge, margin_interval
+
+    found: dict[str, Any] = {"one_validation_image": image}
+    a = answer.figures
+    for name, scored in references.items():
+        r = scored.figures
+        val_margin = a["val"]["balanced_accuracy"] - r["val"]["balanced_accuracy"]
+        test_margin = a["test"]["balanced_accuracy"] - r["test"]["balanced_accuracy"]
+        found[name] = {
+            "val_margin": val_margin,
+            "beats_on_val": bool(val_margin > image),
+            "test_margin": test_margin,
+            "beats_on_test": bool(test_margin > 0),
+        }
+        if a.get("test_intervals") and r.get("test_intervals"):
+            low, high = margin_interval(
+                test_labels,
+                decisions(answer.test_probs, a["threshold"]),
+                decisions(scored.test_probs, r["threshold"]),
+            )
+            found[name] |= {"test_margin_interval": [low, high], "on_test": judge(low, high)}
+    found |= {"trials": len(ranked(search)), "answer_models": members}
+    for name, scored in references.items():
+        found[name]["trials_reaching_it"] = reached(search, scored.figures["val"][metric])
+    return found
 
 
 def average(probs: list[np.ndarray]) -> np.ndarray:

@@ -21,7 +21,6 @@ import math
 from pathlib import Path
 
 import pandas as pd
-from ray.tune import Result
 from ray.tune.logger import TBXLoggerCallback
 from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
 from tensorboard.plugins.hparams.api_pb2 import Status
@@ -34,6 +33,7 @@ from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, Sessi
 from torch.utils.tensorboard import SummaryWriter
 from torch.utils.tensorboard.summary import hparams
 
+from search.answer import Trial
 from trainable.config import TrainConfig
 from trainable.metrics import OPERATING_KEY
 
@@ -76,7 +76,7 @@ class TrialCurves(TBXLoggerCallback):
         pass
 
 
-def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Result]) -> None:
+def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Trial]) -> None:
     """The HParams experiment (every knob, its choices, the metrics) once in `experiment`, and
     one session per leaderboard row in its trial's folder (`trials`, by trial id), with the
     knobs as the trial got them. Trials on cloud storage are left to the curves alone."""

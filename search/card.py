@@ -1,6 +1,6 @@
 """MODEL_CARD.md: what the answer is, what it was measured on, and where it may fail.
 
-    write_model_card(experiment, model_card(scored, data, settings))  # write_report's scored
+    write_model_card(experiment, model_card(report.scored, data, settings))  # write_report's
 
 After Mitchell et al., "Model Cards for Model Reporting" (FAT* 2019), cut to what a finished
 search knows: intended use, the data and its class counts, the members' configs, test metrics
@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
+from search.answer import Scored
 from search.intervals import (
     balanced_accuracy,
     decisions,
@@ -53,8 +54,8 @@ def metric_rows(probs: np.ndarray, labels: np.ndarray, threshold: float | None) 
     return [f"| balanced accuracy | {value:.4f} | - |"]
 
 
-def model_card(scored: dict, data: Data, settings: SearchSettings) -> str:
-    answer = scored["answer"]
+def model_card(scored: dict[str, Scored], data: Data, settings: SearchSettings) -> str:
+    answer = scored["answer"].figures
     counts = {
         split: np.bincount(data.split(split)[1], minlength=data.num_classes)
         for split in ("train", "val", "test")
@@ -100,7 +101,7 @@ def model_card(scored: dict, data: Data, settings: SearchSettings) -> str:
     for member in answer["members"]:
         knobs = " | ".join(str(member["config"].get(k, "")) for k in SHOWN_KNOBS)
         lines.append(f"| {member['trial_id']} | {member['kind']} | {knobs} |")
-    test_probs = answer["_probs"]
+    test_probs = scored["answer"].test_probs
     lines += [
         "",
         f"## Test results ({len(data.test_y)} images, scored once after the search)",
@@ -114,7 +115,7 @@ def model_card(scored: dict, data: Data, settings: SearchSettings) -> str:
     ]
     for name in ("baseline", "seed_recipe"):
         if name in scored:
-            ref = scored[name]["test"]
+            ref = scored[name].figures["test"]
             lines.append(
                 f"The {name.replace('_', ' ')} config trained the same way: test balanced "
                 f"accuracy {ref['balanced_accuracy']:.4f}, ROC-AUC {ref['roc_auc']:.4f}."

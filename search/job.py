@@ -34,10 +34,11 @@ from ray.tune import ResultGrid  # noqa: E402
 from ray.tune.search import ConcurrencyLimiter  # noqa: E402
 
 from search.answer import (  # noqa: E402
-    Candidate,
     Member,
+    Trial,
     one_image,
     plan_members,
+    ranked,
     wave_joined,
     waves,
 )
@@ -49,22 +50,24 @@ from search.interrupt import fit, stop_on_sigterm  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
 from search.progress import Progress, job_clock  # noqa: E402
+from search.records import member_records, trial_records  # noqa: E402
 from search.relocate import (  # noqa: E402
     ExperimentSearch,
     experiment_storage,
     resuming_at,
 )
-from search.report import format_summary, write_confirm, write_report  # noqa: E402
+from search.report import write_confirm, write_report  # noqa: E402
 from search.reruns import (  # noqa: E402
     REFERENCES,
-    candidates,
     confirm_configs,
     reference_configs,
     reference_dirname,
+    reference_role,
     run_configs,
     trial_dirname,
 )
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings  # noqa: E402
+from search.summary import format_summary  # noqa: E402
 from spaces import SPACES, start_points  # noqa: E402
 from trainable.cli import data_options  # noqa: E402
 from trainable.config import UserError  # noqa: E402
@@ -365,41 +368,33 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         dirname=partial(reference_dirname, references=references),
     )
     image = one_image(data.val_y, data.num_classes)
-    trials = candidates(results, objective, epochs)
-    reference_models = candidates(reference_results, objective, epochs)
-    plan = plan_members(trials, [c.score for c in reference_models], image)
+    trials = trial_records(results, objective, epochs)
+    reference_trials = trial_records(
+        reference_results, objective, epochs, lambda r: reference_role(r.config, references)
+    )
+    plan = plan_members(trials, [t.score for t in ranked(reference_trials)], image)
     to_train = [member.config for member in plan if member.needs_training]
     if to_train:
         print(member_line(plan, epochs), flush=True)
     completions = train_members(
-        settings, train, to_train, tune_path, [*trials, *reference_models], image
+        settings, train, to_train, tune_path, [*trials, *reference_trials], image
     )
-    report = write_report(
-        experiment,
-        results,
-        reference_results,
-        references,
-        data,
-        epochs,
-        objective,
-        completions,
-        plan=plan,
-    )
+    member_trials = member_records(completions, objective, epochs, plan)
+    report = write_report(experiment, trials, member_trials, reference_trials, data, objective)
     print(format_summary(report))
-    if not report["scored"]:
+    if not report.scored:
         return False
-    write_model_card(experiment, model_card(report["scored"], data, settings))
+    write_model_card(experiment, model_card(report.scored, data, settings))
     if settings.confirm:
-        ranks = confirm_configs(
-            results, settings.confirm, objective, settings.seed, epochs, CONFIRM_SEEDS
-        )
+        ranks = confirm_configs(trials, settings.confirm, settings.seed, epochs, CONFIRM_SEEDS)
         configs = [config for group in ranks.values() for config in group]
         print(
             f"confirming the top {settings.confirm} configs with {CONFIRM_SEEDS} new seeds each",
             flush=True,
         )
         confirmed = run_configs(trainable, configs, tune_path, "confirm", objective, concurrent)
-        print(write_confirm(experiment, confirmed, ranks, data, objective))
+        runs = trial_records(confirmed, objective, epochs)
+        print(write_confirm(experiment, runs, ranks, data, objective))
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
@@ -412,7 +407,7 @@ def train_members(
     train,
     configs: list[dict],
     tune_path: str,
-    models: list[Candidate],
+    models: list[Trial],
     image: float,
 ) -> list[ResultGrid]:
     """The plan's runs, a Tune experiment per wave (members/, members_2/, ...): `models` (the
@@ -435,7 +430,7 @@ def train_members(
         )
         done += max(count, len(grid))  # an experiment from before the waves holds them all
         grids.append(grid)
-        wave = candidates(grid, settings.metric, settings.epochs)
+        wave = trial_records(grid, settings.metric, settings.epochs)
         models = [*models, *wave]
         if done < len(configs) and not wave_joined(models, {m.trial for m in wave}, image):
             print(

@@ -15,14 +15,13 @@ search's trials, and `--resume` finishes them like the rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
 from ray import tune
-from ray.tune import Result, ResultGrid
+from ray.tune import ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from search.answer import Candidate
+from search.answer import Trial, ranked
 from search.board import TrialCurves
 from search.interrupt import fit
 from search.progress import Progress
@@ -37,47 +36,6 @@ def reference_configs(epochs: int, seed: int, eval_every: int = 1) -> dict[str, 
         name: TrainConfig.from_dict({**knobs, **budget}).to_dict()
         for name, knobs in REFERENCES.items()
     }
-
-
-def ranked_trials(results: ResultGrid, objective: str) -> list[Result]:
-    """Search trials with scores, best first by their best epoch (ties: trial folder name).
-    The one ranking the answer's members, the leaderboard and --confirm share."""
-    scored = [
-        r for r in results if r.metrics_dataframe is not None and objective in r.metrics_dataframe
-    ]
-    return sorted(scored, key=lambda r: (-r.metrics_dataframe[objective].max(), Path(r.path).name))
-
-
-def best_epoch(result: Result, objective: str) -> tuple[tune.Checkpoint | None, dict]:
-    """The trial's best epoch: its kept checkpoint with the highest score (ties: the earliest
-    epoch) and that epoch's reported metrics. The one lookup behind the leaderboard's row,
-    best.json, test_metrics.json and TensorBoard's HParams, so the epoch, its threshold and
-    its checkpoint always agree. A trial without checkpoints: its best reported epoch."""
-    kept = [(c, m) for c, m in result.best_checkpoints or [] if objective in m]
-    if kept:
-        return max(kept, key=lambda pair: (pair[1][objective], -pair[1]["epoch"]))
-    history = result.metrics_dataframe
-    return None, history.loc[history[objective].idxmax()].to_dict()
-
-
-def candidates(
-    results: ResultGrid,
-    objective: str,
-    epochs: int,
-    kind: Callable[[Result], str] = lambda result: "search",
-) -> list[Candidate]:
-    """The scored trials of a grid as the answer sees them (search.answer), best first;
-    `kind(result)` says what trained each one."""
-    return [
-        Candidate(
-            trial=Path(r.path).name,
-            score=float(r.metrics_dataframe[objective].max()),
-            config=r.config,
-            complete=r.metrics_dataframe["epoch"].max() >= epochs,
-            kind=kind(r),
-        )
-        for r in ranked_trials(results, objective)
-    ]
 
 
 def same_config(a: dict, b: dict) -> bool:
@@ -161,12 +119,12 @@ def trial_folder(trial_id: str) -> str:
 
 
 def confirm_configs(
-    results: ResultGrid, k: int, objective: str, seed: int, epochs: int, runs: int
+    search: Sequence[Trial], k: int, seed: int, epochs: int, runs: int
 ) -> dict[int, list[dict]]:
     """Rank (1 = best) -> that search config `runs` times with new seeds, for the top k."""
     ranks = {}
-    for rank, result in enumerate(ranked_trials(results, objective)[:k], start=1):
-        base = TrainConfig.from_dict(result.config).to_dict()
+    for rank, trial in enumerate(ranked(search)[:k], start=1):
+        base = TrainConfig.from_dict(trial.config).to_dict()
         ranks[rank] = [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
     return ranks
 

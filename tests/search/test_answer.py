@@ -1,16 +1,21 @@
 """Which models make the answer: the plan trains good trials in full and new seeds of them when
-few qualify; the answer is every full-budget model within one validation image of the best."""
+few qualify; the answer is every full-budget model within one validation image of the best;
+the verdict compares it with the references. All on hand-made trial records."""
 
 import numpy as np
 
 from search.answer import (
-    Candidate,
+    Scored,
+    Trial,
     answer_members,
     average,
     good_trials,
     one_image,
     plan_members,
+    ranked,
     reached,
+    the_answer,
+    verdict,
     wave_joined,
     waves,
 )
@@ -20,8 +25,8 @@ IMAGE = 1 / (2 * 135)  # PneumoniaMNIST's validation split: 135 normal images
 
 def trial(
     name: str, score: float, complete: bool = True, seed: int = 0, kind: str = "search"
-) -> Candidate:
-    return Candidate(name, score, {"gamma": float(len(name)), "seed": seed}, complete, kind)
+) -> Trial:
+    return Trial(name, score, {"gamma": float(len(name)), "seed": seed}, complete, kind)
 
 
 def test_one_image_is_one_image_of_the_smallest_class():
@@ -162,3 +167,67 @@ def test_a_wave_that_adds_nothing_to_the_answer_ends_the_runs():
     # one of them within one image of the best: it joins, and the next wave is trained
     wave[1] = trial("seed2", 0.98900, kind="new_seed")
     assert wave_joined([*models, *wave], {"seed1", "seed2"}, IMAGE)
+
+
+def test_a_trial_is_complete_stopped_or_errored_by_one_rule():
+    assert trial("a", 0.9).status == "complete"
+    assert trial("a", 0.9, complete=False).status == "stopped"
+    assert Trial("a", None, {}, complete=False).status == "error"  # never reported a score
+    assert Trial("a", 0.9, {}, complete=True, errored=True).status == "error"
+    roles = [trial("a", 0.9, kind=k).role for k in ("search", "full_run", "new_seed")]
+    assert roles == ["search", "member_full_run", "member_seed"]
+
+
+def test_trials_without_a_score_are_never_ranked_chosen_or_counted():
+    trials = [Trial("broken", None, {}, complete=True), trial("b", 0.9), trial("a", 0.9)]
+    assert [t.trial for t in ranked(trials)] == ["a", "b"]
+    assert [t.trial for t in answer_members(trials, IMAGE)] == ["a", "b"]
+    assert reached(trials, 0.0) == 2
+
+
+def test_when_no_model_ran_the_full_budget_the_best_search_trial_is_the_answer():
+    search = [trial("b", 0.95, complete=False), trial("a", 0.96, complete=False)]
+    reference = trial("r", 0.99, complete=False, kind="baseline")
+    chosen = the_answer([*search, reference], search, IMAGE)
+    assert [(t.trial, t.source, t.kind) for t in chosen] == [("a", "a", "search")]
+    # a member's run stands for the search trial it came from
+    run = Trial("m", 0.96, {}, complete=True, kind="new_seed", search_trial="a")
+    assert [t.source for t in the_answer([*search, run], search, IMAGE)] == ["a"]
+
+
+def scored(val: float, test_wrong: float, seed: int, labels: np.ndarray) -> Scored:
+    """A model whose test decisions get `test_wrong` of each class wrong (at threshold 0.5)."""
+    rng = np.random.default_rng(seed)
+    said = labels.copy()
+    for cls in (0, 1):
+        where = np.flatnonzero(labels == cls)
+        said[rng.choice(where, int(test_wrong * len(where)), replace=False)] ^= 1
+    probs = np.stack([1 - said, said], 1).astype(float)
+    test = 1 - test_wrong
+    figures = {
+        "val": {"balanced_accuracy": val},
+        "test": {"balanced_accuracy": test},
+        "threshold": 0.5,
+        "test_intervals": {"balanced_accuracy": [test - 0.01, test + 0.01]},
+    }
+    return Scored(figures, probs, probs)
+
+
+def test_the_verdict_weighs_margins_against_one_image_and_the_test_interval():
+    labels = np.repeat([0, 1], [234, 390])  # PneumoniaMNIST's test split
+    answer = scored(0.99, 0.05, seed=0, labels=labels)
+    references = {
+        "baseline": scored(0.98, 0.15, seed=1, labels=labels),  # 10 points worse on test
+        "seed_recipe": scored(0.99 - IMAGE / 2, 0.055, seed=2, labels=labels),
+    }
+    search = [trial("a", 0.99), trial("b", 0.985), trial("c", 0.97), Trial("d", None, {}, False)]
+    found = verdict(answer, references, labels, IMAGE, search, members=3)
+    assert found["one_validation_image"] == IMAGE
+    assert found["trials"] == 3 and found["answer_models"] == 3  # d never scored
+    base, recipe = found["baseline"], found["seed_recipe"]
+    assert base["beats_on_val"] and base["on_test"] == "better" and base["trials_reaching_it"] == 2
+    # half an image ahead on validation is no win there; on test the interval straddles 0
+    assert not recipe["beats_on_val"] and recipe["beats_on_test"]
+    assert recipe["on_test"] == "no clear difference" and recipe["trials_reaching_it"] == 1
+    low, high = recipe["test_margin_interval"]
+    assert low < 0 < high and np.isclose(recipe["test_margin"], 0.005)

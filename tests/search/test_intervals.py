@@ -1,13 +1,12 @@
 """How sure a test figure or a verdict margin is: paired bootstrap intervals over test images."""
 
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from sklearn.metrics import balanced_accuracy_score
 
+from search.answer import Scored, Trial, verdict
 from search.intervals import figure_intervals, judge, margin_interval
-from search.report import verdict, verdict_lines
+from search.summary import verdict_lines
 
 LABELS = np.repeat([0, 1], [234, 390])  # PneumoniaMNIST's test split: 234 normal, 390 pneumonia
 
@@ -22,16 +21,16 @@ def decisions_wrong_on(share: float, seed: int) -> np.ndarray:
     return said
 
 
-def as_scored(said: np.ndarray, val: float) -> dict:
+def as_scored(said: np.ndarray, val: float) -> Scored:
     probs = np.stack([1 - said, said], 1).astype(float)
     test = balanced_accuracy_score(LABELS, said)
-    return {
+    figures = {
         "val": {"balanced_accuracy": val},
         "test": {"balanced_accuracy": test},
         "threshold": 0.5,
         "test_intervals": figure_intervals(probs, LABELS, 0.5),
-        "_probs": probs,
     }
+    return Scored(figures, probs, probs)
 
 
 def test_a_margin_of_a_few_images_is_no_clear_difference():
@@ -57,20 +56,22 @@ def test_intervals_hold_the_figure_and_are_left_out_for_three_classes():
 
 
 def test_the_verdict_reads_its_words_off_the_interval():
-    data = SimpleNamespace(val_y=np.repeat([0, 1], [135, 389]), test_y=LABELS, num_classes=2)
-    scored = {
-        "answer": as_scored(decisions_wrong_on(0.05, seed=0), val=0.99),
+    image = 1 / (2 * 135)  # one of validation's 135 normal images
+    answer = as_scored(decisions_wrong_on(0.05, seed=0), val=0.99)
+    references = {
         "baseline": as_scored(decisions_wrong_on(0.15, seed=1), val=0.98),
         "seed_recipe": as_scored(decisions_wrong_on(0.055, seed=2), val=0.99),
     }
-    found = verdict(scored, data, ["baseline", "seed_recipe"])
+    search = [Trial(f"t{i}", 0.97 + i / 1000, {}, complete=True) for i in range(12)]
+    found = verdict(answer, references, LABELS, image, search, members=1)
     assert found["baseline"]["on_test"] == "better"
     assert found["seed_recipe"]["on_test"] == "no clear difference"
     low, high = found["seed_recipe"]["test_margin_interval"]
     assert low < found["seed_recipe"]["test_margin"] < high
+    scored = {"answer": answer.figures} | {k: v.figures for k, v in references.items()}
     scored["answer"] |= {"members": [{"kind": "search"}], "confusion": {"test": {"images": 624}}}
     scored["answer"]["test"] |= {"sensitivity": 0.95, "specificity": 0.95, "roc_auc": 0.98}
-    lines = verdict_lines({"scored": scored, "verdict": found | {"trials": 12}})
+    lines = verdict_lines(scored, found)
     point = scored["answer"]["test"]["balanced_accuracy"]
     low, high = scored["answer"]["test_intervals"]["balanced_accuracy"]
     assert lines[1].startswith(
