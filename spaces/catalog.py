@@ -2,9 +2,10 @@
 
 Conditionals keep the spaces honest for TPE: gamma and alpha exist only under focal loss,
 sampler_power only under oversampling, weight_power only under weighted cross-entropy. The
-choices, and each technique's own knobs and ranges, are the config's tables
-(`trainable.config.LOSS_KNOBS`, `SAMPLER_KNOBS`), so no technique is named here except by the
-spaces built around one.
+choices and each technique's own knobs are the config's tables (`trainable.config.LOSS_KNOBS`,
+`SAMPLER_KNOBS`), and every knob's range is declared on its TrainConfig field (`knob(...,
+search=...)`), so no technique is named here except by the spaces built around one, and no
+range is written here at all.
 """
 
 from __future__ import annotations
@@ -17,31 +18,36 @@ import optuna
 
 from trainable.config import (
     BASELINE,
+    KNOB_FIELDS,
     LOSS_KNOBS,
     SAMPLER_KNOBS,
     SEED_RECIPE,
     SYNTHETIC_SAMPLERS,
     TrainConfig,
+    search_range,
 )
 
 Space = Callable[[optuna.Trial], dict[str, Any]]
 
 
+def suggest(trial: optuna.Trial, *knobs: str) -> None:
+    """Each knob in the search range its TrainConfig field declares: a list is a choice, a
+    (low, high) pair a float range, on a log scale where the field says so."""
+    for knob in knobs:
+        where = search_range(knob)
+        if isinstance(where, list):
+            trial.suggest_categorical(knob, where)
+        else:
+            trial.suggest_float(knob, *where, log=KNOB_FIELDS[knob].metadata["log"])
+
+
 def shared(trial: optuna.Trial) -> None:
     """The training knobs every space tunes."""
-    trial.suggest_float("lr", 3e-4, 1e-2, log=True)
-    trial.suggest_float("weight_decay", 1e-6, 1e-2, log=True)
-    trial.suggest_categorical("batch_size", [64, 128, 256])
-
-
-def suggest_knobs(trial: optuna.Trial, ranges: dict[str, tuple[float, float]]) -> None:
-    """A technique's own knobs, each a float in its registered range."""
-    for knob, (low, high) in ranges.items():
-        trial.suggest_float(knob, low, high)
+    suggest(trial, "lr", "weight_decay", "batch_size")
 
 
 def loss_knobs(trial: optuna.Trial, loss: str) -> None:
-    suggest_knobs(trial, LOSS_KNOBS.get(loss, {}))
+    suggest(trial, *LOSS_KNOBS.get(loss, ()))
 
 
 # Samplers that only reorder or drop real images; SMOTE's pixel blends are offered by the
@@ -51,7 +57,7 @@ REAL_IMAGE_SAMPLERS = [name for name in SAMPLER_KNOBS if name not in SYNTHETIC_S
 
 def sampler_choice(trial: optuna.Trial, choices: list[str]) -> None:
     sampler = trial.suggest_categorical("sampler", choices)
-    suggest_knobs(trial, SAMPLER_KNOBS.get(sampler, {}))
+    suggest(trial, *SAMPLER_KNOBS.get(sampler, ()))
 
 
 def baseline(trial: optuna.Trial) -> dict[str, Any]:
@@ -80,15 +86,14 @@ def focal(trial: optuna.Trial) -> dict[str, Any]:
     shared(trial)
     loss_knobs(trial, "focal")
     sampler_choice(trial, REAL_IMAGE_SAMPLERS)
-    trial.suggest_float("aug_strength", 0.0, 1.0)
+    suggest(trial, "aug_strength")
     return {"loss": "focal"}
 
 
 def augment(trial: optuna.Trial) -> dict[str, Any]:
     """Augmentation strength and the minority boost, with plain cross-entropy."""
     shared(trial)
-    trial.suggest_float("aug_strength", 0.0, 1.0)
-    trial.suggest_float("minority_aug", 0.0, 1.0)
+    suggest(trial, "aug_strength", "minority_aug")
     return {"loss": "ce", "sampler": "none"}
 
 
@@ -97,8 +102,7 @@ def full(trial: optuna.Trial) -> dict[str, Any]:
     shared(trial)
     loss_knobs(trial, trial.suggest_categorical("loss", list(LOSS_KNOBS)))
     sampler_choice(trial, list(SAMPLER_KNOBS))
-    trial.suggest_float("aug_strength", 0.0, 1.0)
-    trial.suggest_float("minority_aug", 0.0, 1.0)
+    suggest(trial, "aug_strength", "minority_aug")
     return {}
 
 
@@ -153,7 +157,7 @@ def recipe_alpha(class_counts: Sequence[int]) -> float:
     counts = np.asarray(class_counts, dtype=np.float64)
     weights = (counts.sum() / counts) ** SEED_RECIPE["weight_power"]
     alpha = weights.max() / (weights.max() + weights.min())
-    low, high = LOSS_KNOBS["focal"]["alpha"]
+    low, high = search_range("alpha")
     return round(float(np.clip(alpha, low, high)), 4)
 
 

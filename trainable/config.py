@@ -20,22 +20,23 @@ from trainable.errors import UserError
 
 __all__ = ["BASELINE", "SEED_RECIPE", "TrainConfig", "UserError"]
 
-# Every technique by name, with the knobs it adds and the ranges the search spaces try them
-# in. Plain data without torch, so that the config, the spaces and both commands' --help read
-# them without importing it (`--help` took 6.5 s when they lived beside the builders). Each
-# builder table (losses.LOSSES, sampling.SAMPLERS and BEFORE_TRAINING, models.MODELS) is keyed
-# by these names and refuses to import when it is not (`same_names`).
-LOSS_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
-    "ce": {},
-    "weighted_ce": {"weight_power": (0.0, 1.5)},
-    "focal": {"gamma": (0.0, 5.0), "alpha": (0.25, 0.9)},
+# Every technique by name, with the knobs (TrainConfig fields) it adds; each knob's default,
+# valid range and search range are declared once, on its field below. Plain data without
+# torch, so that the config, the spaces and both commands' --help read them without importing
+# it (`--help` took 6.5 s when they lived beside the builders). Each builder table
+# (losses.LOSSES, sampling.SAMPLERS and BEFORE_TRAINING, models.MODELS) is keyed by these
+# names and refuses to import when it is not (`same_names`).
+LOSS_KNOBS: dict[str, tuple[str, ...]] = {
+    "ce": (),
+    "weighted_ce": ("weight_power",),
+    "focal": ("gamma", "alpha"),
 }
-SAMPLER_KNOBS: dict[str, dict[str, tuple[float, float]]] = {
-    "none": {},
-    "oversample": {"sampler_power": (0.0, 1.0)},
-    "undersample": {},
-    "smote": {},
-    "smote_tomek": {},
+SAMPLER_KNOBS: dict[str, tuple[str, ...]] = {
+    "none": (),
+    "oversample": ("sampler_power",),
+    "undersample": (),
+    "smote": (),
+    "smote_tomek": (),
 }
 SYNTHETIC_SAMPLERS = ("smote", "smote_tomek")  # rebuild the training set with pixel blends
 MODEL_NAMES = ("small_cnn", "resnet18")
@@ -63,11 +64,27 @@ SEED_RECIPE: dict[str, Any] = {
 }
 
 
-def knob(default: Any, *, valid: tuple[float, float] | None = None, choices=None) -> Any:
+def knob(
+    default: Any,
+    *,
+    valid: tuple[float, float] | None = None,
+    choices=None,
+    search: tuple[float, float] | list | None = None,
+    log: bool = False,
+) -> Any:
     """A config field with its default and what it accepts, declared together: a numeric
-    range (both ends included; None always passes) or a tuple of names."""
-    metadata = {"valid": valid} if valid else {"choices": tuple(choices)} if choices else {}
+    range (both ends included; None always passes) or a tuple of names; and where the
+    search spaces try it (spaces.catalog.suggest): a float range (`log`: sampled on a log
+    scale) or a list of values to choose from."""
+    metadata: dict[str, Any] = {"valid": valid} if valid else {}
+    metadata |= {"choices": tuple(choices)} if choices else {}
+    metadata |= {"search": search, "log": log} if search is not None else {}
     return dataclasses.field(default=default, metadata=metadata)
+
+
+def search_range(name: str) -> tuple[float, float] | list:
+    """Where the spaces try knob `name`: (low, high) or a list of choices."""
+    return KNOB_FIELDS[name].metadata["search"]
 
 
 @dataclass(frozen=True)
@@ -78,25 +95,26 @@ class TrainConfig:
     # imbalance handling
     sampler: str = knob("none", choices=SAMPLER_KNOBS)
     # oversample: 0 = natural draws, 1 = fully balanced draws
-    sampler_power: float = knob(1.0, valid=(0.0, 1.0))
+    sampler_power: float = knob(1.0, valid=(0.0, 1.0), search=(0.0, 1.0))
     loss: str = knob("ce", choices=LOSS_KNOBS)
     # weighted_ce: class weight (N / n_c) ** weight_power
-    weight_power: float = knob(1.0, valid=(0.0, 2.0))
+    weight_power: float = knob(1.0, valid=(0.0, 2.0), search=(0.0, 1.5))
     # focal: focusing parameter; 0 = alpha-weighted cross-entropy
-    gamma: float = knob(2.0, valid=(0.0, 10.0))
+    gamma: float = knob(2.0, valid=(0.0, 10.0), search=(0.0, 5.0))
     # focal: alpha_t of minority classes, 1 - alpha for the majority
-    alpha: float | None = knob(None, valid=(0.01, 0.99))
+    alpha: float | None = knob(None, valid=(0.01, 0.99), search=(0.25, 0.9))
     # 0 = identity; 1 = strongest crop/rotate/shift/flip/intensity
-    aug_strength: float = knob(0.25, valid=(0.0, 1.0))
-    minority_aug: float = knob(0.0, valid=(0.0, 1.0))  # extra strength for minority samples
+    aug_strength: float = knob(0.25, valid=(0.0, 1.0), search=(0.0, 1.0))
+    # extra strength for minority samples
+    minority_aug: float = knob(0.0, valid=(0.0, 1.0), search=(0.0, 1.0))
     # Beta(mixup, mixup) blends of image pairs and their losses; 0 = off
     mixup: float = knob(0.0, valid=(0.0, 4.0))
     # model and optimisation
     model: str = knob("small_cnn", choices=MODEL_NAMES)
     weights: str | None = None  # resnet18: local state_dict file (never downloaded)
-    lr: float = knob(3e-3, valid=(1e-6, 1.0))
-    weight_decay: float = knob(1e-4, valid=(0.0, 1.0))
-    batch_size: int = knob(128, valid=(2, 4096))
+    lr: float = knob(3e-3, valid=(1e-6, 1.0), search=(3e-4, 1e-2), log=True)
+    weight_decay: float = knob(1e-4, valid=(0.0, 1.0), search=(1e-6, 1e-2), log=True)
+    batch_size: int = knob(128, valid=(2, 4096), search=[64, 128, 256])
     epochs: int = knob(10, valid=(1, MAX_EPOCHS))
     # epochs between validation passes, each one a report and a checkpoint; the last epoch
     # always validates. The search's default is a tenth of the epochs: 9 of 94 on 500 images.
@@ -142,6 +160,9 @@ class TrainConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+
+KNOB_FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 
 
 def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:

@@ -102,7 +102,7 @@ def _train(
     forward = torch.compile(model) if cfg.compile else model
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     # drop the ragged last batch
-    steps_per_epoch = max(1, epoch_length(cfg.sampler, y_np, cfg.sampler_power) // cfg.batch_size)
+    steps_per_epoch = max(1, epoch_length(cfg, y_np) // cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.epochs)
     loss_fn = make_loss(cfg, np.bincount(y_np, minlength=k), device)
 
@@ -132,9 +132,7 @@ def _train(
         epoch_seed = (cfg.seed * 100_003 + epoch) % (MAX_SEED + 1)
         torch.manual_seed(epoch_seed)
         generator = torch.Generator(device).manual_seed(epoch_seed)
-        order = torch.from_numpy(
-            epoch_indices(cfg.sampler, y_np, power=cfg.sampler_power, seed=epoch_seed)
-        ).to(device)
+        order = torch.from_numpy(epoch_indices(cfg, y_np, seed=epoch_seed)).to(device)
         batch = len(order) if len(order) < cfg.batch_size else cfg.batch_size
         model.train()
         for step in range(steps_per_epoch):

@@ -3,8 +3,8 @@
     loss_fn = make_loss(cfg, class_counts, device)     # loss_fn(logits, labels) -> scalar
 
 `LOSSES` maps each name to its builder, keyed like `trainable.config.LOSS_KNOBS` (the names
-and knob ranges that the config accepts and the search spaces offer), so a new loss is one
-builder here and one line there.
+the config accepts and the search spaces offer, with the knobs each adds), so a new loss is
+one builder here and, in trainable/config.py, one line there and a field per knob.
 """
 
 from __future__ import annotations

@@ -1,11 +1,12 @@
 """Which training images an epoch sees: the `sampler` knob.
 
-    order = epoch_indices("oversample", labels, power=1.0, seed=7)   # indices into train
+    order = epoch_indices(TrainConfig(sampler="oversample"), labels, seed=7)  # indices into train
     x, y = resample_pixels("smote", x, y, seed=0)                    # once, before training
 
-`SAMPLERS` maps each name to the function that orders an epoch; `BEFORE_TRAINING` the ones
-that first rebuild the training set. Both are keyed like `trainable.config.SAMPLER_KNOBS` and
-`SYNTHETIC_SAMPLERS`, the names the config accepts.
+`SAMPLERS` maps each name to the function that orders an epoch, each called as
+`(labels, cfg, seed)`, so a sampler reads its own knobs off the config (as the losses do);
+`BEFORE_TRAINING` the ones that first rebuild the training set. Both are keyed like
+`trainable.config.SAMPLER_KNOBS` and `SYNTHETIC_SAMPLERS`, the names the config accepts.
 
 - none:        every image once, shuffled.
 - oversample:  torch's WeightedRandomSampler with weight n_c ** -power per image: power 0 keeps
@@ -29,27 +30,28 @@ from imblearn.over_sampling import SMOTE
 from imblearn.under_sampling import RandomUnderSampler
 from torch.utils.data import WeightedRandomSampler
 
-from trainable.config import SAMPLER_KNOBS, SYNTHETIC_SAMPLERS, same_names
+from trainable.config import SAMPLER_KNOBS, SYNTHETIC_SAMPLERS, TrainConfig, same_names
 from trainable.errors import UserError
 
 
-def shuffled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
+def shuffled(labels: np.ndarray, cfg: TrainConfig, seed: int) -> np.ndarray:
     """Every image once, in a new order."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(len(labels), generator=generator).numpy()
 
 
-def oversampled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
-    """N draws with replacement, image weight n_c ** -power (torch's WeightedRandomSampler)."""
+def oversampled(labels: np.ndarray, cfg: TrainConfig, seed: int) -> np.ndarray:
+    """N draws with replacement, image weight n_c ** -sampler_power (torch's
+    WeightedRandomSampler)."""
     n = len(labels)
     counts = np.bincount(labels)
-    weights = counts[labels].astype(np.float64) ** -power
+    weights = counts[labels].astype(np.float64) ** -cfg.sampler_power
     generator = torch.Generator().manual_seed(seed)
     draws = WeightedRandomSampler(weights, num_samples=n, replacement=True, generator=generator)
     return np.fromiter(draws, dtype=np.int64, count=n)
 
 
-def undersampled(labels: np.ndarray, power: float, seed: int) -> np.ndarray:
+def undersampled(labels: np.ndarray, cfg: TrainConfig, seed: int) -> np.ndarray:
     """Every class cut to the smallest's size (imbalanced-learn), shuffled."""
     rus = RandomUnderSampler(random_state=seed)
     rus.fit_resample(np.zeros((len(labels), 1)), labels)
@@ -73,18 +75,15 @@ same_names("sampler", SAMPLERS, SAMPLER_KNOBS)
 same_names("synthetic sampler", BEFORE_TRAINING, SYNTHETIC_SAMPLERS)
 
 
-def epoch_indices(
-    sampler: str, labels: np.ndarray, *, power: float = 1.0, seed: int = 0
-) -> np.ndarray:
-    """Indices of the training images for one epoch, in the order they are used."""
-    if sampler not in SAMPLERS:
-        raise ValueError(f"unknown sampler {sampler!r}; known: {', '.join(SAMPLERS)}")
-    return SAMPLERS[sampler](labels, power, seed)
+def epoch_indices(cfg: TrainConfig, labels: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Indices of the training images for one epoch of `cfg.sampler`, in the order they are
+    used; `seed` is the epoch's own."""
+    return SAMPLERS[cfg.sampler](labels, cfg, seed)
 
 
-def epoch_length(sampler: str, labels: np.ndarray, power: float = 1.0) -> int:
+def epoch_length(cfg: TrainConfig, labels: np.ndarray) -> int:
     """Images one epoch draws (undersampling draws fewer than there are)."""
-    return len(epoch_indices(sampler, labels, power=power, seed=0))
+    return len(epoch_indices(cfg, labels, seed=0))
 
 
 def resample_pixels(

@@ -1,6 +1,8 @@
 import numpy as np
 import pytest
 
+from trainable.config import TrainConfig
+from trainable.errors import UserError
 from trainable.sampling import (
     BEFORE_TRAINING,
     SAMPLERS,
@@ -12,18 +14,21 @@ from trainable.sampling import (
 pytestmark = pytest.mark.integration  # real PneumoniaMNIST labels and images
 
 
-def minority_share(sampler: str, labels: np.ndarray, power: float = 1.0, epochs: int = 20) -> float:
-    drawn = np.concatenate(
-        [labels[epoch_indices(sampler, labels, power=power, seed=s)] for s in range(epochs)]
-    )
+def sampler(name: str, power: float = 1.0) -> TrainConfig:
+    return TrainConfig(sampler=name, sampler_power=power)
+
+
+def minority_share(name: str, labels: np.ndarray, power: float = 1.0, epochs: int = 20) -> float:
+    cfg = sampler(name, power)
+    drawn = np.concatenate([labels[epoch_indices(cfg, labels, seed=s)] for s in range(epochs)])
     return float(np.mean(drawn == 0))
 
 
 def test_none_sees_every_image_once_per_epoch(pneumoniamnist):
     y = pneumoniamnist.train_y
-    order = epoch_indices("none", y, seed=3)
+    order = epoch_indices(sampler("none"), y, seed=3)
     assert sorted(order.tolist()) == list(range(len(y)))
-    assert not np.array_equal(order, epoch_indices("none", y, seed=4))  # reshuffled
+    assert not np.array_equal(order, epoch_indices(sampler("none"), y, seed=4))  # reshuffled
 
 
 @pytest.mark.parametrize("power, expected", [(0.0, 1214 / 4708), (0.5, None), (1.0, 0.5)])
@@ -33,17 +38,17 @@ def test_oversample_power_moves_from_natural_to_balanced(pneumoniamnist, power, 
     if expected is None:  # half way: weights sqrt(1/n_c), share = sqrt(n0) / (sqrt(n0) + sqrt(n1))
         expected = np.sqrt(1214) / (np.sqrt(1214) + np.sqrt(3494))
     assert abs(share - expected) < 0.01
-    assert len(epoch_indices("oversample", y, power=power, seed=0)) == len(y)
+    assert len(epoch_indices(sampler("oversample", power), y, seed=0)) == len(y)
 
 
 def test_undersample_draws_the_majority_down_each_epoch(pneumoniamnist):
     y = pneumoniamnist.train_y
-    first = epoch_indices("undersample", y, seed=0)
+    first = epoch_indices(sampler("undersample"), y, seed=0)
     assert np.bincount(y[first]).tolist() == [1214, 1214]
     assert len(set(first.tolist())) == len(first)  # without replacement
     seen = set()
     for seed in range(10):
-        seen |= set(epoch_indices("undersample", y, seed=seed).tolist())
+        seen |= set(epoch_indices(sampler("undersample"), y, seed=seed).tolist())
     # a fresh majority subset every epoch: after 10 epochs nearly all majority images were used
     assert sum(y[list(seen)] == 1) > 0.95 * 3494
 
@@ -64,17 +69,15 @@ def test_smote_balances_on_pixels_and_keeps_uint8_images(pneumoniamnist, sampler
 
 def test_every_sampler_orders_an_epoch_and_an_unknown_one_is_refused(pneumoniamnist):
     y = pneumoniamnist.train_y
-    for sampler in SAMPLERS:
-        order = epoch_indices(sampler, y, seed=0)
-        assert len(order) == epoch_length(sampler, y) and order.max() < len(y)
-    assert epoch_length("undersample", y) == 2 * 1214
-    with pytest.raises(ValueError, match="unknown sampler 'smote-tomek'"):
-        epoch_indices("smote-tomek", y)
+    for name in SAMPLERS:
+        order = epoch_indices(sampler(name), y, seed=0)
+        assert len(order) == epoch_length(sampler(name), y) and order.max() < len(y)
+    assert epoch_length(sampler("undersample"), y) == 2 * 1214
+    with pytest.raises(UserError, match="sampler must be one of .*got 'smote-tomek'"):
+        sampler("smote-tomek")  # the config refuses it before any sampler runs
 
 
 def test_smote_on_a_class_of_one_image_is_refused_by_name(pneumoniamnist):
-    from trainable.errors import UserError
-
     x = pneumoniamnist.train_x[:40]
     y = np.r_[np.zeros(1, dtype=np.int64), np.ones(39, dtype=np.int64)]
     with pytest.raises(UserError, match="sampler 'smote' needs at least 2 training images"):
