@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from trainable.config import TrainConfig, UserError
-from trainable.losses import class_weights, focal_alpha, focal_loss, make_loss
+from trainable.losses import LOSSES, class_weights, focal_alpha, focal_loss, make_loss
 
 LOGITS = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
 LABELS = torch.tensor([0, 1, 1])
@@ -78,3 +78,16 @@ def test_an_unregistered_loss_is_never_trained_as_another():
     object.__setattr__(forced, "loss", "hinge")  # past the frozen dataclass's guard
     with pytest.raises(ValueError, match="unknown loss 'hinge'"):
         make_loss(forced, np.array([1, 3]), "cpu")
+
+
+@pytest.mark.parametrize("name", list(LOSSES))
+def test_every_loss_rewards_the_right_class_at_its_default_knobs(name):
+    # a new loss is held to this by its registry line alone
+    loss = make_loss(TrainConfig(loss=name), np.array([30, 90]), torch.device("cpu"))
+    y = torch.tensor([0, 1, 1, 0])
+    right = F.one_hot(y, 2).float() * 4 - 2  # logits +2 on the true class, -2 on the other
+    value = loss(right.requires_grad_(), y)
+    assert value.ndim == 0 and torch.isfinite(value)
+    value.backward()
+    assert torch.isfinite(right.grad).all()
+    assert value < loss(-right.detach(), y)
