@@ -1,5 +1,7 @@
-"""The whole job one search command runs: Ray started, the Tuner built and fitted, the answer's
-members and the references trained, the report written.
+"""The whole job one search command runs, in named phases that each read one `Job` (the
+resolved settings, the experiment's folder, the data, the trainable) and hand on typed trial
+records (search.answer.Trial): prepare (search.json, Ray), search (TPE + ASHA), references,
+members (the answer's plan), report, and with --confirm, confirm.
 
     from search.job import search
     search(SearchSettings(space="focal", data="pneumoniamnist"))   # False: no trial scored
@@ -18,12 +20,11 @@ os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
 os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
 
-import logging  # noqa: E402
-import socket  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
 from functools import partial  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import optuna  # noqa: E402
@@ -46,9 +47,10 @@ from search.asha import EarlyRungsASHA  # noqa: E402
 from search.board import TrialCurves  # noqa: E402
 from search.card import model_card, write_model_card  # noqa: E402
 from search.intact import check_intact  # noqa: E402
-from search.interrupt import fit, stop_on_sigterm  # noqa: E402
+from search.interrupt import fit  # noqa: E402
 from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
 from search.optuna_search import PruningOptunaSearch  # noqa: E402
+from search.preflight import check_writable, start_ray  # noqa: E402
 from search.progress import Progress, job_clock  # noqa: E402
 from search.records import member_records, trial_records  # noqa: E402
 from search.relocate import (  # noqa: E402
@@ -79,122 +81,6 @@ from trainable.ray_trainable import train_trial  # noqa: E402
 # the waves round's six idle default searches trained 2, 2, 2, 3, 4 and 4 member runs
 # (BENCHMARKS.md, "The members in waves"), a mean of 2.8.
 EXPECTED_MEMBER_RUNS = 3
-RAY_TEMP = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
-
-
-def check_writable(folder: Path) -> None:
-    """Refuse a results folder we cannot create or write, before any trial runs (and without
-    creating anything yet)."""
-    existing = folder
-    while not existing.exists():
-        existing = existing.parent
-    try:
-        if not existing.is_dir():
-            raise NotADirectoryError(f"{existing} is a file")
-        tempfile.TemporaryFile(dir=existing).close()
-    except OSError as e:
-        raise UserError(
-            f"cannot write results under {folder} ({e}); choose another --storage"
-        ) from None
-
-
-def check_reachable(address: str) -> None:
-    """Fail fast on host:port with nothing listening; ray.init would retry for minutes."""
-    if address == "auto":
-        return  # Ray finds the local cluster itself and fails at once when there is none
-    host, _, port = address.removeprefix("ray://").rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=5).close()
-    except (OSError, ValueError) as e:
-        raise UserError(
-            f"cannot reach a Ray cluster at {address!r} ({e}); start one with "
-            "'ray up cluster.yaml' or leave out --address"
-        ) from None
-
-
-def local_address(cluster_file: Path, timeout_s: float = 5.0) -> str | None:
-    """What ray.init should be given without --address: None (Ray's own choice: RAY_ADDRESS,
-    else the cluster this machine last started, else a new one), or "local" when the cluster
-    recorded in Ray's `ray_current_cluster` file no longer answers. A cluster killed without
-    `ray stop` leaves that file behind, and ray.init then tried to reach it for 13 minutes."""
-    if os.environ.get("RAY_ADDRESS") or not cluster_file.exists():
-        return None
-    recorded = cluster_file.read_text().strip()
-    host, _, port = recorded.rpartition(":")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout_s).close()
-    except (OSError, ValueError):
-        print(
-            f"note: the Ray cluster recorded in {cluster_file} ({recorded}) does not answer; "
-            "starting a new one on this machine",
-            flush=True,
-        )
-        return "local"
-    return None
-
-
-def start_ray(settings: SearchSettings) -> None:
-    level = logging.INFO if settings.verbose else logging.ERROR
-    address, verbose = settings.address, settings.verbose
-    if address:
-        check_reachable(address)
-    try:
-        if address:
-            ray.init(address=address, logging_level=level, log_to_driver=verbose)
-        else:
-            ray.init(
-                address=local_address(RAY_TEMP / "ray_current_cluster"),
-                include_dashboard=False,
-                logging_level=level,
-                log_to_driver=verbose,
-            )
-    except (ConnectionError, RuntimeError) as e:
-        first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(
-            f"cannot reach a Ray cluster at {address!r} ({first_line}); start "
-            "one with 'ray up cluster.yaml' or leave out --address"
-        ) from None
-    stop_on_sigterm()  # ray.init set its own handler, which exits 15 without a word
-    check_cpus(settings.cpus_per_trial, autoscaling=bool(address))
-    if settings.gpus_per_trial > 0:
-        check_gpus(settings.gpus_per_trial, autoscaling=bool(address))
-
-
-def check_cpus(per_trial: float, autoscaling: bool) -> None:
-    """Tune waits, silently and for ever, for a node with enough CPUs; on this machine alone
-    none will come."""
-    most = max((n["Resources"].get("CPU", 0) for n in ray.nodes() if n["Alive"]), default=0)
-    if most >= per_trial:
-        return
-    if autoscaling:
-        print(
-            f"no node has {per_trial:g} CPUs yet; trials wait for the autoscaler to add one",
-            flush=True,
-        )
-        return
-    raise UserError(
-        f"--cpus-per-trial {per_trial:g} but this machine has {most:g} CPUs; "
-        f"use at most {most:g}, or a cluster (--address)"
-    )
-
-
-def check_gpus(per_trial: float, autoscaling: bool) -> None:
-    """A trial needs one node with enough GPUs. An autoscaling cluster may have none yet."""
-    per_node = [n["Resources"].get("GPU", 0) for n in ray.nodes() if n["Alive"]]
-    most = max(per_node, default=0)
-    if most >= per_trial:
-        return
-    if autoscaling and most == 0:
-        print(
-            f"no GPU node is up yet; trials wait for the autoscaler to add one with "
-            f">= {per_trial:g} GPU(s)",
-            flush=True,
-        )
-        return
-    raise UserError(
-        f"--gpus-per-trial {per_trial:g} but the largest node has {most:g} GPU(s); "
-        "use --gpus-per-trial 0 (CPU), a fraction such as 0.25, or a GPU cluster"
-    )
 
 
 def build_tuner(
@@ -311,10 +197,46 @@ def search(settings: SearchSettings) -> bool:
             ray.shutdown()
 
 
+@dataclass(frozen=True)
+class Job:
+    """What every phase of a search reads: the settings resolved for the training set
+    (epochs, ASHA grace, evaluation interval filled in), the experiment's folder, the data,
+    and the trial function with the data bound (`train`) and with a trial's resources
+    (`trainable`)."""
+
+    settings: SearchSettings
+    experiment: Path
+    data: Data
+    train: Any
+    trainable: Any
+
+    @property
+    def image(self) -> float:
+        """The most one validation image moves balanced accuracy (search.answer.one_image)."""
+        return one_image(self.data.val_y, self.data.num_classes)
+
+
 def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
-    tune_path = settings.tune_path
+    """The phases in order; False when no trial scored (no report, no answer)."""
     print(data.describe())
-    settings = settings.for_train_images(len(data.train_y))
+    job = prepare(settings.for_train_images(len(data.train_y)), experiment, data)
+    search_trials = search_phase(job)
+    references = reference_phase(job)
+    members = member_phase(job, search_trials, references)
+    if not report_phase(job, search_trials, members, references):
+        return False
+    if job.settings.confirm:
+        confirm_phase(job, search_trials)
+    peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
+    print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
+    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
+    print(f"review: tensorboard --logdir {job.settings.tune_path}")
+    return True
+
+
+def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:
+    """search.json written (a resume: checked against the data), Ray started, the trainable
+    built with the data bound to it."""
     if settings.resume:
         check_same_data(experiment, data)
     else:
@@ -328,78 +250,109 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     train = tune.with_parameters(
         train_trial, data=data, sensitivity_levels=levels, robust_score=settings.robust_score
     )
-    trainable = tune.with_resources(train, resources)
+    return Job(settings, experiment, data, train, tune.with_resources(train, resources))
+
+
+def search_phase(job: Job) -> list[Trial]:
+    """The search itself (TPE + ASHA), built new or restored by --resume, fitted to its end."""
+    settings, experiment, tune_path = job.settings, job.experiment, job.settings.tune_path
     if settings.resume:
         with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
             try:
-                tuner = tune.Tuner.restore(tune_path, trainable, resume_errored=True)
+                tuner = tune.Tuner.restore(tune_path, job.trainable, resume_errored=True)
             except sqlalchemy.exc.OperationalError as e:  # made before relocate.py existed
                 raise UserError(
                     f"cannot open the Optuna study this experiment was made with ({e.orig}); "
                     "it predates movable experiments: resume it where it was made"
                 ) from None
     else:
+        data = job.data
         counts = np.bincount(data.train_y, minlength=data.num_classes).tolist()
-        tuner = build_tuner(settings, trainable, experiment, counts)
-    epochs, objective, concurrent = settings.epochs, settings.metric, settings.max_concurrent
+        tuner = build_tuner(settings, job.trainable, experiment, counts)
     stopping = f", ASHA grace {settings.grace_period}" if settings.scheduler == "asha" else ""
     print(
-        f"space {settings.space}: {settings.num_samples} trials of up to {epochs} epochs"
-        f"{stopping}, {concurrent} at a time -> {tune_path}",
+        f"space {settings.space}: {settings.num_samples} trials of up to {settings.epochs} "
+        f"epochs{stopping}, {settings.max_concurrent} at a time -> {tune_path}",
         flush=True,
     )
     started = time.monotonic()
     with resuming_at(experiment, tune_path):
         results = fit(tuner)
     print(f"search took {time.monotonic() - started:.0f}s", flush=True)
+    return trial_records(results, settings.metric, settings.epochs)
+
+
+def reference_phase(job: Job) -> list[Trial]:
+    """The plain baseline and the seed recipe, trained for the full budget."""
+    settings = job.settings
+    epochs = settings.epochs
     print(
         f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
         flush=True,
     )
     references = reference_configs(epochs, settings.seed, settings.eval_every)
-    reference_results = run_configs(
-        trainable,
+    results = run_configs(
+        job.trainable,
         list(references.values()),
-        tune_path,
+        settings.tune_path,
         "references",
-        objective,
-        concurrent,
+        settings.metric,
+        settings.max_concurrent,
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
         dirname=partial(reference_dirname, references=references),
     )
-    image = one_image(data.val_y, data.num_classes)
-    trials = trial_records(results, objective, epochs)
-    reference_trials = trial_records(
-        reference_results, objective, epochs, lambda r: reference_role(r.config, references)
+    return trial_records(
+        results, settings.metric, epochs, lambda r: reference_role(r.config, references)
     )
-    plan = plan_members(trials, [t.score for t in ranked(reference_trials)], image)
+
+
+def member_phase(job: Job, search: list[Trial], references: list[Trial]) -> list[Trial]:
+    """The plan's runs (search.answer.plan_members): good trials ASHA stopped, trained in
+    full, and new seeds of good trials, in waves."""
+    settings = job.settings
+    plan = plan_members(search, [t.score for t in ranked(references)], job.image)
     to_train = [member.config for member in plan if member.needs_training]
     if to_train:
-        print(member_line(plan, epochs), flush=True)
-    completions = train_members(
-        settings, train, to_train, tune_path, [*trials, *reference_trials], image
+        print(member_line(plan, settings.epochs), flush=True)
+    grids = train_members(
+        settings, job.train, to_train, settings.tune_path, [*search, *references], job.image
     )
-    member_trials = member_records(completions, objective, epochs, plan)
-    report = write_report(experiment, trials, member_trials, reference_trials, data, objective)
+    return member_records(grids, settings.metric, settings.epochs, plan)
+
+
+def report_phase(
+    job: Job, search: list[Trial], members: list[Trial], references: list[Trial]
+) -> bool:
+    """The report's files, its summary on the console and the model card; False when no
+    trial scored."""
+    report = write_report(
+        job.experiment, search, members, references, job.data, job.settings.metric
+    )
     print(format_summary(report))
-    if not report.scored:
-        return False
-    write_model_card(experiment, model_card(report.scored, data, settings))
-    if settings.confirm:
-        ranks = confirm_configs(trials, settings.confirm, settings.seed, epochs, CONFIRM_SEEDS)
-        configs = [config for group in ranks.values() for config in group]
-        print(
-            f"confirming the top {settings.confirm} configs with {CONFIRM_SEEDS} new seeds each",
-            flush=True,
-        )
-        confirmed = run_configs(trainable, configs, tune_path, "confirm", objective, concurrent)
-        runs = trial_records(confirmed, objective, epochs)
-        print(write_confirm(experiment, runs, ranks, data, objective))
-    peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
-    print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
-    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
-    print(f"review: tensorboard --logdir {tune_path}")
-    return True
+    if report.scored:
+        write_model_card(job.experiment, model_card(report.scored, job.data, job.settings))
+    return bool(report.scored)
+
+
+def confirm_phase(job: Job, search: list[Trial]) -> None:
+    """--confirm K: the top K configs retrained with new seeds, confirm.csv / confirm.json."""
+    settings = job.settings
+    ranks = confirm_configs(search, settings.confirm, settings.seed, settings.epochs, CONFIRM_SEEDS)
+    configs = [config for group in ranks.values() for config in group]
+    print(
+        f"confirming the top {settings.confirm} configs with {CONFIRM_SEEDS} new seeds each",
+        flush=True,
+    )
+    confirmed = run_configs(
+        job.trainable,
+        configs,
+        settings.tune_path,
+        "confirm",
+        settings.metric,
+        settings.max_concurrent,
+    )
+    runs = trial_records(confirmed, settings.metric, settings.epochs)
+    print(write_confirm(job.experiment, runs, ranks, job.data, settings.metric))
 
 
 def train_members(

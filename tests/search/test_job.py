@@ -2,7 +2,8 @@
 
 import socket
 
-from search.job import local_address, member_slots
+from search.job import member_slots
+from search.preflight import local_address
 from search.settings import SearchSettings
 
 
