@@ -11,12 +11,14 @@ never `ray stop`, which would end every Ray cluster on the machine.
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -106,6 +108,23 @@ def kill_node(node_id: str) -> None:
             pass
 
 
+def autoscaler_events(cluster: Cluster) -> list[tuple[datetime, str, int, str]]:
+    """The autoscaler's own account (its monitor.log event summaries): (time, "Adding" or
+    "Removing", how many nodes, of which type), with why for removals ("type gpu_1x (idle)")."""
+    log = Path(cluster.head_node.get_logs_dir_path()) / "monitor.log"
+    events = []
+    for line in log.read_text().splitlines():
+        found = re.search(
+            r"^(\S+ \S+)\s.*:event_summary:(Adding|Removing) (\d+) nodes?(?:\(s\))? of (.*)$", line
+        )
+        if found:
+            stamp, verb, count, what = found.groups()
+            events.append(
+                (datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S,%f"), verb, int(count), what)
+            )
+    return events
+
+
 def gpu_nodes() -> dict[str, dict]:
     """Alive worker nodes with GPUs: node id -> {total, used} GPUs."""
     available = ray._private.state.available_resources_per_node()
@@ -166,7 +185,7 @@ def test_gpu_workers_come_with_queued_trials_pack_four_survive_a_loss_and_go_whe
     ]  # fmt: skip
     seen: dict[str, float] = {}  # most GPUs in use at once on each node
     killed: list[str] = []
-    started = time.monotonic()
+    started, started_at = time.monotonic(), datetime.now()
     first_gpu_node_after = None
     job = subprocess.Popen(
         [sys.executable, "-m", "search.run", *flags],
@@ -231,8 +250,17 @@ def test_gpu_workers_come_with_queued_trials_pack_four_survive_a_loss_and_go_whe
     while gpu_nodes() and time.monotonic() < idle_deadline:
         time.sleep(1)
     assert gpu_nodes() == {}, "idle GPU workers were kept past the idle timeout"
+    # and the autoscaler's log agrees: nodes added only once the search ran, each removed idle
+    events = autoscaler_events(cluster)
+    added = [e for e in events if e[1] == "Adding"]
+    removed = [e for e in events if e[1] == "Removing"]
+    assert added and all(when > started_at for when, *_ in added), events
+    assert sum(e[2] for e in added) >= 2  # the first worker, then one in the lost one's place
+    assert sum(e[2] for e in removed) == sum(e[2] for e in added), events
+    assert all("(idle)" in what for *_, what in removed), events
     print(
         f"first GPU worker {first_gpu_node_after:.0f} s after the search started; most GPU in "
         f"use per node {seen}; killed {killed}; failed and resumed {[t.name for t in failed]}; "
-        f"released {time.monotonic() - ended:.0f} s after the search ended"
+        f"released {time.monotonic() - ended:.0f} s after the search ended; autoscaler: "
+        + "; ".join(f"{when:%H:%M:%S} {verb} {n} {what}" for when, verb, n, what in events)
     )
