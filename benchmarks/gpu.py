@@ -21,22 +21,21 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+import search.quiet_ray  # noqa: F401  (before Ray is imported)
 
-import torch  # noqa: E402
+# isort: split
+import torch
 
-from benchmarks.provenance import provenance  # noqa: E402
-from trainable.config import TrainConfig  # noqa: E402
-from trainable.data import Data, load_data  # noqa: E402
-from trainable.loop import train  # noqa: E402
+from benchmarks.provenance import provenance
+from trainable.config import TrainConfig
+from trainable.data import Data, load_data
+from trainable.loop import train
 
 SHARED = Path(__file__).parents[1].parent / "shared/data"
 PACKING = (1, 2, 4, 8)

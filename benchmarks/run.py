@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -29,22 +28,22 @@ import tempfile
 import time
 from pathlib import Path
 
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
+import search.quiet_ray  # noqa: F401  (before Ray is imported)
 
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from PIL import Image  # noqa: E402
-from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler  # noqa: E402
-from torchvision import transforms as T  # noqa: E402
+# isort: split
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
+from torchvision import transforms as T
 
-from benchmarks.provenance import provenance  # noqa: E402
-from trainable.config import TrainConfig  # noqa: E402
-from trainable.data import Data, load_data  # noqa: E402
-from trainable.loop import train  # noqa: E402
-from trainable.models import make_model  # noqa: E402
+from benchmarks.provenance import provenance
+from trainable.config import TrainConfig
+from trainable.data import Data, load_data
+from trainable.loop import train
+from trainable.models import make_model
 
 DATA = Path(__file__).parents[1].parent / "shared/data/pneumoniamnist/pneumoniamnist.npz"
 CONFIG = {"sampler": "oversample", "aug_strength": 0.5, "schedule": "none"}

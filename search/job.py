@@ -12,29 +12,24 @@ members (the answer's plan), report, and with --confirm, confirm.
 
 from __future__ import annotations
 
-import os
+import search.quiet_ray  # noqa: F401  (before Ray is imported)
 
-# Quiet Ray before it is imported: no usage stats, the plain reporter, no sync warnings.
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
-os.environ.setdefault("RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS", "0")
+# isort: split
+import time
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
-import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
-from functools import partial  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import numpy as np
+import optuna
+import ray
+import sqlalchemy
+from ray import tune
+from ray.tune import ResultGrid
+from ray.tune.search import ConcurrencyLimiter
 
-import numpy as np  # noqa: E402
-import optuna  # noqa: E402
-import ray  # noqa: E402
-import sqlalchemy  # noqa: E402
-from ray import tune  # noqa: E402
-from ray.tune import ResultGrid  # noqa: E402
-from ray.tune.search import ConcurrencyLimiter  # noqa: E402
-
-from search.answer import (  # noqa: E402
+from search.answer import (
     Member,
     Trial,
     one_image,
@@ -43,23 +38,23 @@ from search.answer import (  # noqa: E402
     wave_joined,
     waves,
 )
-from search.asha import EarlyRungsASHA  # noqa: E402
-from search.board import TrialCurves  # noqa: E402
-from search.card import model_card, write_model_card  # noqa: E402
-from search.intact import check_intact  # noqa: E402
-from search.interrupt import fit  # noqa: E402
-from search.manifest import check_same_data, experiment_lock, write_manifest  # noqa: E402
-from search.optuna_search import PruningOptunaSearch  # noqa: E402
-from search.preflight import check_writable, start_ray  # noqa: E402
-from search.progress import Progress, job_clock  # noqa: E402
-from search.records import member_records, trial_records  # noqa: E402
-from search.relocate import (  # noqa: E402
+from search.asha import EarlyRungsASHA
+from search.board import TrialCurves
+from search.card import model_card, write_model_card
+from search.intact import check_intact
+from search.interrupt import fit
+from search.manifest import check_same_data, experiment_lock, write_manifest
+from search.optuna_search import PruningOptunaSearch
+from search.preflight import check_writable, start_ray
+from search.progress import Progress, job_clock
+from search.records import member_records, trial_records
+from search.relocate import (
     ExperimentSearch,
     experiment_storage,
     resuming_at,
 )
-from search.report import write_confirm, write_report  # noqa: E402
-from search.reruns import (  # noqa: E402
+from search.report import write_confirm, write_report
+from search.reruns import (
     REFERENCES,
     confirm_configs,
     reference_configs,
@@ -68,14 +63,14 @@ from search.reruns import (  # noqa: E402
     run_configs,
     trial_dirname,
 )
-from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings  # noqa: E402
-from search.summary import format_summary  # noqa: E402
-from spaces import SPACES, start_points  # noqa: E402
-from trainable.cli import data_options  # noqa: E402
-from trainable.config import UserError  # noqa: E402
-from trainable.data import Data, load_data  # noqa: E402
-from trainable.models import peak_memory_mb  # noqa: E402
-from trainable.ray_trainable import train_trial  # noqa: E402
+from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
+from search.summary import format_summary
+from spaces import SPACES, start_points
+from trainable.cli import data_options
+from trainable.config import UserError
+from trainable.data import Data, load_data
+from trainable.models import peak_memory_mb
+from trainable.ray_trainable import train_trial
 
 # What the console's time left assumes the members' phase trains before the plan is known:
 # the waves round's six idle default searches trained 2, 2, 2, 3, 4 and 4 member runs

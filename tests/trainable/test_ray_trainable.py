@@ -1,9 +1,11 @@
 """The trainable under a real Ray Tune run: reports, checkpoints, resume after a crash."""
 
-import os
 import sys
 from pathlib import Path
 
+import search.quiet_ray  # noqa: F401  (before Ray is imported)
+
+# isort: split
 import pytest
 import ray
 from ray import cloudpickle, tune
@@ -15,9 +17,6 @@ from trainable.ray_trainable import train_trial
 pytestmark = pytest.mark.integration  # Ray
 
 OBJECTIVE = "val_balanced_accuracy"
-
-os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
 
 
 @pytest.fixture(scope="module")
