@@ -72,9 +72,12 @@ def run_configs(
         trainable,
         param_space=TrainConfig().to_dict(),
         tune_config=tune.TuneConfig(
-            search_alg=BasicVariantGenerator(points_to_evaluate=configs),
+            # the generator's own limit: Tune ignores max_concurrent_trials for a generator
+            # (a --max-concurrent 1 search trained its two references at once)
+            search_alg=BasicVariantGenerator(
+                points_to_evaluate=configs, max_concurrent=max_concurrent
+            ),
             num_samples=len(configs),
-            max_concurrent_trials=max_concurrent,
             metric=objective,
             mode="max",
             reuse_actors=True,
