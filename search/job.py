@@ -24,7 +24,6 @@ from typing import Any
 import numpy as np
 import optuna
 import ray
-import sqlalchemy
 from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search import ConcurrencyLimiter
@@ -41,9 +40,8 @@ from search.answer import (
 from search.asha import EarlyRungsASHA
 from search.board import TrialCurves
 from search.card import model_card, write_model_card
-from search.intact import check_intact
 from search.interrupt import fit
-from search.manifest import check_same_data, experiment_lock, write_manifest
+from search.manifest import experiment_lock
 from search.optuna_search import PruningOptunaSearch
 from search.preflight import check_writable, start_ray
 from search.progress import Progress, job_clock
@@ -63,6 +61,7 @@ from search.reruns import (
     run_configs,
     trial_dirname,
 )
+from search.resume import check_resume, record_or_check, restore_or_build
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
 from search.summary import format_summary
 from spaces import SPACES, start_points
@@ -147,29 +146,13 @@ def build_tuner(
     )
 
 
-def started(settings: SearchSettings) -> bool:
-    """Whether the search has saved a state that --resume can continue."""
-    return tune.Tuner.can_restore(settings.tune_path)
-
-
 def search(settings: SearchSettings) -> bool:
     """The whole job: the search, the answer's members and the references trained in full,
     the report; and with `confirm`, the top configs retrained with new seeds. False when no
     trial reported a score, so there is no answer."""
     experiment = settings.report_dir
     check_writable(experiment)
-    tune_path = settings.tune_path
-    exists = tune.Tuner.can_restore(tune_path)
-    if settings.resume and not exists:
-        raise UserError(f"--resume: no experiment at {tune_path}; check --name and --storage")
-    if not settings.resume and exists:
-        raise UserError(
-            f"{tune_path} already holds an experiment; add --resume to continue "
-            "it or pick another --name"
-        )
-    if settings.resume:  # every file the resume reads, before anything is written
-        own_folders = Path(tune_path).resolve() == experiment.resolve()
-        check_intact(experiment, settings.name, tune_files=own_folders)
+    check_resume(settings, experiment)
     # the data is read before the lock makes the experiment's folder: data that cannot be
     # read left an empty folder behind
     data = load_data(settings.data, **data_options(settings))
@@ -232,10 +215,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
 def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:
     """search.json written (a resume: checked against the data), Ray started, the trainable
     built with the data bound to it."""
-    if settings.resume:
-        check_same_data(experiment, data)
-    else:
-        write_manifest(experiment, settings, data)
+    record_or_check(settings, experiment, data)
     if not settings.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     start_ray(settings)
@@ -251,19 +231,13 @@ def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:
 def search_phase(job: Job) -> list[Trial]:
     """The search itself (TPE + ASHA), built new or restored by --resume, fitted to its end."""
     settings, experiment, tune_path = job.settings, job.experiment, job.settings.tune_path
-    if settings.resume:
-        with resuming_at(experiment, tune_path):  # a moved or copied one resumes in place
-            try:
-                tuner = tune.Tuner.restore(tune_path, job.trainable, resume_errored=True)
-            except sqlalchemy.exc.OperationalError as e:  # made before relocate.py existed
-                raise UserError(
-                    f"cannot open the Optuna study this experiment was made with ({e.orig}); "
-                    "it predates movable experiments: resume it where it was made"
-                ) from None
-    else:
-        data = job.data
-        counts = np.bincount(data.train_y, minlength=data.num_classes).tolist()
-        tuner = build_tuner(settings, job.trainable, experiment, counts)
+    counts = np.bincount(job.data.train_y, minlength=job.data.num_classes).tolist()
+    tuner = restore_or_build(
+        settings,
+        experiment,
+        job.trainable,
+        lambda: build_tuner(settings, job.trainable, experiment, counts),
+    )
     stopping = f", ASHA grace {settings.grace_period}" if settings.scheduler == "asha" else ""
     print(
         f"space {settings.space}: {settings.num_samples} trials of up to {settings.epochs} "

@@ -162,7 +162,7 @@ def interrupted_line(argv: list[str] | None, settings: SearchSettings | None) ->
     """What to do after a stop: resume the search, or, stopped before it saved a state (data
     loading, Ray starting), run the same command again."""
     if settings is not None and not settings.resume:
-        from search.job import started
+        from search.resume import started
 
         if not started(settings):
             return "interrupted before the search began; run the same command again"
