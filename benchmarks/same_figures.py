@@ -1,0 +1,64 @@
+"""Whether two finished searches report the same figures: the check that a refactor changed no
+number. Trial ids (Tune draws new ones each run), checkpoint paths, run times and peak memory
+are left out; every metric, config, status and epoch is compared exactly.
+
+    python -m benchmarks.same_figures results/before results/after
+
+Prints one line per report file and exits 1 when any differs. Run the searches with
+--max-concurrent 1 (README, "Reproducibility": with more, which trials have finished when TPE
+asks for the next config depends on timing).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+# What differs between two runs of the same search without any figure differing.
+UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "optuna_trial", "run_time_s")
+
+
+def without_run_details(value: Any) -> Any:
+    """A report's JSON without what UNCOMPARED names, at any depth."""
+    if isinstance(value, dict):
+        return {k: without_run_details(v) for k, v in value.items() if k not in UNCOMPARED}
+    if isinstance(value, list):
+        return [without_run_details(v) for v in value]
+    return value
+
+
+def leaderboard_figures(experiment: Path) -> pd.DataFrame:
+    """The leaderboard's figures, rows in an order trial ids do not decide."""
+    table = pd.read_csv(experiment / "leaderboard.csv")
+    dropped = [c for c in table.columns if c in UNCOMPARED or c.startswith("peak_")]
+    table = table.drop(columns=dropped)
+    table = table[sorted(table.columns)]
+    return table.sort_values(sorted(table.columns), na_position="last").reset_index(drop=True)
+
+
+def differences(a: Path, b: Path) -> dict[str, bool]:
+    """Each report file -> whether the two experiments' figures in it are the same."""
+    same = {"leaderboard.csv": leaderboard_figures(a).equals(leaderboard_figures(b))}
+    for name in ("best.json", "test_metrics.json"):
+        left, right = (without_run_details(json.loads((e / name).read_text())) for e in (a, b))
+        same[name] = left == right
+    return same
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("before", type=Path, help="a finished experiment folder")
+    p.add_argument("after", type=Path, help="another, of the same search")
+    args = p.parse_args(argv)
+    same = differences(args.before, args.after)
+    for name, equal in same.items():
+        print(f"{name}: {'same figures' if equal else 'DIFFERS'}")
+    return 0 if all(same.values()) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
