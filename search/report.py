@@ -14,6 +14,11 @@
   on test, and how many trials reached each reference on validation;
 - roc_pr.png, knobs.png, importances.png and an answer/ TensorBoard run of the answer
   (search.plots).
+
+    report = write_report(experiment, search, members, references, data, objective)
+
+Only the files: which models make the answer and the verdict are search.answer's decisions,
+the scores search.scoring's, the console's summary search.summary's.
 """
 
 from __future__ import annotations
