@@ -1,12 +1,12 @@
 """Tune's result grids as the answer's typed records (search.answer.Trial), read once.
 
     search = trial_records(results, objective, epochs)
-    references = trial_records(grid, objective, epochs, kind=lambda r: reference_role(...))
-    runs = trial_records(wave, objective, epochs, kind=member_kind(plan), source=...)
+    references = trial_records(grid, objective, epochs, lambda r: reference_role(r.config, refs))
+    runs = member_records([wave_1, wave_2], objective, epochs, plan)   # kinds from the plan
 
-Every other module reads trials through these records: the best epoch, its checkpoint and
-the stopped rule are looked up here once, so the leaderboard's row, best.json,
-test_metrics.json and TensorBoard's HParams always agree.
+Every other module reads trials through these records: the best epoch and its checkpoint are
+looked up here once (Trial.status says complete, stopped or error), so the leaderboard's row,
+best.json, test_metrics.json and TensorBoard's HParams always agree.
 """
 
 from __future__ import annotations
