@@ -56,7 +56,7 @@ class Report:
 
 
 def leaderboard_rows(trials: Sequence[Trial]) -> pd.DataFrame:
-    """One row per trial, at the epoch with the best objective, best first (ties: folder)."""
+    """One row per trial, at the epoch with the best objective, in the order given."""
     rows = []
     for trial in trials:
         row: dict[str, Any] = {"trial_id": trial.trial, "role": trial.role, "status": trial.status}
@@ -74,17 +74,16 @@ def leaderboard_rows(trials: Sequence[Trial]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def leaderboard(groups: Sequence[Sequence[Trial]], objective: str) -> pd.DataFrame:
+def leaderboard(groups: Sequence[Sequence[Trial]]) -> pd.DataFrame:
     """The groups' rows one after the other (search, the answer's member runs, references),
     each best first as search.answer.ranked orders them, then those without a score."""
     tables = []
-    for trials in groups:
-        table = leaderboard_rows(trials)
-        if objective in table:
-            table = table.sort_values(
-                [objective, "trial_id"], ascending=[False, True], na_position="last", kind="stable"
-            )
-        tables.append(table)
+    for trials in (group for group in groups if group):
+        position = {id(t): i for i, t in enumerate(trials)}
+        order = [*ranked(trials), *(t for t in trials if t.score is None)]
+        # rows built in the given order and then reordered: the columns keep the order in
+        # which the trials' knobs first appear, whichever trial ranks first
+        tables.append(leaderboard_rows(trials).iloc[[position[id(t)] for t in order]])
     return pd.concat(tables).reset_index(drop=True)
 
 
@@ -98,7 +97,7 @@ def write_report(
 ) -> Report:
     """Everything the module docstring lists, from the search's trials, the plan's runs
     (search.records.member_records) and the references'."""
-    table = leaderboard([search, members, references], objective)
+    table = leaderboard([search, members, references])
     study = load_study(experiment)
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}

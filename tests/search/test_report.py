@@ -66,7 +66,7 @@ def test_the_leaderboard_ranks_each_group_at_its_best_epoch_with_one_status_rule
         record("trial_a", [0.70, 0.90, 0.88]),
     ]
     references = [record("baseline", [0.8, 0.86, 0.86], kind="baseline")]
-    table = leaderboard([search, [], references], "val_balanced_accuracy")
+    table = leaderboard([search, [], references])
     assert list(table["trial_id"]) == ["trial_a", "trial_b", "trial_c", "baseline"]
     assert list(table["status"]) == ["complete", "stopped", "error", "complete"]
     assert list(table["role"]) == ["search", "search", "search", "baseline"]
