@@ -162,7 +162,8 @@ def answer_members(models: Sequence[Trial], image: float, size: int = ENSEMBLE_S
     """The models the answer averages: those trained for the full budget within one validation
     image of the best of them, at most `size`, best first (ties: folder name); empty when no
     model ran the full budget."""
-    full = [m for m in ranked(models) if m.complete]
+    unique = {m.trial: m for m in reversed(models)}.values()  # one model, listed twice, once
+    full = [m for m in ranked(list(unique)) if m.complete]
     if not full:
         return []
     floor = full[0].score - image - TIE
@@ -233,8 +234,9 @@ def verdict(
             )
             found[name] |= {"test_margin_interval": [low, high], "on_test": judge(low, high)}
     found |= {"trials": len(ranked(search)), "answer_models": members}
+    searched = [t for t in search if t.kind == "search"]  # not the references' own trials
     for name, scored in references.items():
-        found[name]["trials_reaching_it"] = reached(search, scored.figures["val"][metric])
+        found[name]["trials_reaching_it"] = reached(searched, scored.figures["val"][metric])
     return found
 
 

@@ -1,37 +1,174 @@
-"""ASHA that stops trials only in the first third of their budget.
+"""ASHA whose decisions do not depend on which trial reports first, and never stops a start point.
 
-    scheduler = EarlyRungsASHA(time_attr="epoch", max_t=10, grace_period=1, reduction_factor=3)
+    scheduler = OrderedASHA(metric="val_balanced_accuracy", max_t=10, grace_period=1,
+                            protected=lambda config: config in start_point_configs)
 
-Ray's ASHAScheduler puts rungs at grace * 3^k below max_t: at epochs 1, 3 and 9 of 10, and
-9, 27 and 81 of 94. A stop at the last of them saves one epoch of ten (13 of 94) for the trial
-it stops, but the trials that reach it are the search's best, and a good trial stopped there
-is trained again from its first epoch as one of the answer's members: in the default search's
-seed-2 run (BENCHMARKS.md, "Fifth session") ASHA stopped the best trial at 9 of 10 epochs, and
-retraining it cost 100 s of the job's 675. Here a trial past a third of the budget (the last
-rung at or below max_t / reduction_factor) runs to its end; the rungs before that stop as
-Ray's do.
+Ray's ASHAScheduler judges a trial at a rung against whichever trials happened to reach that
+rung before it. With two trials at once that depends on their pace, so the same `--seed` could
+stop other trials and hand TPE other results (the README's "same seed, same configs" held
+only at `--max-concurrent 1`). Here the trials are numbered in the order the searcher made
+them, and trial k is judged at a rung against trials 0..k-1 alone, once each of them has
+passed that rung or ended: the decision ASHA would make if the trials ran one after another.
+A trial that gets to a rung before an earlier one is held at that report (Tune's NOOP: its
+training thread waits for the next request) and released, continued or stopped, as soon as
+the earlier ones are there. Held seconds are counted (`held_s`).
+
+Rungs sit where Ray's do (grace * 3^k) but only in the first third of the budget: a trial past
+that runs to its end, since the trials that reach a late rung are the search's best and a good
+trial stopped there was trained again from its first epoch as one of the answer's members.
+The start points (the references written in the space's knobs) are never stopped: they are
+the references, trained once for the full budget (search.job's reference phase reuses them).
+ASHA's decision rule itself (cut below the (1 - 1/rf) quantile of the rung) is Ray's.
 """
 
 from __future__ import annotations
 
-from ray.tune.schedulers import ASHAScheduler, TrialScheduler
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from ray.tune.schedulers import FIFOScheduler, TrialScheduler
+
+from search import tune_compat
+
+STOP, CONTINUE, WAIT = "stop", "continue", "wait"
 
 
-def may_stop(time: float, max_t: float, reduction_factor: float) -> bool:
-    """Whether ASHA may judge a trial at `time`: up to a third of the budget (with factor 3),
-    and at max_t, where every trial ends anyway."""
-    return time <= max_t / reduction_factor or time >= max_t
+def early_rungs(max_t: int, grace_period: int, reduction_factor: float) -> list[int]:
+    """Ray's rungs (grace * rf^k) up to a third of the budget (with factor 3)."""
+    rungs, rung = [], grace_period
+    while rung <= max_t / reduction_factor:
+        rungs.append(int(rung))
+        rung *= reduction_factor
+    return rungs
 
 
-class EarlyRungsASHA(ASHAScheduler):
-    def __init__(self, *, time_attr: str, max_t: int, reduction_factor: float, **kwargs):
-        super().__init__(
-            time_attr=time_attr, max_t=max_t, reduction_factor=reduction_factor, **kwargs
-        )
-        self.time_attr, self.max_t, self.reduction_factor = time_attr, max_t, reduction_factor
+def cutoff(scores: list[float], reduction_factor: float) -> float | None:
+    """ASHA's bar at a rung: the (1 - 1/rf) quantile of the scores recorded there (Ray's)."""
+    if not scores:
+        return None
+    return float(np.nanpercentile(scores, (1 - 1 / reduction_factor) * 100))
+
+
+@dataclass
+class RungBook:
+    """What the decisions read: the trials in the order they were made, each one's score at
+    the rungs it recorded, the last time it reported, which trials ended, which are kept."""
+
+    order: list[str] = field(default_factory=list)
+    scores: dict[str, dict[int, float]] = field(default_factory=dict)
+    reached: dict[str, float] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    protected: set[str] = field(default_factory=set)
+
+    def add(self, trial: str, protected: bool = False) -> None:
+        if trial not in self.scores:
+            self.order.append(trial)
+            self.scores[trial] = {}
+        if protected:
+            self.protected.add(trial)
+
+    def decide(self, trial: str, rung: int, reduction_factor: float) -> str:
+        """STOP, CONTINUE or WAIT (an earlier trial has neither passed `rung` nor ended)."""
+        if trial in self.protected:
+            return CONTINUE
+        earlier = self.order[: self.order.index(trial)]
+        if any(e not in self.ended and self.reached.get(e, 0) < rung for e in earlier):
+            return WAIT
+        bar = cutoff([self.scores[e][rung] for e in earlier if rung in self.scores[e]],
+                     reduction_factor)  # fmt: skip
+        return STOP if bar is not None and self.scores[trial][rung] < bar else CONTINUE
+
+
+class OrderedASHA(FIFOScheduler):
+    def __init__(
+        self,
+        *,
+        metric: str,
+        max_t: int,
+        grace_period: int,
+        reduction_factor: float = 3,
+        time_attr: str = "epoch",
+        protected: Callable[[dict], bool] = lambda config: False,
+    ):
+        super().__init__()
+        self._metric, self.time_attr, self.reduction_factor = metric, time_attr, reduction_factor
+        self.max_t = max_t
+        self.rungs = early_rungs(max_t, grace_period, reduction_factor)
+        self.protected = protected
+        self.book = RungBook()
+        self.held: dict[str, tuple[int, float]] = {}  # trial id -> (rung, since)
+        self.held_s = 0.0
+        self._trials: dict = {}
+        self._releasing = False
+
+    def set_search_properties(self, metric, mode, **spec) -> bool:
+        return True  # the metric is set here; mode is "max"
+
+    def on_trial_add(self, tune_controller, trial) -> None:
+        self._trials[trial.trial_id] = trial
+        self.book.add(trial.trial_id, self.protected(trial.config))
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
-        time = result.get(self.time_attr)
-        if time is not None and not may_stop(time, self.max_t, self.reduction_factor):
+        time_, score = result.get(self.time_attr), result.get(self._metric)
+        if time_ is None or score is None:
             return TrialScheduler.CONTINUE
-        return super().on_trial_result(tune_controller, trial, result)
+        tid = trial.trial_id
+        self.book.add(tid)
+        self.book.reached[tid] = time_
+        # like Ray's bracket: one rung per result, the highest one crossed
+        crossed = [r for r in self.rungs if r <= time_ and r not in self.book.scores[tid]]
+        decision = CONTINUE
+        if crossed:
+            rung = max(crossed)
+            self.book.scores[tid][rung] = float(score)
+            decision = self.book.decide(tid, rung, self.reduction_factor)
+            if decision == WAIT:
+                self.held[tid] = (rung, time.monotonic())
+        self._release(tune_controller)
+        if decision == CONTINUE and time_ >= self.max_t:
+            decision = STOP  # the budget's end, as Ray's ASHA says it: the trial is complete
+        return {
+            STOP: TrialScheduler.STOP,
+            CONTINUE: TrialScheduler.CONTINUE,
+            WAIT: TrialScheduler.NOOP,
+        }[decision]
+
+    def on_trial_complete(self, tune_controller, trial, result: dict) -> None:
+        self._ended(tune_controller, trial)
+
+    def on_trial_error(self, tune_controller, trial) -> None:
+        self._ended(tune_controller, trial)
+
+    def on_trial_remove(self, tune_controller, trial) -> None:
+        self._ended(tune_controller, trial)
+
+    def _ended(self, tune_controller, trial) -> None:
+        self.book.ended.add(trial.trial_id)
+        self.held.pop(trial.trial_id, None)
+        self._release(tune_controller)
+
+    def _release(self, tune_controller) -> None:
+        """Decide the held trials whose earlier trials are now past their rung, in order."""
+        if self._releasing:  # stopping a held trial calls back into on_trial_complete
+            return
+        self._releasing = True
+        try:
+            for tid in [t for t in self.book.order if t in self.held]:
+                rung, since = self.held[tid]
+                decision = self.book.decide(tid, rung, self.reduction_factor)
+                if decision == WAIT:
+                    continue
+                del self.held[tid]
+                self.held_s += time.monotonic() - since
+                trial = self._trials[tid]
+                if decision == CONTINUE:
+                    tune_compat.continue_trial(tune_controller, trial)
+                else:
+                    tune_controller.stop_trial(trial)
+        finally:
+            self._releasing = False
+
+    def debug_string(self) -> str:
+        return f"OrderedASHA: rungs {self.rungs}, held {sorted(self.held)}"

@@ -16,7 +16,7 @@ import search.quiet_ray  # noqa: F401  (before Ray is imported)
 
 # isort: split
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,7 @@ from search.answer import (
     wave_joined,
     waves,
 )
-from search.asha import EarlyRungsASHA
+from search.asha import OrderedASHA, early_rungs
 from search.board import TrialCurves
 from search.card import model_card, write_model_card
 from search.interrupt import fit
@@ -64,7 +64,7 @@ from search.reruns import (
 from search.resume import check_resume, record_or_check, restore_or_build
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
 from search.summary import format_summary
-from spaces import SPACES, start_points
+from spaces import SPACES, reference_start_points, start_points
 from trainable.cli import data_options
 from trainable.config import UserError
 from trainable.data import Data, load_data
@@ -85,6 +85,8 @@ def build_tuner(
     filled in (`for_train_images`); `class_counts` of the training set fix the seed recipe's
     focal alpha."""
     points = start_points(settings.space, class_counts)
+    rungs = early_rungs(settings.epochs, settings.grace_period, 3)
+    asha = settings.scheduler == "asha" and rungs
     searcher = PruningOptunaSearch(
         space=SPACES[settings.space],
         metric=settings.metric,
@@ -94,16 +96,21 @@ def build_tuner(
         storage=experiment_storage(experiment),
         study_name=settings.name,
         max_epochs=settings.epochs,
+        max_concurrent=settings.max_concurrent,
+        num_samples=settings.num_samples,
+        settle_epoch=max(rungs) if asha else None,  # where a trial's stop is known
     )
     # What Tune builds from max_concurrent_trials, built here to be an ExperimentSearch.
     limited = ConcurrencyLimiter(searcher, max_concurrent=settings.max_concurrent)
     scheduler = None
-    if settings.scheduler == "asha":
-        scheduler = EarlyRungsASHA(
+    if asha:
+        scheduler = OrderedASHA(
+            metric=settings.metric,
             time_attr="epoch",  # not reports: a trial validates every eval_every epochs
             max_t=settings.epochs,
             grace_period=settings.grace_period,
             reduction_factor=3,
+            protected=StartPoint(points),  # the references: trained in full, once
         )
     return tune.Tuner(
         trainable,
@@ -136,7 +143,11 @@ def build_tuner(
                     settings.metric,
                     settings.epochs,
                     concurrency=settings.max_concurrent,
-                    runs_after=(len(REFERENCES), EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
+                    runs_after=(
+                        len(REFERENCES) - len(reference_start_points(settings.space, class_counts)),
+                        EXPECTED_MEMBER_RUNS,
+                        *confirm_runs(settings),
+                    ),
                     study=(experiment_storage(experiment), settings.name),
                 ),
                 TrialCurves(),
@@ -144,6 +155,16 @@ def build_tuner(
             verbose=2 if settings.verbose else 0,
         ),
     )
+
+
+@dataclass(frozen=True)
+class StartPoint:
+    """Whether a trial's config is one of the search's start points (all their knobs equal)."""
+
+    points: list[dict]
+
+    def __call__(self, config: dict) -> bool:
+        return any(all(config.get(k) == v for k, v in p.items()) for p in self.points)
 
 
 def search(settings: SearchSettings) -> bool:
@@ -199,7 +220,10 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     print(data.describe())
     job = prepare(settings.for_train_images(len(data.train_y)), experiment, data)
     search_trials = search_phase(job)
-    references = reference_phase(job)
+    references = reference_phase(job, search_trials)
+    # a start point that is a reference is one model: its row and role are the reference's
+    as_reference = {t.trial: t for t in references}
+    search_trials = [as_reference.get(t.trial, t) for t in search_trials]
     members = member_phase(job, search_trials, references)
     if not report_phase(job, search_trials, members, references):
         return False
@@ -251,18 +275,27 @@ def search_phase(job: Job) -> list[Trial]:
     return trial_records(results, settings.metric, settings.epochs)
 
 
-def reference_phase(job: Job) -> list[Trial]:
-    """The plain baseline and the seed recipe, trained for the full budget."""
+def reference_phase(job: Job, search: list[Trial]) -> list[Trial]:
+    """The plain baseline and the seed recipe for the full budget: the search's own start
+    point where the space writes the reference exactly (spaces.reference_start_points; ASHA
+    never stops it), trained here otherwise."""
     settings = job.settings
     epochs = settings.epochs
+    counts = np.bincount(job.data.train_y, minlength=job.data.num_classes).tolist()
+    found = started_references(search, reference_start_points(settings.space, counts))
+    for name, trial in found.items():
+        print(f"reference {name}: the search's start point {trial.trial}", flush=True)
+    references = reference_configs(epochs, settings.seed, settings.eval_every)
+    missing = {name: config for name, config in references.items() if name not in found}
+    if not missing:
+        return list(found.values())
     print(
-        f"training the reference configs (baseline, seed recipe) for {epochs} epochs",
+        f"training the reference config(s) {', '.join(missing)} for {epochs} epochs",
         flush=True,
     )
-    references = reference_configs(epochs, settings.seed, settings.eval_every)
     results = run_configs(
         job.trainable,
-        list(references.values()),
+        list(missing.values()),
         settings.tune_path,
         "references",
         settings.metric,
@@ -270,9 +303,23 @@ def reference_phase(job: Job) -> list[Trial]:
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
         dirname=partial(reference_dirname, references=references),
     )
-    return trial_records(
+    trained = trial_records(
         results, settings.metric, epochs, lambda r: reference_role(r.config, references)
     )
+    return [*found.values(), *trained]
+
+
+def started_references(search: list[Trial], points: dict[str, dict]) -> dict[str, Trial]:
+    """Each reference that a search trial trained in full from its start point, as that
+    trial with the reference's role."""
+    found = {}
+    for name, point in points.items():
+        match = StartPoint([point])
+        for trial in search:
+            if match(trial.config) and trial.status == "complete":
+                found[name] = replace(trial, kind=name)
+                break
+    return found
 
 
 def member_phase(job: Job, search: list[Trial], references: list[Trial]) -> list[Trial]:

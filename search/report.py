@@ -97,7 +97,8 @@ def write_report(
 ) -> Report:
     """Everything the module docstring lists, from the search's trials, the plan's runs
     (search.records.member_records) and the references'."""
-    table = leaderboard([search, members, references])
+    searched = {t.trial for t in search}  # a reference may be a search trial: one row
+    table = leaderboard([search, members, [r for r in references if r.trial not in searched]])
     study = load_study(experiment)
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}

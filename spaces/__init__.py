@@ -8,6 +8,6 @@ Ray Tune pickles a define-by-run space by reference, so the functions live in an
 module (`spaces.catalog`), never in `__main__`.
 """
 
-from spaces.catalog import SPACES, describe_spaces, start_points
+from spaces.catalog import SPACES, describe_spaces, reference_start_points, start_points
 
-__all__ = ["SPACES", "describe_spaces", "start_points"]
+__all__ = ["SPACES", "describe_spaces", "reference_start_points", "start_points"]

@@ -121,44 +121,70 @@ _DEFAULT_SHARED = {k: getattr(TrainConfig(), k) for k in ("lr", "weight_decay", 
 
 def start_points(space: str, class_counts: Sequence[int]) -> list[dict[str, Any]]:
     """The two references (plain baseline, seed recipe) written in `space`'s own knobs, where
-    the space can express them exactly: the search's first trials, before TPE's random start.
+    the space can express them: the search's first trials, before TPE's random start.
 
     Starting from what a user would otherwise do is what the default search lacked: 10 of its
     12 trials were random draws, and the answer lost to both references on validation
     (BENCHMARKS.md, "A search that starts from the references"). Focal loss with gamma 0 is
     alpha-weighted cross-entropy, so the focal space holds both: alpha 0.5 is plain
     cross-entropy, and the seed recipe's class weights (N / n_c) ** 0.5 are an alpha fixed by
-    the training set's class counts (exact for two classes)."""
+    the training set's class counts (exact for two classes while it is inside the focal
+    space's alpha range)."""
+    return [{**_DEFAULT_SHARED, **knobs} for _, knobs, _ in _start_points(space, class_counts)]
+
+
+def reference_start_points(space: str, class_counts: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """The start points that are a reference exactly (the same loss, sampler, augmentation and
+    training knobs), by the reference's name: the search trains them for the full budget and
+    the job does not train that reference again."""
+    return {
+        name: {**_DEFAULT_SHARED, **knobs}
+        for name, knobs, exact in _start_points(space, class_counts)
+        if exact
+    }
+
+
+def _start_points(space: str, class_counts: Sequence[int]) -> list[tuple[str, dict, bool]]:
+    """(reference name, the knobs that write it in `space`, whether they are exactly it)."""
     default_aug = {k: getattr(TrainConfig(), k) for k in ("aug_strength", "minority_aug")}
     no_aug = {"aug_strength": 0.0, "minority_aug": 0.0}
     oversample = {"sampler": "oversample", "sampler_power": SEED_RECIPE["sampler_power"]}
     focal_ce = {"gamma": 0.0, "alpha": 0.5}
-    focal_recipe = {"gamma": 0.0, "alpha": recipe_alpha(class_counts)}
-    points = {
-        "baseline": [{}],
-        "weighted": [{"weight_power": SEED_RECIPE["weight_power"], **oversample}],
+    alpha = recipe_alpha(class_counts)
+    focal_recipe = {"gamma": 0.0, "alpha": alpha}
+    # clipped into the focal space's range, alpha no longer weighs the classes as the recipe
+    recipe_exact = alpha == recipe_alpha(class_counts, clip=False)
+    return {
+        "baseline": [("baseline", {}, True)],
+        "weighted": [
+            ("seed_recipe", {"weight_power": SEED_RECIPE["weight_power"], **oversample}, True)
+        ],
         "sampler": [],  # plain CE at the default augmentation: neither reference
         "focal": [
-            {**focal_ce, "sampler": "none", "aug_strength": 0.0},
-            {**focal_recipe, **oversample, "aug_strength": default_aug["aug_strength"]},
+            ("baseline", {**focal_ce, "sampler": "none", "aug_strength": 0.0}, True),
+            (
+                "seed_recipe",
+                {**focal_recipe, **oversample, "aug_strength": default_aug["aug_strength"]},
+                recipe_exact,
+            ),
         ],
-        "augment": [no_aug],
+        "augment": [("baseline", no_aug, True)],
         "full": [
-            {"loss": "ce", "sampler": "none", **no_aug},
-            {**SEED_RECIPE, **default_aug},
+            ("baseline", {"loss": "ce", "sampler": "none", **no_aug}, True),
+            ("seed_recipe", {**SEED_RECIPE, **default_aug}, True),
         ],
     }[space]
-    return [{**_DEFAULT_SHARED, **point} for point in points]
 
 
-def recipe_alpha(class_counts: Sequence[int]) -> float:
+def recipe_alpha(class_counts: Sequence[int], clip: bool = True) -> float:
     """Focal alpha (gamma 0) that weighs the smallest class against the largest as the seed
-    recipe's weighted cross-entropy does, clipped to the focal space's alpha range."""
+    recipe's weighted cross-entropy does, clipped to the focal space's alpha range. Not
+    rounded: alpha / (1 - alpha) is then the recipe's weight ratio to the last bit or two."""
     counts = np.asarray(class_counts, dtype=np.float64)
     weights = (counts.sum() / counts) ** SEED_RECIPE["weight_power"]
-    alpha = weights.max() / (weights.max() + weights.min())
+    alpha = float(weights.max() / (weights.max() + weights.min()))
     low, high = search_range("alpha")
-    return round(float(np.clip(alpha, low, high)), 4)
+    return float(np.clip(alpha, low, high)) if clip else alpha
 
 
 def describe_spaces() -> str:

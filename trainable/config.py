@@ -49,6 +49,8 @@ SCHEDULES = ("onecycle", "cosine", "none")
 MAX_SEED = 2**32 - 1  # numpy and imbalanced-learn refuse larger seeds
 MAX_EPOCHS = 1000
 DEVICES = ("auto", "cpu", "cuda")
+# The optimisation steps' arithmetic; validation and every later prediction stay float32.
+PRECISIONS = ("auto", "bf16", "fp32")
 
 # No imbalance handling at all: what every answer has to beat.
 BASELINE: dict[str, Any] = {"sampler": "none", "loss": "ce", "aug_strength": 0.0}
@@ -122,6 +124,9 @@ class TrainConfig:
     schedule: str = knob("onecycle", choices=SCHEDULES)
     seed: int = knob(0, valid=(0, MAX_SEED))
     device: str = knob("auto", choices=DEVICES)
+    # auto: bfloat16 autocast on CUDA and on CPUs with bfloat16 instructions (trainable.models.
+    # autocast_dtype), float32 elsewhere
+    precision: str = knob("auto", choices=PRECISIONS)
     compile: bool = False  # torch.compile the training forward pass (benchmarks/gpu.py)
 
     def __post_init__(self) -> None:

@@ -26,7 +26,7 @@ from trainable.data import Data
 from trainable.inference import normaliser, predict
 from trainable.losses import make_loss
 from trainable.metrics import SENSITIVITY_LEVELS, evaluate, operating_key, operating_points
-from trainable.models import make_model, peak_memory_mb, pick_device
+from trainable.models import autocast_dtype, make_model, peak_memory_mb, pick_device
 from trainable.robustness import perturb_validation
 from trainable.sampling import epoch_indices, epoch_length, resample_pixels
 
@@ -105,6 +105,7 @@ def _train(
     steps_per_epoch = max(1, epoch_length(cfg, y_np) // cfg.batch_size)
     scheduler = make_scheduler(optimizer, cfg, steps_per_epoch * cfg.epochs)
     loss_fn = make_loss(cfg, np.bincount(y_np, minlength=k), device)
+    low_precision = autocast_dtype(device, cfg.precision)
 
     first_epoch = 0
     if start is not None:
@@ -143,7 +144,9 @@ def _train(
                 share = float(torch.distributions.Beta(cfg.mixup, cfg.mixup).sample())
                 partner = torch.randperm(len(y), device=device, generator=generator)
                 x = share * x + (1 - share) * x[partner]
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            with torch.autocast(
+                device.type, dtype=low_precision, enabled=low_precision is not None
+            ):
                 logits = forward(x)
             loss = loss_fn(logits, y)
             if cfg.mixup > 0:  # the blend's loss: each label weighted by its image's share

@@ -231,3 +231,11 @@ def test_the_verdict_weighs_margins_against_one_image_and_the_test_interval():
     assert recipe["on_test"] == "no clear difference" and recipe["trials_reaching_it"] == 1
     low, high = recipe["test_margin_interval"]
     assert low < 0 < high and np.isclose(recipe["test_margin"], 0.005)
+
+
+def test_a_start_point_that_is_a_reference_counts_once_in_the_answer():
+    # the focal space's trial #0 is the baseline: listed as a search trial and a reference
+    start = trial("t_start", 0.9850, kind="baseline")
+    models = [start, trial("t_other", 0.9846), start]
+    chosen = answer_members(models, IMAGE)
+    assert [m.trial for m in chosen] == ["t_start", "t_other"]

@@ -1,46 +1,115 @@
-"""EarlyRungsASHA: Ray's rungs in the first third of the budget, none after."""
+"""OrderedASHA: Ray's rungs in the first third of the budget, each trial judged against the
+trials made before it, whichever reports first; start points never stopped."""
 
 from types import SimpleNamespace
 
 from ray.tune.schedulers import TrialScheduler
 
-from search.asha import EarlyRungsASHA, may_stop
+from search.asha import OrderedASHA, early_rungs
 
 
-def test_only_the_first_third_of_the_budget_and_its_end_are_judged():
-    assert [t for t in range(1, 11) if may_stop(t, 10, 3)] == [1, 2, 3, 10]
+def test_rungs_only_in_the_first_third_of_the_budget():
+    assert early_rungs(10, 1, 3) == [1, 3]
     # 500 images: 94 epochs validated every 9th; Ray's rungs 9, 27 and 81, the last dropped
-    assert [t for t in range(9, 95, 9) if may_stop(t, 94, 3)] == [9, 18, 27]
+    assert early_rungs(94, 9, 3) == [9, 27]
 
 
-def asha(max_t: int) -> EarlyRungsASHA:
-    return EarlyRungsASHA(
-        time_attr="epoch",
-        metric="score",
-        mode="max",
-        max_t=max_t,
-        grace_period=1,
-        reduction_factor=3,
+class Controller:
+    """What the scheduler asks of Tune for a held trial: its next report, or its stop."""
+
+    def __init__(self, scheduler: OrderedASHA):
+        self.scheduler, self.continued, self.stopped = scheduler, [], []
+
+    def _schedule_trial_train(self, trial) -> None:
+        self.continued.append(trial.trial_id)
+
+    def stop_trial(self, trial) -> None:
+        self.stopped.append(trial.trial_id)
+        self.scheduler.on_trial_complete(self, trial, {})
+
+
+def asha(max_t: int = 10, protected=lambda config: False) -> tuple[OrderedASHA, Controller]:
+    scheduler = OrderedASHA(
+        metric="score", max_t=max_t, grace_period=1, reduction_factor=3, protected=protected
     )
+    return scheduler, Controller(scheduler)
 
 
-def run(scheduler: EarlyRungsASHA, name: str, scores: list[float]) -> int:
-    """Report `scores` epoch by epoch until the scheduler stops the trial; the epochs run."""
-    trial = SimpleNamespace(trial_id=name)
-    scheduler.on_trial_add(None, trial)
+def trial(name: str, **config) -> SimpleNamespace:
+    return SimpleNamespace(trial_id=name, config=config, status="RUNNING")
+
+
+def report(scheduler, controller, t, epoch: int, score: float) -> str:
+    return scheduler.on_trial_result(controller, t, {"epoch": epoch, "score": score})
+
+
+def run(scheduler, controller, t, scores: list[float]) -> int:
+    """Report `scores` epoch by epoch until the trial is stopped; the epochs run."""
+    scheduler.on_trial_add(controller, t)
     for epoch, score in enumerate(scores, start=1):
-        action = scheduler.on_trial_result(None, trial, {"epoch": epoch, "score": score})
-        if action == TrialScheduler.STOP:
-            break
-    return epoch
+        if report(scheduler, controller, t, epoch, score) == TrialScheduler.STOP:
+            return epoch
+    scheduler.on_trial_complete(controller, t, {})
+    return len(scores)
 
 
-def test_a_trial_behind_the_leaders_at_epoch_9_of_10_is_not_stopped():
-    scheduler = asha(max_t=10)
+def test_one_after_another_it_stops_as_ray_does_in_the_first_third_only():
+    scheduler, controller = asha()
     for i in range(3):  # three strong trials fill every rung first
-        assert run(scheduler, f"strong{i}", [0.9 + i / 100] * 10) == 10
+        assert run(scheduler, controller, trial(f"strong{i}"), [0.9 + i / 100] * 10) == 10
     # behind them at every epoch: stopped at the first rung (epoch 1) ...
-    assert run(scheduler, "weak", [0.5] * 10) == 1
-    # ... but one level with them until epoch 3 and behind at 9 runs to its end (Ray's own
-    # ASHA stops it at its rung 9)
-    assert run(scheduler, "late", [0.92] * 3 + [0.5] * 7) == 10
+    assert run(scheduler, controller, trial("weak"), [0.5] * 10) == 1
+    # ... but one level with them until epoch 3 and behind after runs to its end
+    assert run(scheduler, controller, trial("late"), [0.92] * 3 + [0.5] * 7) == 10
+
+
+def test_a_start_point_is_never_stopped():
+    scheduler, controller = asha(protected=lambda config: config.get("gamma") == 0.0)
+    for i in range(3):
+        run(scheduler, controller, trial(f"strong{i}"), [0.9] * 10)
+    assert run(scheduler, controller, trial("start", gamma=0.0), [0.5] * 10) == 10
+
+
+def test_a_later_trial_that_reports_first_waits_for_the_earlier_one():
+    scheduler, controller = asha()
+    first, second = trial("first"), trial("second")
+    scheduler.on_trial_add(controller, first)
+    scheduler.on_trial_add(controller, second)
+    # the second trial gets to epoch 1 first: held, not judged against nobody
+    assert report(scheduler, controller, second, 1, 0.5) == TrialScheduler.NOOP
+    # the first arrives: it is judged against nothing earlier and goes on; the held one is
+    # now judged against the first's 0.9 and stopped, as it would be one after another
+    assert report(scheduler, controller, first, 1, 0.9) == TrialScheduler.CONTINUE
+    assert controller.stopped == ["second"]
+    assert scheduler.held == {}
+
+
+def test_the_same_decisions_in_either_order_of_arrival():
+    """Two trials of three, reaching rung 1 in both orders: the same trials stopped."""
+
+    def stopped(order: list[str]) -> set[str]:
+        scheduler, controller = asha()
+        trials = {name: trial(name) for name in ("a", "b", "c")}
+        for t in trials.values():
+            scheduler.on_trial_add(controller, t)
+        scores = {"a": 0.80, "b": 0.95, "c": 0.70}
+        out = set()
+        for name in order:
+            if report(scheduler, controller, trials[name], 1, scores[name]) == "STOP":
+                out.add(name)
+        return out | set(controller.stopped)
+
+    orders = [["a", "b", "c"], ["c", "b", "a"], ["b", "c", "a"], ["c", "a", "b"]]
+    assert {frozenset(stopped(order)) for order in orders} == {frozenset({"c"})}
+
+
+def test_a_held_trial_is_released_when_the_earlier_one_ends_before_the_rung():
+    scheduler, controller = asha()
+    first, second = trial("first"), trial("second")
+    scheduler.on_trial_add(controller, first)
+    scheduler.on_trial_add(controller, second)
+    report(scheduler, controller, first, 1, 0.9)
+    assert report(scheduler, controller, second, 3, 0.5) == TrialScheduler.NOOP  # rung 3
+    scheduler.on_trial_error(controller, first)  # the first never reaches epoch 3
+    assert controller.continued == ["second"]  # nothing earlier recorded at rung 3
+    assert scheduler.held_s >= 0

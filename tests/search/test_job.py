@@ -40,3 +40,21 @@ def test_members_on_cpus_share_the_searchs_cpus_all_at_once():
     assert member_slots(default, 3) == (3, {"cpu": 2 / 3, "gpu": 0.0})
     on_gpus = SearchSettings(space="focal", gpus_per_trial=0.5)
     assert member_slots(on_gpus, 5) == (2, {"cpu": 1.0, "gpu": 0.5})  # GPU memory: keep slots
+
+
+def test_a_reference_the_search_trained_from_its_start_point_is_not_trained_again():
+    from search.answer import Trial
+    from search.job import started_references
+
+    point = {"gamma": 0.0, "alpha": 0.5, "sampler": "none", "aug_strength": 0.0}
+    config = {**point, "lr": 3e-3, "seed": 0, "epochs": 10}
+    search = [
+        Trial("trial_a", 0.97, {**config, "alpha": 0.6}, complete=True),
+        Trial("trial_b", 0.98, config, complete=True),
+    ]
+    found = started_references(search, {"baseline": point, "seed_recipe": {"alpha": 0.63}})
+    assert list(found) == ["baseline"]  # no trial holds the recipe's point: trained by the job
+    assert (found["baseline"].trial, found["baseline"].kind) == ("trial_b", "baseline")
+    # a start point that did not run the full budget (it errored) is no reference
+    broken = [Trial("trial_b", None, config, complete=False, errored=True)]
+    assert started_references(broken, {"baseline": point}) == {}

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from search.settings import SEARCH_SAMPLERS
-from spaces import SPACES, describe_spaces, start_points
+from spaces import SPACES, describe_spaces, reference_start_points, start_points
 from spaces.catalog import recipe_alpha
 from trainable.config import (
     BASELINE,
@@ -108,7 +108,17 @@ def test_focal_start_points_compute_the_references_losses():
         return float(make_loss(cfg, counts, device)(logits, labels))
 
     assert loss(ce) == pytest.approx(loss(TrainConfig.from_dict(BASELINE)), rel=1e-6)
-    assert loss(weighted) == pytest.approx(loss(reference), rel=1e-4)  # alpha rounded to 4 places
+    assert loss(weighted) == pytest.approx(loss(reference), rel=1e-6)  # alpha not rounded
+
+
+def test_a_start_point_is_the_reference_only_while_the_space_writes_it_exactly():
+    assert set(reference_start_points("focal", PNEUMONIAMNIST_TRAIN)) == {"baseline", "seed_recipe"}
+    assert set(reference_start_points("sampler", PNEUMONIAMNIST_TRAIN)) == set()
+    # at 1:100 the recipe's alpha (0.909) is past the focal space's 0.9: a start point still,
+    # but not the recipe, which the job then trains itself
+    assert len(start_points("focal", [35, 3494])) == 2
+    assert set(reference_start_points("focal", [35, 3494])) == {"baseline"}
+    assert set(reference_start_points("full", [35, 3494])) == {"baseline", "seed_recipe"}
 
 
 def test_recipe_alpha_follows_the_class_counts_and_stays_in_range():
