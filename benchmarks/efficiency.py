@@ -23,6 +23,7 @@ benchmarks/efficiency.json.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import re
 import subprocess
@@ -113,8 +114,16 @@ def figures(experiment: Path, seconds: float) -> dict:
     for name in ("answer", "best_trial", *REFERENCES):
         row[f"{name}_val"] = report[name]["val"]["balanced_accuracy"]
         row[f"{name}_test"] = report[name]["test"]["balanced_accuracy"]
+        if "roc_auc" in report[name]["test"]:
+            row[f"{name}_test_roc_auc"] = report[name]["test"]["roc_auc"]
     for name in REFERENCES:
         row[f"trials_reaching_{name}"] = verdict[name]["trials_reaching_it"]
+    # which of the members' runs (trained after the search for the answer) it holds
+    with (experiment / "leaderboard.csv").open() as f:
+        roles = [row["role"] for row in csv.DictReader(f)]
+    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    row["member_runs"] = sum(role.startswith("member_") for role in roles)
+    row["member_runs_in_answer"] = sum(m["kind"] in ("full_run", "new_seed") for m in members)
     return row
 
 
@@ -260,6 +269,24 @@ def time_left_at(console: str, share: float) -> dict | None:
             "ratio": said / (end - at) if end > at else float("nan")}  # fmt: skip
 
 
+def merge_rows(rows: list[dict], round_: str, out: Path) -> list[dict]:
+    """Rows another checkout's `run` recorded (a version measured before a change, run from
+    its own clone), relabelled `round_`, each completed from its finished search under `out`
+    (figures this version records and that one did not, such as test ROC-AUC)."""
+    merged = []
+    for row in rows:
+        experiment = out / "searches" / f"{row['setting']}-seed{row['seed']}"
+        merged.append(row | figures(experiment, row["wall_s"]) | {"round": round_})
+    return merged
+
+
+def wall_summary(rows: list[dict], round_: str, setting: str) -> dict:
+    """The whole job's wall time over a round's searches of one setting: median, range, n."""
+    walls = sorted(r["wall_s"] for r in rows if search_key(r)[:2] == (round_, setting))
+    return {"median_s": float(np.median(walls)), "min_s": walls[0], "max_s": walls[-1],
+            "searches": len(walls)}  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks.efficiency", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -273,6 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--out", type=Path, default=OUT)
     z = sub.add_parser("sizes", help="rescore each finished search's answer with fewer seeds")
     z.add_argument("--out", type=Path, default=OUT)
+    m = sub.add_parser("merge", help="add the rows another checkout's run recorded")
+    m.add_argument("--rows", type=Path, required=True, help="that checkout's efficiency.json")
+    m.add_argument("--from-round", required=True, help="the round its run recorded")
+    m.add_argument("--round", required=True, help="the label the rows get here")
+    m.add_argument("--out", type=Path, required=True, help="that run's --out")
     args = p.parse_args(argv)
     recorded = json.loads(FIGURES.read_text()) if FIGURES.exists() else {"searches": []}
     if args.command == "eta":
@@ -298,6 +330,16 @@ def main(argv: list[str] | None = None) -> int:
         recorded["answer_sizes"] = rows
         FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
         return 0
+    if args.command == "merge":
+        theirs = json.loads(args.rows.read_text())["searches"]
+        rows = merge_rows([r for r in theirs if r.get("round") == args.from_round],
+                          args.round, args.out)  # fmt: skip
+        keys = {search_key(r) for r in rows}
+        recorded["searches"] = [
+            *(r for r in recorded["searches"] if search_key(r) not in keys),
+            *rows,
+        ]
+        FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
     if args.command == "run":
         from benchmarks.provenance import provenance
 
