@@ -120,7 +120,13 @@ def figures(experiment: Path, seconds: float) -> dict:
         row[f"trials_reaching_{name}"] = verdict[name]["trials_reaching_it"]
     # which of the members' runs (trained after the search for the answer) it holds
     with (experiment / "leaderboard.csv").open() as f:
-        roles = [row["role"] for row in csv.DictReader(f)]
+        board = list(csv.DictReader(f))
+    roles = [row["role"] for row in board]
+    # the search's trials' own running time (Optuna's trials): with the search phase's wall
+    # time and its concurrency, the share of slot time the ordering left idle
+    row["search_trials_s"] = round(
+        sum(float(r["run_time_s"] or 0) for r in board if r.get("optuna_trial")), 1
+    )
     members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
     row["member_runs"] = sum(role.startswith("member_") for role in roles)
     row["member_runs_in_answer"] = sum(m["kind"] in ("full_run", "new_seed") for m in members)

@@ -65,6 +65,7 @@ from search.resume import check_resume, record_or_check, restore_or_build
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
 from search.summary import format_summary
 from spaces import SPACES, reference_start_points, start_points
+from spaces.catalog import is_point
 from trainable.cli import data_options
 from trainable.config import UserError
 from trainable.data import Data, load_data
@@ -149,6 +150,7 @@ def build_tuner(
                         *confirm_runs(settings),
                     ),
                     study=(experiment_storage(experiment), settings.name),
+                    start_points=reference_start_points(settings.space, class_counts),
                 ),
                 TrialCurves(),
             ],
@@ -164,7 +166,7 @@ class StartPoint:
     points: list[dict]
 
     def __call__(self, config: dict) -> bool:
-        return any(all(config.get(k) == v for k, v in p.items()) for p in self.points)
+        return any(is_point(config, p) for p in self.points)
 
 
 def search(settings: SearchSettings) -> bool:

@@ -28,6 +28,8 @@ import optuna
 from optuna.storages import BaseStorage
 from ray import tune
 
+from spaces.catalog import is_point
+
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
 PHASE_START_S = 10.0  # Tune's start of a phase's runs, and the report: seconds, measured ~7-9
 # One clock for the whole job, so the phases' lines (trials, references, members, confirm) read
@@ -47,15 +49,17 @@ class Progress(tune.Callback):
         concurrency: int = 1,
         runs_after: tuple[int, ...] = (),
         study: tuple[BaseStorage, str] | None = None,
+        start_points: dict[str, dict] | None = None,
     ):
         """`runs_after`: how many full-budget runs each later phase of the job trains, so the
         time left covers the whole job (an estimate where the count is not yet known);
         `study`: the search's Optuna storage and study name, to name each trial by its Optuna
-        number as optuna-dashboard does."""
+        number as optuna-dashboard does; `start_points`: the references the search trains as
+        its start points, by name, so their lines say which reference they are."""
         self.total, self.objective, self.max_epochs = total, objective, max_epochs
         self.phase, self.every_s = phase, every_s
         self.concurrency, self.runs_after = max(1, concurrency), runs_after
-        self.study = study
+        self.study, self.start_points = study, start_points or {}
         self.ended_epochs = 0  # epochs run by the trials that ended
         self.last_status = time.monotonic()
         self.latest: dict[str, tuple[int, float]] = {}  # running trial -> (epoch, score)
@@ -66,6 +70,7 @@ class Progress(tune.Callback):
     def __setstate__(self, state: dict) -> None:
         """Restored with the experiment (--resume): the status lines start again."""
         self.__dict__.update(state)
+        self.__dict__.setdefault("start_points", {})  # an experiment from before they were named
         self.last_status = time.monotonic()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
@@ -96,6 +101,8 @@ class Progress(tune.Callback):
         last = "" if score == best_of_trial else f" (last epoch {score:.4f})"
         number = optuna_number(*self.study, trial.trial_id) if self.study else None
         named = f"trial_{trial.trial_id}" + ("" if number is None else f" (Optuna #{number})")
+        role = next((n for n, p in self.start_points.items() if is_point(trial.config, p)), None)
+        named += f" = reference {role}" if role else ""
         print(
             f"{self._clock()} {self.phase} {sum(self.ended.values())}/{self.total} done: "
             f"{named} {status} after {epoch}/{self.max_epochs} epochs, "

@@ -133,6 +133,11 @@ def start_points(space: str, class_counts: Sequence[int]) -> list[dict[str, Any]
     return [{**_DEFAULT_SHARED, **knobs} for _, knobs, _ in _start_points(space, class_counts)]
 
 
+def is_point(config: dict[str, Any], point: dict[str, Any]) -> bool:
+    """Whether a trial's config is `point` (every knob the point sets has its value)."""
+    return all(config.get(k) == v for k, v in point.items())
+
+
 def reference_start_points(space: str, class_counts: Sequence[int]) -> dict[str, dict[str, Any]]:
     """The start points that are a reference exactly (the same loss, sampler, augmentation and
     training knobs), by the reference's name: the search trains them for the full budget and
