@@ -233,8 +233,8 @@ def verdict(
                 decisions(scored.test_probs, r["threshold"]),
             )
             found[name] |= {"test_margin_interval": [low, high], "on_test": judge(low, high)}
-    found |= {"trials": len(ranked(search)), "answer_models": members}
     searched = [t for t in search if t.kind == "search"]  # not the references' own trials
+    found |= {"trials": len(ranked(searched)), "answer_models": members}
     for name, scored in references.items():
         found[name]["trials_reaching_it"] = reached(searched, scored.figures["val"][metric])
     return found
