@@ -4,9 +4,8 @@ are left out; every metric, config, status and epoch is compared exactly.
 
     python -m benchmarks.same_figures results/before results/after
 
-Prints one line per report file and exits 1 when any differs. Run the searches with
---max-concurrent 1 (README, "Reproducibility": with more, which trials have finished when TPE
-asks for the next config depends on timing).
+Prints one line per report file and exits 1 when any differs. Two runs of one seed on one
+machine repeat at any --max-concurrent (README, "Reproducibility").
 """
 
 from __future__ import annotations
