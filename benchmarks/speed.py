@@ -10,7 +10,9 @@ Three parts, each written to the JSON with its provenance:
 - `steps`: optimisation steps of the small CNN on one fixed batch of 28 px images, one thread
   (a search trial's share of a 2-core machine), per precision and memory layout, batch 128,
   and the model's floating-point operations per image (torch's FlopCounterMode), so images per
-  second times operations per image over the peak is the share of it the loop reaches;
+  second times operations per image over the peak is the share of it the loop reaches; then
+  the 2 cores as one trial of 2 threads or two trials of one (the search's default), and batch
+  sizes 64, 128 and 256 (the search's choices);
 - `references`: the plain baseline and the seed recipe trained for the default search's 10
   epochs on PneumoniaMNIST in each precision, two at a time (one thread each, as a search
   runs them): best validation balanced accuracy, and the seconds the optimisation took.
@@ -44,20 +46,23 @@ def matmul_gflops(dtype, size: int = 1024, repeats: int = 20) -> float:
     return 2 * size**3 * repeats / (time.perf_counter() - started) / 1e9
 
 
-def step_rate(precision: str, channels_last: bool, steps: int = 20) -> float:
+def step_rate(
+    precision: str, channels_last: bool, steps: int = 20, batch: int = BATCH, threads: int = 1
+) -> float:
     """Images per second of forward, backward and AdamW steps on one 28 px batch."""
     import torch
     import torch.nn.functional as F
 
     from trainable.models import autocast_dtype, make_model
 
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     model = make_model("small_cnn", 1, 2, 28)
-    x = torch.randn(BATCH, 1, 28, 28)
+    x = torch.randn(batch, 1, 28, 28)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, 2, (BATCH,))
+    y = torch.randint(0, 2, (batch,))
     optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
     dtype = autocast_dtype(torch.device("cpu"), precision)
 
@@ -74,7 +79,11 @@ def step_rate(precision: str, channels_last: bool, steps: int = 20) -> float:
     started = time.perf_counter()
     for _ in range(steps):
         step()
-    return steps * BATCH / (time.perf_counter() - started)
+    return steps * batch / (time.perf_counter() - started)
+
+
+def one_thread_rate(batch: int) -> float:
+    return step_rate("auto", True, batch=batch)
 
 
 def flops_per_image() -> float:
@@ -136,6 +145,13 @@ def main() -> None:
                 "share_of_fp32_peak": rate * per_image / (peak["fp32"] * 1e9),
             }
             print(f"{precision} {layout}: {rate:.0f} img/s", flush=True)
+    # the machine's 2 cores: one trial of 2 threads, or two trials of one thread at once
+    cores = {"one trial, 2 threads": step_rate("auto", True, threads=2)}
+    with ProcessPoolExecutor(2) as pool:
+        cores["two trials, 1 thread each"] = sum(pool.map(one_thread_rate, [BATCH, BATCH]))
+    torch.set_num_threads(1)
+    batches = {str(b): step_rate("auto", True, batch=b) for b in (64, 128, 256)}
+    print(f"2 cores: {cores}; batch sizes: {batches}", flush=True)
     jobs = [(name, prec) for name in ("baseline", "seed_recipe") for prec in ("fp32", "bf16")]
     with ProcessPoolExecutor(2) as pool:
         references = list(pool.map(train_reference, jobs))
@@ -147,6 +163,8 @@ def main() -> None:
         "peak_gflops_one_thread": peak,
         "flops_per_image_train": per_image,
         "steps_one_thread_batch_128": steps,
+        "images_per_s_on_2_cores_auto": cores,
+        "images_per_s_by_batch_size_auto": batches,
         "references_10_epochs": references,
         "one_validation_image": 1 / 270,
         "provenance": provenance(),
