@@ -36,3 +36,19 @@ def test_unreadable_weights_are_one_line(tmp_path):
 def test_an_unregistered_model_is_refused_not_built_as_resnet():
     with pytest.raises(ValueError, match="unknown model 'vit'"):
         make_model("vit", 1, 2, 28)
+
+
+def test_precision_auto_is_bf16_on_cuda_and_on_cpus_with_bf16_instructions(monkeypatch):
+    import torch
+
+    from trainable import models
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert models.autocast_dtype(cpu, "fp32") is None
+    assert models.autocast_dtype(cuda, "fp32") is None
+    assert models.autocast_dtype(cpu, "bf16") == torch.bfloat16
+    assert models.autocast_dtype(cuda, "auto") == torch.bfloat16
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: False)
+    assert models.autocast_dtype(cpu, "auto") is None  # emulated bf16 is slower than fp32
+    monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
+    assert models.autocast_dtype(cpu, "auto") == torch.bfloat16
