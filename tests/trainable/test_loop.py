@@ -75,8 +75,9 @@ def test_same_seed_same_metrics_on_cpu():
 @pytest.mark.integration  # torch.compile starts compiler worker processes
 def test_compiled_training_matches_eager_and_saves_plain_weights():
     data = load_data("synthetic")
-    eager, _ = run_epochs(TrainConfig(epochs=1), data)
-    compiled, states = run_epochs(TrainConfig(epochs=1, compile=True), data)
+    # in float32: inductor and eager round bfloat16 sums differently
+    eager, _ = run_epochs(TrainConfig(epochs=1, precision="fp32"), data)
+    compiled, states = run_epochs(TrainConfig(epochs=1, compile=True, precision="fp32"), data)
     assert compiled[0]["train_loss"] == pytest.approx(eager[0]["train_loss"], rel=1e-3)
     assert not any(key.startswith("_orig_mod") for key in states[0]["model"])
 
