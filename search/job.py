@@ -72,10 +72,10 @@ from trainable.data import Data, load_data
 from trainable.models import peak_memory_mb
 from trainable.ray_trainable import train_trial
 
-# What the console's time left assumes the members' phase trains before the plan is known:
-# the waves round's six idle default searches trained 2, 2, 2, 3, 4 and 4 member runs
-# (BENCHMARKS.md, "The members in waves"), a mean of 2.8.
-EXPECTED_MEMBER_RUNS = 3
+# What the console's time left assumes the members' phase trains before the plan is known: the
+# plan fills three models (search.answer.PLAN_SIZE) and the start points are usually two of
+# the good trials, so one or two new seeds.
+EXPECTED_MEMBER_RUNS = 2
 
 
 def build_tuner(
