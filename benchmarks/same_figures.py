@@ -18,7 +18,8 @@ from typing import Any
 import pandas as pd
 
 # What differs between two runs of the same search without any figure differing.
-UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "optuna_trial", "run_time_s")
+# Optuna's trial numbers are compared: they are the order in which the configs were proposed.
+UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "run_time_s")
 
 
 def without_run_details(value: Any) -> Any:
@@ -52,10 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("before", type=Path, help="a finished experiment folder")
     p.add_argument("after", type=Path, help="another, of the same search")
+    p.add_argument("--json", type=Path, help="record the outcome in this JSON, under --label")
+    p.add_argument("--label", help="the record's name, e.g. 'seed 0'")
     args = p.parse_args(argv)
     same = differences(args.before, args.after)
     for name, equal in same.items():
         print(f"{name}: {'same figures' if equal else 'DIFFERS'}")
+    if args.json:
+        from benchmarks.provenance import provenance
+
+        record = json.loads(args.json.read_text()) if args.json.exists() else {}
+        record[args.label or f"{args.before.name} {args.after.name}"] = {
+            "runs": [str(args.before), str(args.after)],
+            "same_figures": same,
+            "provenance": provenance(),
+        }
+        args.json.write_text(json.dumps(record, indent=1) + "\n")
     return 0 if all(same.values()) else 1
 
 

@@ -228,7 +228,7 @@ def test_gpu_workers_come_with_queued_trials_pack_four_survive_a_loss_and_go_whe
     # the lost node's trials failed once and resumed from their checkpoints elsewhere
     assert killed
     board = pd.read_csv(experiment / "leaderboard.csv")
-    search = board[board["role"] == "search"]
+    search = board[board["optuna_trial"].notna()]  # the references' start points too
     assert len(search) == 4 and (search["status"] == "complete").all(), board
     failed = [e.parent for e in experiment.glob("trial_*/error.txt")]
     assert failed, "no trial failed with its node"
