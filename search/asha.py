@@ -69,12 +69,17 @@ class RungBook:
         if protected:
             self.protected.add(trial)
 
-    def decide(self, trial: str, rung: int, reduction_factor: float) -> str:
-        """STOP, CONTINUE or WAIT (an earlier trial has neither passed `rung` nor ended)."""
+    def decide(
+        self, trial: str, rung: int, reduction_factor: float, waiting: set[str] | None = None
+    ) -> str:
+        """STOP, CONTINUE or WAIT (an earlier trial has neither passed `rung` nor ended).
+        `waiting`: the earlier trials worth waiting for (None: all); a held trial keeps its
+        resources, so one queued for resources on a cluster is not waited for."""
         if trial in self.protected:
             return CONTINUE
         earlier = self.order[: self.order.index(trial)]
-        if any(e not in self.ended and self.reached.get(e, 0) < rung for e in earlier):
+        behind = [e for e in earlier if e not in self.ended and self.reached.get(e, 0) < rung]
+        if any(waiting is None or e in waiting for e in behind):
             return WAIT
         bar = cutoff([self.scores[e][rung] for e in earlier if rung in self.scores[e]],
                      reduction_factor)  # fmt: skip
@@ -123,7 +128,7 @@ class OrderedASHA(FIFOScheduler):
         if crossed:
             rung = max(crossed)
             self.book.scores[tid][rung] = float(score)
-            decision = self.book.decide(tid, rung, self.reduction_factor)
+            decision = self.book.decide(tid, rung, self.reduction_factor, self._running())
             if decision == WAIT:
                 self.held[tid] = (rung, time.monotonic())
         self._release(tune_controller)
@@ -157,7 +162,7 @@ class OrderedASHA(FIFOScheduler):
         try:
             for tid in [t for t in self.book.order if t in self.held]:
                 rung, since = self.held[tid]
-                decision = self.book.decide(tid, rung, self.reduction_factor)
+                decision = self.book.decide(tid, rung, self.reduction_factor, self._running())
                 if decision == WAIT:
                     continue
                 del self.held[tid]
@@ -169,6 +174,9 @@ class OrderedASHA(FIFOScheduler):
                     tune_controller.stop_trial(trial)
         finally:
             self._releasing = False
+
+    def _running(self) -> set[str]:
+        return {t for t, trial in self._trials.items() if trial.status == "RUNNING"}
 
     def debug_string(self) -> str:
         return f"OrderedASHA: rungs {self.rungs}, held {sorted(self.held)}"

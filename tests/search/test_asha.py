@@ -113,3 +113,14 @@ def test_a_held_trial_is_released_when_the_earlier_one_ends_before_the_rung():
     scheduler.on_trial_error(controller, first)  # the first never reaches epoch 3
     assert controller.continued == ["second"]  # nothing earlier recorded at rung 3
     assert scheduler.held_s >= 0
+
+
+def test_a_trial_queued_for_resources_is_not_waited_for():
+    # on a cluster an earlier trial can wait for a node while a later one runs: holding the
+    # later one would keep the resources the earlier one waits for
+    scheduler, controller = asha()
+    first, second = trial("first"), trial("second")
+    first.status = "PENDING"
+    scheduler.on_trial_add(controller, first)
+    scheduler.on_trial_add(controller, second)
+    assert report(scheduler, controller, second, 1, 0.5) == TrialScheduler.CONTINUE
