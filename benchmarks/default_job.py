@@ -70,7 +70,10 @@ def job_table() -> str:
 
 
 def determinism_table() -> str:
-    lines = ["| runs compared | leaderboard.csv | best.json | test_metrics.json |", "|---|---|---|---|"]
+    lines = [
+        "| runs compared | leaderboard.csv | best.json | test_metrics.json |",
+        "|---|---|---|---|",
+    ]
     for label, record in load(DETERMINISM).items():
         cells = ["same" if record["same_figures"][f] else "DIFFERS"
                  for f in ("leaderboard.csv", "best.json", "test_metrics.json")]  # fmt: skip
@@ -117,8 +120,9 @@ TABLES = {"job": job_table, "determinism": determinism_table, "speed": speed_tab
 def setup_line() -> str:
     """What README's set-up section says of the default job's time."""
     w = wall_summary(rows("ordered"), "ordered", SETTING)
+    minutes, median = w["median_s"] / 60, w["median_s"]
     return (
-        f"{w['median_s'] / 60:.0f} minutes on an idle 2-core machine (median {w['median_s']:.0f} s, "
+        f"{minutes:.0f} minutes on an idle 2-core machine (median {median:.0f} s, "
         f"{w['min_s']}-{w['max_s']} s over seeds 0-2, docs/default-job.md)"
     )
 

@@ -21,9 +21,9 @@ true time left at half-time (BENCHMARKS.md, "The whole job's time left on the co
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 import statistics
 import time
+from collections.abc import Sequence
 
 import optuna
 from optuna.storages import BaseStorage
