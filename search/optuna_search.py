@@ -145,6 +145,11 @@ class PruningOptunaSearch(OptunaSearch):
 
     def restore(self, checkpoint_path: str) -> None:
         super().restore(checkpoint_path)
+        # a searcher saved before proposals were ordered: order the ones still to come
+        self.__dict__.setdefault("seen", Visibility(1, self.max_epochs))
+        self.__dict__.setdefault("untold", {})
+        self.__dict__.setdefault("last_step", {})
+        self.__dict__.setdefault("num_samples", 0)
         # _trial_id is the storage key of both Trial and FrozenTrial; optuna has no public one.
         tracked = {trial._trial_id for trial in self._ot_trials.values()}
         storage = self._ot_study._storage
