@@ -34,6 +34,7 @@ and its validation score reached both references' where the plan's five alone mo
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -127,17 +128,25 @@ def one_image(val_labels: np.ndarray, num_classes: int) -> float:
     return 1 / (num_classes * np.bincount(val_labels, minlength=num_classes).min())
 
 
+def tie_key(trial: Trial) -> tuple[str, str]:
+    """What orders equal scores: the config (seed and epochs included), then the folder. Not
+    the folder alone: Tune draws trial ids at random, and balanced accuracies tie often (they
+    are counts over a few hundred images), so a tie broken by folder could change the plan
+    and the answer between two runs of one seed."""
+    return json.dumps(trial.config, sort_keys=True, default=str), trial.trial
+
+
 def ranked(trials: Sequence[Trial]) -> list[Trial]:
-    """The trials with a score, best first (ties: folder name): the one ranking the plan,
+    """The trials with a score, best first (ties: `tie_key`): the one ranking the plan,
     the answer, the leaderboard and --confirm share."""
-    return sorted((t for t in trials if t.score is not None), key=lambda t: (-t.score, t.trial))
+    return sorted((t for t in trials if t.score is not None), key=lambda t: (-t.score, *tie_key(t)))
 
 
 def good_trials(
     trials: Sequence[Trial], reference_scores: Sequence[float], image: float
 ) -> list[Trial]:
     """Trials within one validation image of the best and not below a reference by more than
-    one image, best first (ties: folder name). When no trial clears the references, the best
+    one image, best first (ties: `tie_key`). When no trial clears the references, the best
     trial alone: the report then warns that the search found nothing as good."""
     best_first = ranked(trials)
     if not best_first:
@@ -165,7 +174,7 @@ def plan_members(
 
 def answer_members(models: Sequence[Trial], image: float, size: int = ENSEMBLE_SIZE) -> list[Trial]:
     """The models the answer averages: those trained for the full budget within one validation
-    image of the best of them, at most `size`, best first (ties: folder name); empty when no
+    image of the best of them, at most `size`, best first (ties: `tie_key`); empty when no
     model ran the full budget."""
     unique = {m.trial: m for m in reversed(models)}.values()  # one model, listed twice, once
     full = [m for m in ranked(list(unique)) if m.complete]

@@ -11,7 +11,10 @@ them, and trial k is judged at a rung against trials 0..k-1 alone, once each of 
 passed that rung or ended: the decision ASHA would make if the trials ran one after another.
 A trial that gets to a rung before an earlier one is held at that report (Tune's NOOP: its
 training thread waits for the next request) and released, continued or stopped, as soon as
-the earlier ones are there. Held seconds are counted (`held_s`).
+the earlier ones are there. A trial retried after an error is judged again at the rung it
+was held at; a resumed search keeps the order (Tune's experiment tags carry it), but the rung
+scores of trials that ended before the interruption are not restored, so its later stops can
+differ from an uninterrupted run's.
 
 Rungs sit where Ray's do (grace * 3^k) but only in the first third of the budget: a trial past
 that runs to its end, since the trials that reach a late rung are the search's best and a good
@@ -23,7 +26,6 @@ ASHA's decision rule itself (cut below the (1 - 1/rf) quantile of the rung) is R
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,18 +56,24 @@ def cutoff(scores: list[float], reduction_factor: float) -> float | None:
 @dataclass
 class RungBook:
     """What the decisions read: the trials in the order they were made, each one's score at
-    the rungs it recorded, the last time it reported, which trials ended, which are kept."""
+    the rungs it recorded and the rungs already decided for it, the last time it reported,
+    which trials ended, which are kept."""
 
     order: list[str] = field(default_factory=list)
+    position: dict[str, float] = field(default_factory=dict)
     scores: dict[str, dict[int, float]] = field(default_factory=dict)
+    decided: dict[str, set[int]] = field(default_factory=dict)
     reached: dict[str, float] = field(default_factory=dict)
     ended: set[str] = field(default_factory=set)
     protected: set[str] = field(default_factory=set)
 
-    def add(self, trial: str, protected: bool = False) -> None:
+    def add(self, trial: str, protected: bool = False, number: int | None = None) -> None:
+        """A trial, at its proposal `number` (None: after every trial known so far)."""
         if trial not in self.scores:
+            self.scores[trial], self.decided[trial] = {}, set()
+            self.position[trial] = number if number is not None else len(self.order) + 1e6
             self.order.append(trial)
-            self.scores[trial] = {}
+            self.order.sort(key=self.position.__getitem__)
         if protected:
             self.protected.add(trial)
 
@@ -103,8 +111,7 @@ class OrderedASHA(FIFOScheduler):
         self.rungs = early_rungs(max_t, grace_period, reduction_factor)
         self.protected = protected
         self.book = RungBook()
-        self.held: dict[str, tuple[int, float]] = {}  # trial id -> (rung, since)
-        self.held_s = 0.0
+        self.held: dict[str, int] = {}  # trial id -> the rung it waits at
         self._trials: dict = {}
         self._releasing = False
 
@@ -112,8 +119,15 @@ class OrderedASHA(FIFOScheduler):
         return True  # the metric is set here; mode is "max"
 
     def on_trial_add(self, tune_controller, trial) -> None:
+        """A new trial, a restored one (resume) or one retried after an error."""
         self._trials[trial.trial_id] = trial
-        self.book.add(trial.trial_id, self.protected(trial.config))
+        number = tune_compat.proposal_number(trial)
+        self.book.add(trial.trial_id, self.protected(trial.config), number)
+        self.held.pop(trial.trial_id, None)  # a retried trial reports its held rung again
+        if trial.status in ("TERMINATED", "ERROR"):
+            self.book.ended.add(trial.trial_id)
+        else:
+            self.book.ended.discard(trial.trial_id)
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         time_, score = result.get(self.time_attr), result.get(self._metric)
@@ -123,14 +137,16 @@ class OrderedASHA(FIFOScheduler):
         self.book.add(tid)
         self.book.reached[tid] = time_
         # like Ray's bracket: one rung per result, the highest one crossed
-        crossed = [r for r in self.rungs if r <= time_ and r not in self.book.scores[tid]]
+        crossed = [r for r in self.rungs if r <= time_ and r not in self.book.decided[tid]]
         decision = CONTINUE
         if crossed:
             rung = max(crossed)
-            self.book.scores[tid][rung] = float(score)
+            self.book.scores[tid].setdefault(rung, float(score))  # a retry keeps the first
             decision = self.book.decide(tid, rung, self.reduction_factor, self._running())
             if decision == WAIT:
-                self.held[tid] = (rung, time.monotonic())
+                self.held[tid] = rung
+            else:
+                self.book.decided[tid].update(crossed)
         self._release(tune_controller)
         if decision == CONTINUE and time_ >= self.max_t:
             decision = STOP  # the budget's end, as Ray's ASHA says it: the trial is complete
@@ -161,17 +177,17 @@ class OrderedASHA(FIFOScheduler):
         self._releasing = True
         try:
             for tid in [t for t in self.book.order if t in self.held]:
-                rung, since = self.held[tid]
+                rung = self.held[tid]
                 decision = self.book.decide(tid, rung, self.reduction_factor, self._running())
                 if decision == WAIT:
                     continue
                 del self.held[tid]
-                self.held_s += time.monotonic() - since
-                trial = self._trials[tid]
-                if decision == CONTINUE:
-                    tune_compat.continue_trial(tune_controller, trial)
-                else:
-                    tune_controller.stop_trial(trial)
+                self.book.decided[tid].update(r for r in self.rungs if r <= rung)
+                tune_compat.decide_held(
+                    tune_controller,
+                    self._trials[tid],
+                    TrialScheduler.CONTINUE if decision == CONTINUE else TrialScheduler.STOP,
+                )
         finally:
             self._releasing = False
 

@@ -169,7 +169,8 @@ def listed_trials(experiment: Path) -> list[Path]:
         raise damaged(board, "no trial_id and role columns")
 
     def folder(row: dict[str, str]) -> Path:
-        if row["role"] == "search":
+        # a search trial has an Optuna number, a reference that is a start point among them
+        if row["role"] == "search" or row.get("optuna_trial"):
             return experiment / row["trial_id"]
         if row["role"].startswith("member_"):  # in the wave that trained it
             found = sorted(experiment.glob(f"members*/{row['trial_id']}"))

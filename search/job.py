@@ -111,7 +111,10 @@ def build_tuner(
             max_t=settings.epochs,
             grace_period=settings.grace_period,
             reduction_factor=3,
-            protected=StartPoint(points),  # the references: trained in full, once
+            # the references the space writes exactly: trained in full, once
+            protected=StartPoint(
+                list(reference_start_points(settings.space, class_counts).values())
+            ),
         )
     return tune.Tuner(
         trainable,

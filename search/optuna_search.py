@@ -14,15 +14,16 @@ under a new trial, leaving the first one RUNNING forever (it is marked FAIL on r
 neither TPE's constant liar nor optuna-dashboard counts a trial that will never report).
 
 One seed, one search: which outcomes TPE's k-th proposal sees is fixed by k alone (`Visibility`),
-not by which trials happened to finish first, so `--seed` fixes the configs at any
-`--max-concurrent` c on one machine. A trial that ASHA stopped (or that never got past the last
-rung) is seen by proposals k >= j + c; a trial that got past the last rung, and so runs its full
-budget, by proposals k >= j + c + LATE_LAG. A proposal waits (the searcher answers None and Tune
-asks again) until every trial it must see has ended and every trial it might see is known to be
-one or the other; an outcome is told to Optuna only once every proposal that must not see it has
-been made. Until then its trial is RUNNING in the study, which TPE without a constant liar
-leaves out. With c = 1 and no ASHA that is the sequential search; search.asha.OrderedASHA makes
-the stops themselves fixed.
+not by which trials happened to finish first, so a `--seed` fixes the configs at a given
+`--max-concurrent` c on one machine. A trial that ASHA stopped (or that never got past the
+last rung) is seen by proposals k >= j + c; a trial that got past the last rung, and so runs
+its full budget, by proposals k >= j + c + LATE_LAG (with c > 1). A proposal waits (the
+searcher answers None and Tune asks again) until every trial it must see has ended and every
+trial it might see is known to be one or the other; an outcome is told to Optuna only once
+every proposal that must not see it has been made. Until then its trial is RUNNING in the
+study, which TPE's constant liar (Optuna's default) counts among the worse trials, as it
+counts any trial still running. With c = 1 that is the sequential search;
+search.asha.OrderedASHA makes the stops themselves fixed.
 
 One truth with the leaderboard: a finished trial's value is its best epoch's score (what the
 leaderboard, best.json and TensorBoard's HParams tab call its score), not its last epoch's; the
@@ -60,7 +61,8 @@ class Visibility:
     """
 
     def __init__(self, concurrency: int, settle_epoch: int, lag: int = LATE_LAG):
-        self.concurrency, self.settle_epoch, self.lag = concurrency, settle_epoch, lag
+        self.concurrency, self.settle_epoch = concurrency, settle_epoch
+        self.lag = lag if concurrency > 1 else 0  # one at a time, no slot waits beside it
         self.order: list[str] = []  # trial ids in the order proposed
         self.late: set[str] = set()  # reported past settle_epoch: runs its full budget
         self.ended: set[str] = set()

@@ -30,7 +30,8 @@ from trainable.errors import UserError
 OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
 # and spec@sens=L: validation specificity where sensitivity first reaches L, any L in (0, 1)
 OPERATING_PREFIX = "spec@sens="
-# TPE models the scores once this many trials have finished, the references' start points
+# TPE models the scores once this many finished trials are visible to it (search.optuna_search.
+# Visibility), the references' start points
 # (spaces.start_points) among them; Optuna's default, 10, left a 12-trial search 10 random
 # draws; 5 itself was not compared with other counts (BENCHMARKS.md measures the three
 # changes together). Multivariate and grouped: the knobs are modelled jointly, per branch.

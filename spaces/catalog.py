@@ -157,8 +157,9 @@ def _start_points(space: str, class_counts: Sequence[int]) -> list[tuple[str, di
     focal_ce = {"gamma": 0.0, "alpha": 0.5}
     alpha = recipe_alpha(class_counts)
     focal_recipe = {"gamma": 0.0, "alpha": alpha}
-    # clipped into the focal space's range, alpha no longer weighs the classes as the recipe
-    recipe_exact = alpha == recipe_alpha(class_counts, clip=False)
+    # one alpha weighs the largest class against all others: the recipe's weights for two
+    # classes only, and only while alpha is inside the focal space's range (not clipped)
+    recipe_exact = len(class_counts) == 2 and alpha == recipe_alpha(class_counts, clip=False)
     return {
         "baseline": [("baseline", {}, True)],
         "weighted": [

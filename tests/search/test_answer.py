@@ -238,3 +238,11 @@ def test_a_start_point_that_is_a_reference_counts_once_in_the_answer():
     models = [start, trial("t_other", 0.9846), start]
     chosen = answer_members(models, IMAGE)
     assert [m.trial for m in chosen] == ["t_start", "t_other"]
+
+
+def test_equal_scores_rank_by_config_not_by_the_random_folder_names():
+    # two runs of one seed: the same configs under other trial ids rank the same way
+    slow, fast = {"lr": 0.001}, {"lr": 0.01}
+    first = [Trial("trial_zz", 0.9, slow, True), Trial("trial_aa", 0.9, fast, True)]
+    second = [Trial("trial_bb", 0.9, slow, True), Trial("trial_yy", 0.9, fast, True)]
+    assert [t.config for t in ranked(first)] == [t.config for t in ranked(second)]

@@ -19,6 +19,7 @@ class Controller:
 
     def __init__(self, scheduler: OrderedASHA):
         self.scheduler, self.continued, self.stopped = scheduler, [], []
+        self._cached_trial_decisions = {}  # Tune's: acted on once a trial's save is processed
 
     def _schedule_trial_train(self, trial) -> None:
         self.continued.append(trial.trial_id)
@@ -35,8 +36,10 @@ def asha(max_t: int = 10, protected=lambda config: False) -> tuple[OrderedASHA, 
     return scheduler, Controller(scheduler)
 
 
-def trial(name: str, **config) -> SimpleNamespace:
-    return SimpleNamespace(trial_id=name, config=config, status="RUNNING")
+def trial(name: str, tag: str = "", **config) -> SimpleNamespace:
+    return SimpleNamespace(
+        trial_id=name, config=config, status="RUNNING", is_saving=False, experiment_tag=tag
+    )
 
 
 def report(scheduler, controller, t, epoch: int, score: float) -> str:
@@ -112,7 +115,52 @@ def test_a_held_trial_is_released_when_the_earlier_one_ends_before_the_rung():
     assert report(scheduler, controller, second, 3, 0.5) == TrialScheduler.NOOP  # rung 3
     scheduler.on_trial_error(controller, first)  # the first never reaches epoch 3
     assert controller.continued == ["second"]  # nothing earlier recorded at rung 3
-    assert scheduler.held_s >= 0
+
+
+def test_a_trial_retried_after_an_error_is_waited_for_and_judged_at_its_held_rung_again():
+    scheduler, controller = asha()
+    first, second, third = trial("first"), trial("second"), trial("third")
+    for t in (first, second, third):
+        scheduler.on_trial_add(controller, t)
+    report(scheduler, controller, first, 1, 0.9)
+    assert report(scheduler, controller, third, 1, 0.5) == TrialScheduler.NOOP  # waits: second
+    scheduler.on_trial_error(controller, second)  # its node was lost ...
+    assert controller.stopped == ["third"]  # (judged against first alone once second ended)
+    scheduler, controller = asha()
+    for t in (first, second, third):
+        scheduler.on_trial_add(controller, t)
+    report(scheduler, controller, first, 1, 0.9)
+    assert report(scheduler, controller, second, 1, 0.95) == TrialScheduler.CONTINUE
+    assert report(scheduler, controller, third, 3, 0.5) == TrialScheduler.NOOP  # rung 3
+    scheduler.on_trial_error(controller, third)  # third's node is lost while it is held
+    scheduler.on_trial_add(controller, third)  # ... and Tune retries it from epoch 3
+    assert scheduler.held == {} and "third" not in scheduler.book.ended
+    # its next report (epoch 4) is judged at rung 3 with its epoch-3 score, once second is there
+    assert report(scheduler, controller, third, 4, 0.99) == TrialScheduler.NOOP
+    scheduler.on_trial_complete(controller, first, {})
+    report(scheduler, controller, second, 3, 0.95)
+    assert controller.stopped == ["third"]  # 0.5 at rung 3, below second's 0.95
+
+
+def test_the_order_is_the_proposal_order_tune_tags_carry_whatever_order_they_are_added_in():
+    # a resumed experiment hands its trials back most recent first
+    scheduler, controller = asha()
+    late, early = trial("late", tag="2_lr=0.01"), trial("early", tag="1_lr=0.003")
+    scheduler.on_trial_add(controller, late)
+    scheduler.on_trial_add(controller, early)
+    assert scheduler.book.order == ["early", "late"]
+
+
+def test_a_held_trial_whose_checkpoint_is_still_being_saved_gets_the_decision_cached():
+    scheduler, controller = asha()
+    first, second = trial("first"), trial("second")
+    scheduler.on_trial_add(controller, first)
+    scheduler.on_trial_add(controller, second)
+    report(scheduler, controller, second, 1, 0.95)  # held
+    second.is_saving = True  # Tune saves each report's checkpoint after the decision
+    report(scheduler, controller, first, 1, 0.9)
+    assert controller._cached_trial_decisions == {"second": TrialScheduler.CONTINUE}
+    assert controller.continued == []  # Tune acts on it once the save is processed
 
 
 def test_a_trial_queued_for_resources_is_not_waited_for():

@@ -55,18 +55,21 @@ def tune_state(folder: Path, search_states: tuple[str, ...]) -> None:
 
 @pytest.fixture(scope="module")
 def experiment(tmp_path_factory) -> Path:
-    """A finished experiment: one search trial, one reference, the report's files."""
+    """A finished experiment: a search trial, a start point that is a reference (at the top,
+    with an Optuna number), a reference trained apart, the report's files."""
     folder = tmp_path_factory.mktemp("results") / NAME
     folder.mkdir()
     (folder / "search.json").write_text(json.dumps({"settings": {"space": "focal"}, "data": {}}))
     optuna.create_study(study_name=NAME, storage=f"sqlite:///{folder / 'optuna.db'}")
     tune_state(folder, ("searcher-state-*.pkl", "search_gen_state-*.json"))
     trial(folder / "trial_ab12cd34", reports=3)
+    trial(folder / "trial_5eed0001", reports=3)  # a start point that is the seed recipe
     tune_state(folder / "references", ("basic-variant-state-*.json",))
     trial(folder / "references" / "trial_9cbce_00000", reports=3)
     (folder / "leaderboard.csv").write_text(
-        "trial_id,role,val_balanced_accuracy\n"
-        "trial_ab12cd34,search,0.9\ntrial_9cbce_00000,baseline,0.9\n"
+        "trial_id,optuna_trial,role,val_balanced_accuracy\n"
+        "trial_ab12cd34,2,search,0.9\ntrial_5eed0001,1,seed_recipe,0.9\n"
+        "trial_9cbce_00000,,baseline,0.9\n"
     )
     for name in REWRITTEN:
         (folder / name).write_text("{}")

@@ -119,6 +119,8 @@ def test_a_start_point_is_the_reference_only_while_the_space_writes_it_exactly()
     assert len(start_points("focal", [35, 3494])) == 2
     assert set(reference_start_points("focal", [35, 3494])) == {"baseline"}
     assert set(reference_start_points("full", [35, 3494])) == {"baseline", "seed_recipe"}
+    # three classes: one alpha cannot weigh each class as the recipe does
+    assert set(reference_start_points("focal", [100, 50, 10])) == {"baseline"}
 
 
 def test_recipe_alpha_follows_the_class_counts_and_stays_in_range():
