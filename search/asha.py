@@ -67,6 +67,12 @@ class RungBook:
     ended: set[str] = field(default_factory=set)
     protected: set[str] = field(default_factory=set)
 
+    def __setstate__(self, state: dict) -> None:
+        """A book pickled by an earlier version (Tune keeps the scheduler in tuner.pkl)."""
+        self.__dict__.update(state)
+        self.__dict__.setdefault("decided", {t: set(rungs) for t, rungs in self.scores.items()})
+        self.__dict__.setdefault("position", {t: i for i, t in enumerate(self.order)})
+
     def add(self, trial: str, protected: bool = False, number: int | None = None) -> None:
         """A trial, at its proposal `number` (None: after every trial known so far)."""
         if trial not in self.scores:

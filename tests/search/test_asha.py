@@ -172,3 +172,19 @@ def test_a_trial_queued_for_resources_is_not_waited_for():
     scheduler.on_trial_add(controller, first)
     scheduler.on_trial_add(controller, second)
     assert report(scheduler, controller, second, 1, 0.5) == TrialScheduler.CONTINUE
+
+
+def test_a_book_pickled_before_rungs_were_marked_decided_still_resumes():
+    import pickle
+
+    from search.asha import RungBook
+
+    book = RungBook()
+    book.add("a")
+    book.scores["a"][1] = 0.9
+    state = {k: v for k, v in book.__dict__.items() if k not in ("decided", "position")}
+    old = RungBook.__new__(RungBook)
+    old.__dict__.update(state)
+    restored = pickle.loads(pickle.dumps(old))
+    restored.add("b")
+    assert restored.order == ["a", "b"] and restored.decided["a"] == {1}
