@@ -37,7 +37,7 @@ from search.answer import (
     wave_joined,
     waves,
 )
-from search.asha import OrderedASHA, early_rungs
+from search.asha import OrderedASHA, early_rungs, expected_epochs
 from search.board import TrialCurves
 from search.card import model_card, write_model_card
 from search.interrupt import fit
@@ -74,8 +74,8 @@ from trainable.ray_trainable import train_trial
 
 # What the console's time left assumes the members' phase trains before the plan is known: the
 # plan fills three models (search.answer.PLAN_SIZE) and the start points are usually two of
-# the good trials, so one or two new seeds.
-EXPECTED_MEMBER_RUNS = 2
+# the good trials: 0, 1 and 0 new seeds in the default search of seeds 0-2 (efficiency.json).
+EXPECTED_MEMBER_RUNS = 1
 
 
 def build_tuner(
@@ -154,6 +154,7 @@ def build_tuner(
                     ),
                     study=(experiment_storage(experiment), settings.name),
                     start_points=reference_start_points(settings.space, class_counts),
+                    expected_epochs=expected_epochs(rungs, settings.epochs, 3) if asha else None,
                 ),
                 TrialCurves(),
             ],

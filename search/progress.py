@@ -51,16 +51,19 @@ class Progress(tune.Callback):
         runs_after: tuple[int, ...] = (),
         study: tuple[BaseStorage, str] | None = None,
         start_points: dict[str, dict] | None = None,
+        expected_epochs: float | None = None,
     ):
         """`runs_after`: how many full-budget runs each later phase of the job trains, so the
         time left covers the whole job (an estimate where the count is not yet known);
         `study`: the search's Optuna storage and study name, to name each trial by its Optuna
         number as optuna-dashboard does; `start_points`: the references the search trains as
-        its start points, by name, so their lines say which reference they are."""
+        its start points, by name, so their lines say which reference they are;
+        `expected_epochs`: a trial's length before any has ended (None: the whole budget)."""
         self.total, self.objective, self.max_epochs = total, objective, max_epochs
         self.phase, self.every_s = phase, every_s
         self.concurrency, self.runs_after = max(1, concurrency), runs_after
         self.study, self.start_points = study, start_points or {}
+        self.expected_epochs = expected_epochs
         # epochs run by the trials that ended, start points aside: ASHA never stops those, so
         # their full budgets said nothing of how long the others run (the time left read
         # 2.2-2.9 times the truth with them counted)
@@ -77,6 +80,7 @@ class Progress(tune.Callback):
         self.__dict__.update(state)
         self.__dict__.setdefault("start_points", {})  # an experiment from before they were named
         self.__dict__.setdefault("full_budget", set())
+        self.__dict__.setdefault("expected_epochs", None)
         self.__dict__.setdefault("ended_judged", sum(self.ended.values()))
         self.last_status = time.monotonic()
 
@@ -155,7 +159,9 @@ class Progress(tune.Callback):
             epoch_s=statistics.median(self.epoch_seconds),
             running=[epoch for t, (epoch, _) in self.latest.items() if t not in full],
             unstarted=self.total - sum(self.ended.values()) - len(self.latest),
-            mean_epochs=self.ended_epochs / self.ended_judged if self.ended_judged else None,
+            mean_epochs=(
+                self.ended_epochs / self.ended_judged if self.ended_judged else self.expected_epochs
+            ),
             running_full=[epoch for t, (epoch, _) in self.latest.items() if t in full],
             max_epochs=self.max_epochs,
             concurrency=self.concurrency,

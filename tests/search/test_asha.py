@@ -188,3 +188,10 @@ def test_a_book_pickled_before_rungs_were_marked_decided_still_resumes():
     restored = pickle.loads(pickle.dumps(old))
     restored.add("b")
     assert restored.order == ["a", "b"] and restored.decided["a"] == {1}
+
+
+def test_a_trials_expected_length_keeps_a_third_at_each_rung():
+    from search.asha import expected_epochs
+
+    assert expected_epochs([1, 3], 10, 3) == 1 + 2 / 3 + 7 / 9
+    assert expected_epochs([], 10, 3) == 10  # no rung: every trial runs its budget
