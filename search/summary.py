@@ -35,9 +35,14 @@ MEMBER_WORDS = {
 def format_summary(report: Report) -> str:
     """What the console shows when the search ends: the verdict, each model's figures on both
     splits, the operating points, the adapted cut, calibration and the answer's members."""
-    search = report.table[report.table["role"] == "search"]
+    table = report.table
+    # the search's trials: an Optuna number each, the references' start points among them
+    numbered = table["optuna_trial"].notna() if "optuna_trial" in table else table["role"] == ""
+    search = table[(table["role"] == "search") | numbered]
     counts = search["status"].value_counts().to_dict()
-    lines = [f"trials {len(search)}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
+    starts = sorted(r.replace("_", " ") for r in search.loc[search["role"] != "search", "role"])
+    among = f" (the start points of {' and '.join(starts)} among them)" if starts else ""
+    lines = [f"trials {len(search)}{among}: " + ", ".join(f"{n} {s}" for s, n in counts.items())]
     if counts.get("error"):
         lines.append(
             f"warning: {counts['error']} trial(s) errored (each one's error.txt, in its trial "
@@ -60,6 +65,10 @@ def format_summary(report: Report) -> str:
                 for m in SUMMARY_METRICS
             )
             lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
+    best_id = figures.get("best_trial", {}).get("trial_id")
+    for name in (n for n in REFERENCES if n in figures):
+        if best_id and figures[name].get("trial_id") == best_id:
+            lines.append(f"the best trial is {name.replace('_', ' ')}'s start point: one model")
     lines += operating_lines(figures)
     answer = figures["answer"]
     if answer.get("adapted"):

@@ -75,3 +75,18 @@ def test_the_leaderboard_ranks_each_group_at_its_best_epoch_with_one_status_rule
     assert first["epochs_run"] == 3 and first["run_time_s"] == 30.0
     assert first["config/gamma"] == 2.0
     assert table.iloc[2]["epochs_run"] == 0 and pd.isna(table.iloc[2]["best_epoch"])
+
+
+def test_the_summary_counts_the_references_start_points_among_the_search_trials():
+    table = pd.DataFrame(
+        {
+            "trial_id": ["trial_a", "trial_b", "trial_c"],
+            "optuna_trial": [0, 1, 2],
+            "role": ["baseline", "seed_recipe", "search"],
+            "status": ["complete", "complete", "stopped"],
+            "val_balanced_accuracy": [0.9, 0.91, 0.8],
+        }
+    )
+    text = format_summary(Report("x", table, {}, None))
+    assert "trials 3 (the start points of baseline and seed recipe among them): " in text
+    assert "2 complete, 1 stopped" in text
