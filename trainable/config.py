@@ -176,7 +176,12 @@ def _coerce(cls: type, raw: dict[str, Any]) -> dict[str, Any]:
     types = {f.name: f.type for f in dataclasses.fields(cls)}
     for key, value in raw.items():
         kind = types[key]
-        if kind in ("float", "float | None") and isinstance(value, int | float):
+        # bool is an int to Python: `true` would pass as a learning rate of 1.0
+        if (
+            kind in ("float", "float | None")
+            and isinstance(value, int | float)
+            and not (isinstance(value, bool))
+        ):
             value = float(value)
         ok = {
             "str": isinstance(value, str),

@@ -153,9 +153,10 @@ def subsample_train(data: Data, n: int, seed: int = 0) -> Data:
             f"--train-subsample must leave at least one image per class and be below the "
             f"{total} training images; got {n}"
         )
-    keep, _ = train_test_split(
-        np.arange(total), train_size=n, stratify=data.train_y, random_state=seed
-    )
+    # stratifying needs an image of each class on both sides; leaving out fewer images than
+    # there are classes, it cannot (scikit-learn refuses), and has nothing to balance
+    stratify = data.train_y if total - n >= data.num_classes else None
+    keep, _ = train_test_split(np.arange(total), train_size=n, stratify=stratify, random_state=seed)
     keep = np.sort(keep)
     return dataclasses.replace(data, train_x=data.train_x[keep], train_y=data.train_y[keep])
 

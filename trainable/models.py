@@ -72,6 +72,11 @@ def load_pretrained(model: nn.Module, path: Path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)  # no code from the file
     except (OSError, RuntimeError, EOFError, pickle.UnpicklingError) as e:
         raise UserError(f"cannot read weights {path} ({e}); give a torch state_dict file") from None
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(
+            f"{path} holds a {type(state).__name__}, not a state_dict of tensors; save the "
+            "model's weights with torch.save(model.state_dict(), path)"
+        )
     own = model.state_dict()
     conv = state.get("conv1.weight")
     if conv is not None and conv.shape[1] == 3 and own["conv1.weight"].shape[1] == 1:

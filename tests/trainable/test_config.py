@@ -26,6 +26,8 @@ def test_json_ints_become_floats_and_overrides_win():
         ({"lr": 0}, "lr must be in"),
         ({"batch_size": 32.5}, "batch_size' must be int"),
         ({"epochs": True}, "epochs' must be int"),
+        ({"lr": True}, "lr' must be float"),  # was taken as a learning rate of 1.0
+        ({"alpha": False}, "alpha' must be float"),
         ({"compile": "yes"}, "compile' must be bool"),
         ({"alpha": 1.0}, "alpha must be in"),
         ({"weights": "w.pt"}, "only for model 'resnet18'"),

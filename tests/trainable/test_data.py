@@ -56,6 +56,12 @@ def test_train_subsample_too_small_or_too_large_is_one_line(pneumoniamnist):
             load_data(str(PNEUMONIAMNIST), train_subsample=n)
 
 
+def test_train_subsample_one_below_the_training_size_keeps_all_but_one(pneumoniamnist):
+    # too few left out to hold a class each: scikit-learn refused to stratify (ValueError)
+    d = load_data(str(PNEUMONIAMNIST), train_subsample=4707)
+    assert len(d.train_y) == 4707 and set(d.train_y) == {0, 1}
+
+
 def test_npz_resized_on_load(pneumoniamnist):
     d = load_data(str(PNEUMONIAMNIST), size=64, channels=3)
     assert d.train_x.shape == (4708, 3, 64, 64)

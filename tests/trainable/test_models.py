@@ -52,3 +52,11 @@ def test_precision_auto_is_bf16_on_cuda_and_on_cpus_with_bf16_instructions(monke
     assert models.autocast_dtype(cpu, "auto") is None  # emulated bf16 is slower than fp32
     monkeypatch.setattr(models, "cpu_has_bf16", lambda: True)
     assert models.autocast_dtype(cpu, "auto") == torch.bfloat16
+
+
+@pytest.mark.parametrize("saved", [torch.ones(3), {"conv1.weight": 1.5, "fc.bias": 2}])
+def test_weights_that_are_no_state_dict_are_one_line(tmp_path, saved):
+    # a bare tensor, or a dict of numbers: raised AttributeError / a torch error before
+    torch.save(saved, tmp_path / "odd.pth")
+    with pytest.raises(UserError, match="not a state_dict of tensors"):
+        make_model("resnet18", 1, 2, 224, weights=str(tmp_path / "odd.pth"))
