@@ -243,12 +243,13 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
 
 
 def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:
-    """search.json written (a resume: checked against the data), Ray started, the trainable
-    built with the data bound to it."""
-    record_or_check(settings, experiment, data)
+    """Ray started (its CPUs and GPUs checked against the trials'), search.json written (a
+    resume: checked against the data), the trainable built with the data bound to it. In
+    that order: a refusal of --cpus-per-trial once came after search.json was written."""
     if not settings.verbose:
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     start_ray(settings)
+    record_or_check(settings, experiment, data)
     experiment.mkdir(parents=True, exist_ok=True)
     resources = {"cpu": settings.cpus_per_trial, "gpu": settings.gpus_per_trial}
     levels = settings.sensitivity_levels  # every trial reports specificity at these

@@ -359,6 +359,13 @@ def test_input_refused_before_the_search_leaves_no_folder(tmp_path, capsys, flag
     assert not (tmp_path / "results").exists()
 
 
+def test_a_resource_refusal_writes_no_search_record(tmp_path, capsys):
+    # search.json was written first, so the experiment looked begun to a corrected rerun
+    assert search(tmp_path, "--space focal --name x --cpus-per-trial 100") == 2
+    assert "--cpus-per-trial 100 but this machine has" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "search.json").exists()
+
+
 def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path, capsys):
     (tmp_path / "a_file").write_text("not a folder")
     assert search(tmp_path / "a_file" / "results", "--space focal") == 2
