@@ -86,6 +86,7 @@ def build_tuner(
     filled in (`for_train_images`); `class_counts` of the training set fix the seed recipe's
     focal alpha."""
     points = start_points(settings.space, class_counts)
+    started = reference_start_points(settings.space, class_counts)  # the references it trains
     rungs = early_rungs(settings.epochs, settings.grace_period, 3)
     asha = settings.scheduler == "asha" and rungs
     searcher = PruningOptunaSearch(
@@ -112,9 +113,7 @@ def build_tuner(
             grace_period=settings.grace_period,
             reduction_factor=3,
             # the references the space writes exactly: trained in full, once
-            protected=StartPoint(
-                list(reference_start_points(settings.space, class_counts).values())
-            ),
+            protected=StartPoint(list(started.values())),
         )
     return tune.Tuner(
         trainable,
@@ -148,12 +147,12 @@ def build_tuner(
                     settings.epochs,
                     concurrency=settings.max_concurrent,
                     runs_after=(
-                        len(REFERENCES) - len(reference_start_points(settings.space, class_counts)),
+                        len(REFERENCES) - len(started),
                         EXPECTED_MEMBER_RUNS,
                         *confirm_runs(settings),
                     ),
                     study=(experiment_storage(experiment), settings.name),
-                    start_points=reference_start_points(settings.space, class_counts),
+                    start_points=started,
                     expected_epochs=expected_epochs(rungs, settings.epochs, 3) if asha else None,
                 ),
                 TrialCurves(),
