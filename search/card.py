@@ -54,7 +54,15 @@ def metric_rows(probs: np.ndarray, labels: np.ndarray, threshold: float | None) 
     return [f"| balanced accuracy | {value:.4f} | - |"]
 
 
-def model_card(scored: dict[str, Scored], data: Data, settings: SearchSettings) -> str:
+def model_card(
+    scored: dict[str, Scored],
+    data: Data,
+    settings: SearchSettings,
+    finding: dict | None = None,
+    verdict: dict | None = None,
+) -> str:
+    """The card's markdown; `finding` (search.findings) comes first when given, `verdict`
+    (search.answer.verdict) words each reference's comparison with the answer."""
     answer = scored["answer"].figures
     counts = {
         split: np.bincount(data.split(split)[1], minlength=data.num_classes)
@@ -70,6 +78,7 @@ def model_card(scored: dict[str, Scored], data: Data, settings: SearchSettings) 
         "site before any use; not a medical device, and not to be used for a diagnosis "
         "without a clinician and a validation on the site's own images.",
         "",
+        *finding_section(finding),
         "## Data",
         f"Source: `{settings.data}`"
         + (
@@ -118,7 +127,8 @@ def model_card(scored: dict[str, Scored], data: Data, settings: SearchSettings) 
             ref = scored[name].figures["test"]
             lines.append(
                 f"The {name.replace('_', ' ')} config trained the same way: test balanced "
-                f"accuracy {ref['balanced_accuracy']:.4f}, ROC-AUC {ref['roc_auc']:.4f}."
+                f"accuracy {ref['balanced_accuracy']:.4f}, ROC-AUC {ref['roc_auc']:.4f}"
+                + comparison_words((verdict or {}).get(name))
             )
     points = answer.get("operating_points")
     if points:
@@ -162,6 +172,39 @@ def model_card(scored: dict[str, Scored], data: Data, settings: SearchSettings) 
         "that loads with torch alone.",
     ]
     return "\n".join(lines) + "\n"
+
+
+def finding_section(finding: dict | None) -> list[str]:
+    """'What worked': the technique finding's sentence, what the answer is, and the families."""
+    if not finding:
+        return []
+    lines = ["## What worked", finding["sentence"], "", finding["answer_is"], ""]
+    lines += [
+        "| family | trials | best validation | vs plain training (validation, 95%) | its test |",
+        "|---|---:|---:|---|---:|",
+    ]
+    for f in finding["families"]:
+        m = f["vs_plain"]
+        versus = f"{m[0]:+.4f} ({m[1]:+.4f} to {m[2]:+.4f})" if m else "-"
+        test = f"{f['test']:.4f}" if f["test"] is not None else "-"
+        lines.append(f"| {f['name']} | {f['trials']} | {f['val']:.4f} | {versus} | {test} |")
+    return [*lines, ""]
+
+
+def comparison_words(v: dict | None) -> str:
+    """The answer against one reference on test, with what the interval counts."""
+    if not v or not v.get("test_margin_interval_images"):
+        return "."
+    if v.get("test_margin_interval"):
+        low, high = v["test_margin_interval"]
+        counts = "over test images and training seeds"
+    else:
+        low, high = v["test_margin_interval_images"]
+        counts = "over test images only"
+    return (
+        f"; the answer minus it {v['test_margin']:+.4f} (95% interval {counts} {low:+.4f} to "
+        f"{high:+.4f}: {v['on_test']})."
+    )
 
 
 def write_model_card(experiment: Path, text: str) -> None:

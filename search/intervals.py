@@ -3,6 +3,8 @@
     low, high = interval(balanced_accuracy, labels, said)                 # one model
     low, high = margin_interval(labels, answer_said, reference_said)     # two, paired
     judge(low, high)                                 # "better", "worse", "no clear difference"
+    spread = seed_spread([(config, test_score), ...])      # between training seeds
+    low, high = with_seed_spread(margin, low, high, spread, answer_models)
 
 A percentile bootstrap (scipy.stats.bootstrap, 1000 resamples of the test images, fixed seed),
 paired where two models are compared on the same images, so what the images share cancels.
@@ -12,7 +14,9 @@ axis: scikit-learn one resample at a time took 15 s per search for four metrics.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.stats import bootstrap, rankdata
@@ -73,6 +77,52 @@ def judge(low: float, high: float) -> str:
     if high < 0:
         return "worse"
     return "no clear difference"
+
+
+@dataclass(frozen=True)
+class SeedSpread:
+    """The standard deviation of one model's test figure between training seeds, pooled over
+    the configs trained with more than one seed, and its degrees of freedom."""
+
+    sd: float
+    df: int
+    configs: int
+
+
+def seed_spread(runs: Sequence[tuple[dict, float]]) -> SeedSpread | None:
+    """Pooled within-config spread of a test figure over (config, figure) pairs: runs whose
+    configs differ only in the seed form a group; None when no group has two runs."""
+    groups: dict[str, list[float]] = {}
+    for config, figure in runs:
+        key = json.dumps({k: v for k, v in config.items() if k != "seed"}, sort_keys=True)
+        groups.setdefault(key, []).append(figure)
+    repeated = [np.asarray(g) for g in groups.values() if len(g) > 1]
+    if not repeated:
+        return None
+    squares = sum(float(((g - g.mean()) ** 2).sum()) for g in repeated)
+    df = sum(len(g) - 1 for g in repeated)
+    return SeedSpread(sd=float(np.sqrt(squares / df)), df=df, configs=len(repeated))
+
+
+def with_seed_spread(
+    margin: float, low: float, high: float, spread: SeedSpread, answer_models: int
+) -> tuple[float, float]:
+    """A paired margin's image interval widened by the seed spread. The reference is one
+    model, whose seed moves it by `spread.sd`; the answer a mean of `answer_models`, taken
+    as independent draws (sd / sqrt(models)). Each half of the image interval is combined
+    in quadrature with the seeds' half-width, Student's t at the spread's degrees of
+    freedom, since an sd from a pair or two of runs is itself unsure."""
+    half = t_quantile(spread.df) * spread.sd * np.sqrt(1 + 1 / answer_models)
+    return (
+        margin - float(np.hypot(margin - low, half)),
+        margin + float(np.hypot(high - margin, half)),
+    )
+
+
+def t_quantile(df: int) -> float:
+    from scipy.stats import t
+
+    return float(t.ppf(0.975, df))
 
 
 def decisions(probs: np.ndarray, threshold: float) -> np.ndarray:

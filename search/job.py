@@ -65,7 +65,7 @@ from search.resume import check_resume, record_or_check, restore_or_build
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
 from search.summary import format_summary
 from spaces import SPACES, reference_start_points, start_points
-from spaces.catalog import is_point
+from spaces.catalog import is_point, named_start_points
 from trainable.cli import data_options
 from trainable.config import UserError
 from trainable.data import Data, load_data
@@ -347,12 +347,20 @@ def report_phase(
 ) -> bool:
     """The report's files, its summary on the console and the model card; False when no
     trial scored."""
+    counts = np.bincount(job.data.train_y, minlength=job.data.num_classes).tolist()
     report = write_report(
-        job.experiment, search, members, references, job.data, job.settings.metric
+        job.experiment,
+        search,
+        members,
+        references,
+        job.data,
+        job.settings.metric,
+        named_start_points(job.settings.space, counts),
     )
     print(format_summary(report))
     if report.scored:
-        write_model_card(job.experiment, model_card(report.scored, job.data, job.settings))
+        card = model_card(report.scored, job.data, job.settings, report.finding, report.verdict)
+        write_model_card(job.experiment, card)
     return bool(report.scored)
 
 

@@ -23,7 +23,7 @@ the scores search.scoring's, the console's summary search.summary's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,8 @@ import pandas as pd
 
 from search.answer import Scored, Trial, one_image, ranked, the_answer, verdict
 from search.board import write_hparams
-from search.intervals import decisions
+from search.findings import Family, answer_words, family_bests, technique_finding
+from search.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
 from search.plots import write_plots, write_tensorboard
 from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
@@ -53,6 +54,7 @@ class Report:
     table: pd.DataFrame
     scored: dict[str, Scored]
     verdict: dict | None
+    finding: dict | None = None  # search.findings.technique_finding's
 
 
 def leaderboard_rows(trials: Sequence[Trial]) -> pd.DataFrame:
@@ -94,9 +96,12 @@ def write_report(
     references: Sequence[Trial],
     data: Data,
     objective: str,
+    points: dict[str, dict] | None = None,
 ) -> Report:
     """Everything the module docstring lists, from the search's trials, the plan's runs
-    (search.records.member_records) and the references'."""
+    (search.records.member_records) and the references'; `points`: the references as the
+    search's start points wrote them (spaces.catalog.named_start_points), so the answer is
+    named for what it is."""
     searched = {t.trial for t in search}  # a reference may be a search trial: one row
     table = leaderboard([search, members, [r for r in references if r.trial not in searched]])
     study = load_study(experiment)
@@ -122,6 +127,11 @@ def write_report(
     for trial in ranked(references):
         scored[trial.kind] = scored_once(trial)
     scored = {k: scored[k] for k in ("answer", "best_trial", *REFERENCES) if k in scored}
+    everyone = unique([*search, *members, *references])
+    repeated = [t for t in everyone if t.status == "complete" and repeats(t, everyone)]
+    spread = seed_spread(
+        [(t.config, scored_once(t).figures["test"]["balanced_accuracy"]) for t in repeated]
+    )
     found = verdict(
         answer,
         {name: scored[name] for name in REFERENCES if name in scored},
@@ -130,6 +140,12 @@ def write_report(
         search,
         len(chosen),
         objective.removeprefix("val_"),
+        spread,
+    )
+    finding = technique_finding(
+        families_scored(unique([*search, *references]), scored_once, scored, data.val_y),
+        scored["baseline"].figures["test"]["balanced_accuracy"] if "baseline" in scored else None,
+        answer_words([(m.kind, m.config) for m in chosen], points or {}),
     )
     public = {name: s.figures for name, s in scored.items()}
     single = ("trial_id", "config", "val", "threshold", "epoch", "checkpoint")
@@ -151,10 +167,94 @@ def write_report(
         tmp.replace(experiment / VAL_SCORES)
     write_json(
         experiment / "test_metrics.json",
-        {"objective": objective, "verdict": found, **public},
+        {"objective": objective, "technique_finding": finding, "verdict": found, **public},
     )
     write_pictures(experiment, table[table["role"] == "search"], objective, scored, data, study)
-    return Report(objective, table, scored, found)
+    write_finding(experiment / "answer", finding)
+    return Report(objective, table, scored, found, finding)
+
+
+def unique(trials: Sequence[Trial]) -> list[Trial]:
+    """Each model once (a reference may be a search trial and a member too)."""
+    return list({t.trial: t for t in trials}.values())
+
+
+def repeats(trial: Trial, trials: Sequence[Trial]) -> bool:
+    """Whether another complete run trained `trial`'s config with another seed."""
+    same = {k: v for k, v in trial.config.items() if k != "seed"}
+    return any(
+        t is not trial
+        and t.status == "complete"
+        and {k: v for k, v in t.config.items() if k != "seed"} == same
+        for t in trials
+    )
+
+
+def families_scored(
+    models: Sequence[Trial],
+    score: Callable[[Trial], Scored],
+    scored: dict[str, Scored],
+    val_labels: np.ndarray,
+) -> list[Family]:
+    """Each technique family's best model scored, against plain training (the baseline) and
+    the seed recipe on validation, paired over its images (two classes)."""
+    families = []
+    for axis, bests in family_bests(models).items():
+        for name, (best, count) in bests.items():
+            s = score(best)
+            margins = {
+                ref: validation_margin(s, scored[ref], val_labels) if ref in scored else None
+                for ref in REFERENCES
+            }
+            families.append(
+                Family(
+                    axis=axis,
+                    name=name,
+                    trials=count,
+                    best=best.trial,
+                    val=s.figures["val"]["balanced_accuracy"],
+                    test=s.figures["test"].get("balanced_accuracy"),
+                    vs_plain=margins["baseline"],
+                    vs_recipe=margins["seed_recipe"],
+                )
+            )
+    return families
+
+
+def validation_margin(a: Scored, b: Scored, labels: np.ndarray) -> list[float] | None:
+    """[margin, low, high]: `a`'s validation balanced accuracy minus `b`'s, each at its own
+    cut, with the 95% interval paired over the validation images; None for > 2 classes."""
+    if a.figures.get("threshold") is None or b.figures.get("threshold") is None:
+        return None
+    said_a = decisions(a.val_probs, a.figures["threshold"])
+    said_b = decisions(b.val_probs, b.figures["threshold"])
+    margin = float(balanced_accuracy(labels, said_a) - balanced_accuracy(labels, said_b))
+    return [margin, *margin_interval(labels, said_a, said_b)]
+
+
+def write_finding(folder: Path, finding: dict) -> None:
+    """The finding as text in the answer's TensorBoard run (its Text tab)."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    rows = [
+        f"| {f['axis']} | {f['name']} | {f['trials']} | {f['val']:.4f} | "
+        f"{margin_cell(f['vs_plain'])} | {f['test']:.4f} |"
+        for f in finding["families"]
+    ]
+    table = [
+        "| axis | family | trials | best val | vs plain training (val, 95%) | its test |",
+        "|---|---|---|---|---|---|",
+        *rows,
+    ]
+    with SummaryWriter(str(folder)) as writer:
+        text = "\n\n".join([finding["sentence"], finding["answer_is"], "\n".join(table)])
+        writer.add_text("technique_finding", text, global_step=0)
+
+
+def margin_cell(margin: list[float] | None) -> str:
+    if margin is None:
+        return "-"
+    return f"{margin[0]:+.4f} ({margin[1]:+.4f} to {margin[2]:+.4f})"
 
 
 def portable(checkpoint: str, experiment: Path) -> str:

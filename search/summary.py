@@ -2,8 +2,10 @@
 
     print(format_summary(report))
 
-The headline first (the answer, its test figures with intervals, the verdict against each
-reference, with a warning where validation cannot tell the answer from a reference), then
+The technique finding first (search.findings: which technique helped, by how much, and what
+the answer's configs are), then the answer, its test figures with intervals, the verdict
+against each reference (over test images and training seeds), with a warning where
+validation cannot tell the answer from a reference, then
 every scored model on both splits, the operating points, the cut adapted to the test images,
 calibration, and the answer's members with their knobs.
 """
@@ -51,7 +53,7 @@ def format_summary(report: Report) -> str:
     if not report.scored:
         return "\n".join(lines + ["no trial reported a metric"])
     figures = {name: scored.figures for name, scored in report.scored.items()}
-    lines = verdict_lines(figures, report.verdict) + lines
+    lines = finding_lines(report.finding) + verdict_lines(figures, report.verdict) + lines
     names = {
         "balanced_accuracy": "bal_acc",
         "robust_balanced_accuracy": "robust",
@@ -145,6 +147,26 @@ def test_line(scored: dict) -> str:
     )
 
 
+def finding_lines(finding: dict | None) -> list[str]:
+    """The technique finding (search.findings), first: which technique helped, and what the
+    answer is."""
+    if not finding:
+        return []
+    lines = [f"finding: {finding['sentence']}", f"  {finding['answer_is']}"]
+    for f in finding["families"]:
+        margin = f["vs_plain"]
+        versus = (
+            f", vs plain training {margin[0]:+.4f} ({margin[1]:+.4f} to {margin[2]:+.4f})"
+            if margin
+            else ""
+        )
+        test = f", test {f['test']:.4f}" if f["test"] is not None else ""
+        lines.append(
+            f"  {f['name']}: {f['trials']} trial(s), best val {f['val']:.4f}{versus}{test}"
+        )
+    return lines
+
+
 def verdict_lines(scored: dict[str, dict], verdict: dict) -> list[str]:
     """The headline: what the answer is and whether it beat the references (`scored`: each
     model's figures, by name; `verdict`: search.answer.verdict's)."""
@@ -160,14 +182,21 @@ def verdict_lines(scored: dict[str, dict], verdict: dict) -> list[str]:
         "the full budget and within one validation image of the best of them",
         "  " + test_line(answer),
     ]
-    for name, v in verdict.items():
-        if not isinstance(v, dict):
-            continue
+    for name, v in ((n, verdict[n]) for n in REFERENCES if n in verdict):
         label = name.replace("_", " ")
-        test_word = "beat it" if v["beats_on_test"] else "did not beat it"
-        if "test_margin_interval" in v:
+        test_word = "no interval for more than two classes: not judged"
+        if v.get("test_margin_interval"):
             low, high = v["test_margin_interval"]
-            test_word = f"95% CI {low:+.4f} to {high:+.4f}: {v['on_test']}"
+            test_word = (
+                f"95% CI over test images and training seeds {low:+.4f} to {high:+.4f}: "
+                f"{v['on_test']}"
+            )
+        elif v.get("test_margin_interval_images"):
+            low, high = v["test_margin_interval_images"]
+            test_word = (
+                f"95% CI over test images only {low:+.4f} to {high:+.4f}; {v['on_test']}, "
+                "no config was trained with two seeds"
+            )
         reaching = v.get("trials_reaching_it")
         reach = (
             f"; {reaching} of {verdict['trials']} trials reached it there"

@@ -133,6 +133,13 @@ def start_points(space: str, class_counts: Sequence[int]) -> list[dict[str, Any]
     return [{**_DEFAULT_SHARED, **knobs} for _, knobs, _ in _start_points(space, class_counts)]
 
 
+def named_start_points(space: str, class_counts: Sequence[int]) -> dict[str, dict[str, Any]]:
+    """`start_points` by the reference each writes (exactly or as near as the space can)."""
+    return {
+        name: {**_DEFAULT_SHARED, **knobs} for name, knobs, _ in _start_points(space, class_counts)
+    }
+
+
 def is_point(config: dict[str, Any], point: dict[str, Any]) -> bool:
     """Whether a trial's config is `point` (every knob the point sets has its value)."""
     return all(config.get(k) == v for k, v in point.items())

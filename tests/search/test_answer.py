@@ -5,6 +5,7 @@ the verdict compares it with the references. All on hand-made trial records."""
 import numpy as np
 
 from search.answer import (
+    UNJUDGED,
     Scored,
     Trial,
     answer_members,
@@ -19,6 +20,7 @@ from search.answer import (
     wave_joined,
     waves,
 )
+from search.intervals import SeedSpread
 
 IMAGE = 1 / (2 * 135)  # PneumoniaMNIST's validation split: 135 normal images
 
@@ -220,16 +222,39 @@ def test_the_verdict_weighs_margins_against_one_image_and_the_test_interval():
         "seed_recipe": scored(0.99 - IMAGE / 2, 0.055, seed=2, labels=labels),
     }
     search = [trial("a", 0.99), trial("b", 0.985), trial("c", 0.97), Trial("d", None, {}, False)]
-    found = verdict(answer, references, labels, IMAGE, search, members=3)
+    spread = SeedSpread(sd=0.01, df=4, configs=2)  # two configs trained with three seeds each
+    found = verdict(answer, references, labels, IMAGE, search, members=3, spread=spread)
     assert found["one_validation_image"] == IMAGE
     assert found["trials"] == 3 and found["answer_models"] == 3  # d never scored
     base, recipe = found["baseline"], found["seed_recipe"]
     assert base["beats_on_val"] and base["on_test"] == "better" and base["trials_reaching_it"] == 2
-    # half an image ahead on validation is no win there; on test the interval straddles 0
-    assert not recipe["beats_on_val"] and recipe["beats_on_test"]
+    assert base["beats_on_test"]
+    # half an image ahead on validation is no win there; on test the interval straddles 0,
+    # so half a point ahead on test is no win either
+    assert not recipe["beats_on_val"] and not recipe["beats_on_test"]
     assert recipe["on_test"] == "no clear difference" and recipe["trials_reaching_it"] == 1
     low, high = recipe["test_margin_interval"]
     assert low < 0 < high and np.isclose(recipe["test_margin"], 0.005)
+    # the seeds widen the interval the images alone give
+    images_low, images_high = recipe["test_margin_interval_images"]
+    assert low < images_low and high > images_high
+
+
+def test_seed_luck_cannot_flip_the_verdict():
+    labels = np.repeat([0, 1], [234, 390])
+    answer = scored(0.99, 0.05, seed=0, labels=labels)
+    references = {"baseline": scored(0.98, 0.08, seed=1, labels=labels)}  # 3 points worse
+    search = [trial("a", 0.99)]
+    calm = verdict(answer, references, labels, IMAGE, search, 3, spread=SeedSpread(0.002, 4, 2))
+    assert calm["baseline"]["on_test"] == "better"
+    # one config's test score moving by 0.03 between seeds: 3 points is within seed luck
+    shaky = verdict(answer, references, labels, IMAGE, search, 3, spread=SeedSpread(0.03, 4, 2))
+    assert shaky["baseline"]["on_test"] == "no clear difference"
+    # no config trained twice: the spread is unknown and nothing is judged
+    unknown = verdict(answer, references, labels, IMAGE, search, 3)
+    assert unknown["baseline"]["on_test"] == UNJUDGED and not unknown["baseline"]["beats_on_test"]
+    assert unknown["baseline"]["test_margin_interval"] is None
+    assert unknown["seed_spread"] is None and calm["seed_spread"]["sd"] == 0.002
 
 
 def test_a_start_point_that_is_a_reference_counts_once_in_the_answer():

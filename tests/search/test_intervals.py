@@ -5,7 +5,14 @@ import pytest
 from sklearn.metrics import balanced_accuracy_score
 
 from search.answer import Scored, Trial, verdict
-from search.intervals import figure_intervals, judge, margin_interval
+from search.intervals import (
+    SeedSpread,
+    figure_intervals,
+    judge,
+    margin_interval,
+    seed_spread,
+    with_seed_spread,
+)
 from search.summary import verdict_lines
 
 LABELS = np.repeat([0, 1], [234, 390])  # PneumoniaMNIST's test split: 234 normal, 390 pneumonia
@@ -63,7 +70,7 @@ def test_the_verdict_reads_its_words_off_the_interval():
         "seed_recipe": as_scored(decisions_wrong_on(0.055, seed=2), val=0.99),
     }
     search = [Trial(f"t{i}", 0.97 + i / 1000, {}, complete=True) for i in range(12)]
-    found = verdict(answer, references, LABELS, image, search, members=1)
+    found = verdict(answer, references, LABELS, image, search, 1, spread=SeedSpread(0.005, 2, 1))
     assert found["baseline"]["on_test"] == "better"
     assert found["seed_recipe"]["on_test"] == "no clear difference"
     low, high = found["seed_recipe"]["test_margin_interval"]
@@ -79,7 +86,31 @@ def test_the_verdict_reads_its_words_off_the_interval():
         "the cut 0.5000 (sensitivity 0.950, specificity 0.950)"
     )
     vs_recipe = next(line for line in lines if line.startswith("  vs seed recipe"))
-    assert "no clear difference" in vs_recipe and "95% CI -0.0" in vs_recipe
+    assert "no clear difference" in vs_recipe
+    assert "95% CI over test images and training seeds -0.0" in vs_recipe
     assert pytest.approx(found["seed_recipe"]["test_margin"], abs=5e-5) == float(
         vs_recipe.split("test ")[1].split(" ")[0]
     )
+
+
+def test_the_seed_spread_pools_configs_trained_more_than_once():
+    a, b = {"lr": 0.1, "seed": 0}, {"lr": 0.2, "seed": 0}
+    runs = [
+        (a, 0.90),
+        ({**a, "seed": 1}, 0.92),
+        (b, 0.80),
+        ({**b, "seed": 1}, 0.86),
+        ({"lr": 0.3, "seed": 0}, 0.5),
+    ]  # the last config ran once: it says nothing of seeds
+    spread = seed_spread(runs)
+    # squares about each config's mean: 2 * 0.01 ** 2 + 2 * 0.03 ** 2, over 2 degrees of freedom
+    assert spread.df == 2 and spread.configs == 2
+    assert np.isclose(spread.sd, np.sqrt((2 * 0.01**2 + 2 * 0.03**2) / 2))
+    assert seed_spread([(a, 0.9), (b, 0.8)]) is None
+
+
+def test_a_spread_from_few_seeds_widens_the_interval_by_students_t():
+    low, high = with_seed_spread(0.02, 0.01, 0.03, SeedSpread(0.01, 1, 1), answer_models=3)
+    half = 12.706 * 0.01 * np.sqrt(1 + 1 / 3)  # t at 1 degree of freedom
+    assert np.isclose(high - 0.02, np.hypot(0.01, half), atol=1e-4)
+    assert low < 0 < high  # two points ahead, but one pair of seeds cannot tell

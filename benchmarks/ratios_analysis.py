@@ -1,0 +1,233 @@
+"""What benchmarks/ratios.py measured, as benchmarks/ratios.json and docs/imbalance-ratios.md.
+
+    python -m benchmarks.ratios analyse          # reads results/ratios/, writes both
+    python -m benchmarks.ratios_analysis --check # the page against the JSON
+
+Per carve and seed: the answer, each reference (one model, the search's start point) and each
+reference's ensemble (as many new seeds as the answer has models), each at its own
+validation-tuned cut, on the no-shift test and on the shipped test. Per carve: their means
+over seeds and the answer's margin over each, with two 95% intervals, both paired over the
+test images (every seed scores the same images): over the images alone, and over the images
+and the seeds (a seed drawn again with them), which is the one to judge by. And each
+technique family's best validation score and its test figures (search.findings names the
+families), per seed and on average.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks.ratios import ENSEMBLE_SEED0, OUT, RATIOS, REFERENCES
+from search.answer import average
+from search.calibration import fit_temperature, scale
+from search.findings import augmentation, technique
+from trainable.metrics import evaluate
+
+FIGURES = Path("benchmarks/ratios.json")
+PAGE = Path("docs/imbalance-ratios.md")
+TESTS = ("no_shift", "test")
+RESAMPLES = 2000
+COMPARED = ("baseline", "seed_recipe", "baseline_ensemble", "seed_recipe_ensemble")
+
+
+def two_class(p: np.ndarray) -> np.ndarray:
+    return np.stack([1 - p, p], axis=1).astype(np.float64)
+
+
+def decide(val: np.ndarray, val_y: np.ndarray, tests: dict[str, np.ndarray], calibrate: bool):
+    """Decisions (0/1) on each test at the cut that maximises validation balanced accuracy,
+    the answer's way: the mean's temperature first (`calibrate`), then the cut."""
+    val2 = two_class(val)
+    temperature = fit_temperature(val2, val_y) if calibrate else 1.0
+    cut = evaluate(scale(val2, temperature), val_y)["threshold"]
+    return {k: (scale(two_class(p), temperature)[:, 1] >= cut).astype(np.int8) for k, p in
+            tests.items()}  # fmt: skip
+
+
+def at_cut(p: np.ndarray, cut: float) -> np.ndarray:
+    return (p >= cut).astype(np.int8)
+
+
+def balanced(y: np.ndarray, said: np.ndarray) -> np.ndarray:
+    """Balanced accuracy along the last axis (resamples of images)."""
+    pos, neg = y == 1, y == 0
+    return ((said * pos).sum(-1) / pos.sum(-1) + ((1 - said) * neg).sum(-1) / neg.sum(-1)) / 2
+
+
+def one_search(out: Path, ratio: str, seed: int) -> dict:
+    """The decisions of every compared model and the families, for one search."""
+    experiment = out / "searches" / f"r{ratio}-seed{seed}"
+    scores = np.load(experiment / "scores.npz")
+    models = json.loads((experiment / "models.json").read_text())
+    ys = {"val": scores["val_y"], "no_shift": scores["no_shift_y"], "test": scores["test_y"]}
+    said: dict[str, dict[str, np.ndarray]] = {}
+    answer_cut = models["answer"]["threshold"]
+    said["answer"] = {t: at_cut(scores[f"answer/{t}"], answer_cut) for t in TESTS}
+    by_role = {m["role"]: m for m in models["models"]}
+    for name in REFERENCES:
+        m = by_role[name]
+        said[name] = {t: at_cut(scores[f"{m['trial_id']}/{t}"], m["threshold"]) for t in TESTS}
+    size = len(models["answer"]["members"])
+    for name in REFERENCES:
+        files = [
+            out / "ensembles" / experiment.name / f"{name}-{ENSEMBLE_SEED0 + 10 * seed + k}.npz"
+            for k in range(size)
+        ]
+        runs = [np.load(f) for f in files]
+        mean = {
+            split: average([two_class(r[split]) for r in runs])[:, 1] for split in ("val", *TESTS)
+        }
+        said[f"{name}_ensemble"] = decide(
+            mean["val"], ys["val"], {t: mean[t] for t in TESTS}, calibrate=True
+        )
+    families = []
+    for m in models["models"]:
+        if not m["optuna_trial"]:
+            continue  # the members' runs: new seeds of a trial, not trials of the search
+        key = m["trial_id"]
+        families.append(
+            {
+                "trial": key,
+                "role": m["role"],
+                "status": m["status"],
+                "technique": technique(m["config"]),
+                "augmentation": augmentation(m["config"]),
+                "val": m["val_score"],
+                **{
+                    t: float(balanced(ys[t], at_cut(scores[f"{key}/{t}"], m["threshold"])))
+                    for t in TESTS
+                },  # fmt: skip
+            }
+        )
+    return {
+        "said": said,
+        "ys": ys,
+        "answer_models": size,
+        "answer_kinds": models["answer"]["member_kinds"],
+        "trials": families,
+    }
+
+
+def pooled_margin(y: np.ndarray, a: list[np.ndarray], b: list[np.ndarray], seeds: bool) -> list:
+    """95% percentile bootstrap of the mean over seeds of balanced accuracy of `a` minus `b`:
+    the same images resampled for every seed (they share the test images), and with `seeds`
+    the seeds drawn again too."""
+    rng = np.random.default_rng(0)
+    n, s = len(y), len(a)
+    images = rng.integers(0, n, size=(RESAMPLES, n))
+    which = (
+        rng.integers(0, s, size=(RESAMPLES, s)) if seeds else np.tile(np.arange(s), (RESAMPLES, 1))
+    )
+    margins = np.stack([balanced(y[images], a[i][images]) - balanced(y[images], b[i][images])
+                        for i in range(s)], axis=1)  # fmt: skip
+    pooled = np.take_along_axis(margins, which, axis=1).mean(axis=1)
+    return [float(np.percentile(pooled, 2.5)), float(np.percentile(pooled, 97.5))]
+
+
+def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
+    runs = {seed: one_search(out, ratio, seed) for seed in seeds}
+    train = np.load(out / "data" / f"r{ratio}.npz")["train_labels"][:, 0]
+    found: dict = {"train_counts": np.bincount(train).tolist(), "seeds": seeds}
+    found["answer_models"] = [runs[s]["answer_models"] for s in seeds]
+    found["answer_kinds"] = [runs[s]["answer_kinds"] for s in seeds]
+    for t in TESTS:
+        y = runs[seeds[0]]["ys"][t]
+        scores = {
+            name: [float(balanced(y, runs[s]["said"][name][t])) for s in seeds]
+            for name in ("answer", *COMPARED)
+        }
+        margins = {}
+        for name in COMPARED:
+            a = [runs[s]["said"]["answer"][t] for s in seeds]
+            b = [runs[s]["said"][name][t] for s in seeds]
+            margins[name] = {
+                "mean": float(np.mean(scores["answer"]) - np.mean(scores[name])),
+                "interval_images": pooled_margin(y, a, b, seeds=False),
+                "interval_images_and_seeds": pooled_margin(y, a, b, seeds=True),
+            }
+        found[t] = {
+            "balanced_accuracy": scores,
+            "mean": {k: float(np.mean(v)) for k, v in scores.items()},
+            "answer_minus": margins,
+        }
+    found["families"] = family_table([runs[s]["trials"] for s in seeds])
+    found["trials"] = {s: runs[s]["trials"] for s in seeds}
+    return found
+
+
+def family_table(per_seed: list[list[dict]]) -> dict:
+    """Per axis and family: trials over all seeds, and over the seeds where it was tried,
+    the mean of its best trial's validation score and that trial's test figures."""
+    table: dict = {}
+    for axis in ("technique", "augmentation"):
+        names = sorted({t[axis] for trials in per_seed for t in trials})
+        rows = {}
+        for name in names:
+            bests = []
+            for trials in per_seed:
+                mine = [t for t in trials if t[axis] == name]
+                if mine:
+                    bests.append(max(mine, key=lambda t: t["val"]))
+            rows[name] = {
+                "trials": sum(t[axis] == name for trials in per_seed for t in trials),
+                "seeds_tried": len(bests),
+                "best_val": float(np.mean([b["val"] for b in bests])),
+                **{f"best_{t}": float(np.mean([b[t] for b in bests])) for t in TESTS},
+            }
+        table[axis] = rows
+    return table
+
+
+def analyse(out: Path = OUT, figures: Path = FIGURES) -> dict:
+    from benchmarks.provenance import provenance
+
+    results = {"provenance": provenance(), "carves": {}}
+    for ratio in RATIOS:
+        seeds = sorted(
+            int(p.name.split("seed")[1])
+            for p in (out / "searches").glob(f"r{ratio}-seed*")
+            if (p / "scores.npz").exists() and ensembles_done(out, p.name)
+        )
+        if seeds:
+            results["carves"][ratio] = carve_figures(out, ratio, seeds)
+    tmp = figures.with_suffix(".tmp")
+    tmp.write_text(json.dumps(results, indent=1) + "\n")
+    tmp.replace(figures)
+    write_page(results)
+    return results
+
+
+def ensembles_done(out: Path, name: str) -> bool:
+    """Whether both references' ensembles of the search `name` are trained."""
+    models = json.loads((out / "searches" / name / "models.json").read_text())
+    wanted = len(REFERENCES) * len(models["answer"]["members"])
+    return len(list((out / "ensembles" / name).glob("*.npz"))) == wanted
+
+
+def write_page(results: dict) -> None:
+    from benchmarks.ratios_page import render
+
+    PAGE.write_text(render(results))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--check", action="store_true", help=f"{PAGE} against {FIGURES}")
+    args = parser.parse_args(argv)
+    from benchmarks.ratios_page import render
+
+    if args.check:
+        wanted = render(json.loads(FIGURES.read_text()))
+        if PAGE.read_text() != wanted:
+            raise SystemExit(
+                f"error: {PAGE} differs from {FIGURES}; run python -m benchmarks.ratios analyse"
+            )
+        print(f"{PAGE} matches {FIGURES}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""docs/imbalance-ratios.md, rendered from benchmarks/ratios.json alone (every figure on the
+page is a value of that file, so `python -m benchmarks.ratios_analysis --check` can hold the
+page to it)."""
+
+from __future__ import annotations
+
+NAMES = {
+    "answer": "answer",
+    "baseline": "baseline (1 model)",
+    "seed_recipe": "seed recipe (1 model)",
+    "baseline_ensemble": "baseline ensemble",
+    "seed_recipe_ensemble": "seed recipe ensemble",
+}
+TEST_WORDS = {
+    "no_shift": "no-shift test (624 images held out of the training split)",
+    "test": "shipped test (Kermany's test folder, another acquisition)",
+}
+
+
+def ratio_label(ratio: str, counts: list[int]) -> str:
+    return f"1:{counts[1] / counts[0]:.1f}" if ratio == "shipped" else f"1:{ratio}"
+
+
+def judged(low: float, high: float) -> str:
+    return "better" if low > 0 else "worse" if high < 0 else "no clear difference"
+
+
+def render(results: dict) -> str:
+    p = results["provenance"]
+    carves = results["carves"]
+    lines = [
+        "# The search where imbalance is severe",
+        "",
+        "PneumoniaMNIST with its normal (minority) training images cut to 1:10, 1:30 and 1:100 "
+        "against pneumonia, and as shipped; validation and the shipped test split untouched; "
+        "a no-shift test of 624 images held out of the training split before the cut. Each "
+        "carve: the `full` space's default search (`python -m search.run --space full`), "
+        "seeds as listed; the answer against the two references (one model each, the "
+        "search's start points) and against an ensemble of each reference of as many new "
+        "seeds as the answer has models, every model at its own validation-tuned cut. "
+        "Balanced accuracy; means over seeds.",
+        "",
+        f"Measured {p['date']} at commit {p['commit']} on {p['cores']} CPU cores by "
+        "`python -m benchmarks.ratios run`, then `python -m benchmarks.ratios analyse` "
+        "(figures: `benchmarks/ratios.json`).",
+        "",
+    ]
+    for test, words in TEST_WORDS.items():
+        lines += [f"## The answer against the references: {words}", ""]
+        lines += [
+            "| carve | train normal / pneumonia | seeds | answer models | "
+            + " | ".join(NAMES[k] for k in NAMES)
+            + " |",
+            "|---|---|---|---|" + "---:|" * len(NAMES),
+        ]
+        for ratio, c in carves.items():
+            means = c[test]["mean"]
+            lines.append(
+                f"| {ratio_label(ratio, c['train_counts'])} | {c['train_counts'][0]} / "
+                f"{c['train_counts'][1]} | {len(c['seeds'])} | "
+                f"{', '.join(str(n) for n in c['answer_models'])} | "
+                + " | ".join(f"{means[k]:.4f}" for k in NAMES)
+                + " |"
+            )
+        lines += [
+            "",
+            "The answer minus each, mean over seeds, with the 95% interval over test images "
+            "and training seeds (over images alone in brackets):",
+            "",
+            "| carve | " + " | ".join(NAMES[k] for k in list(NAMES)[1:]) + " |",
+            "|---|" + "---|" * (len(NAMES) - 1),
+        ]
+        for ratio, c in carves.items():
+            cells = []
+            for k in list(NAMES)[1:]:
+                m = c[test]["answer_minus"][k]
+                lo, hi = m["interval_images_and_seeds"]
+                ilo, ihi = m["interval_images"]
+                cells.append(
+                    f"{m['mean']:+.4f} ({lo:+.4f} to {hi:+.4f}: {judged(lo, hi)}) "
+                    f"[{ilo:+.4f} to {ihi:+.4f}]"
+                )
+            lines.append(f"| {ratio_label(ratio, c['train_counts'])} | " + " | ".join(cells) + " |")
+        lines.append("")
+    lines += when_to_use(carves)
+    return "\n".join(lines) + "\n"
+
+
+def when_to_use(carves: dict) -> list[str]:
+    """Each technique family's best trial (by validation, per seed) on the no-shift test,
+    per carve: the table a practitioner reads to choose."""
+    lines = [
+        "## When to use what",
+        "",
+        "Each technique family's best trial of each search (chosen by validation), its "
+        "no-shift test balanced accuracy, mean over the seeds that tried the family "
+        "(trials over all seeds in brackets). Twelve trials a search spread over the "
+        "families, so a family may have been tried once.",
+        "",
+    ]
+    ratios = list(carves)
+    header = " | ".join(ratio_label(r, carves[r]["train_counts"]) for r in ratios)
+    for axis in ("technique", "augmentation"):
+        names = sorted({n for r in ratios for n in carves[r]["families"][axis]})
+        lines += [f"| {axis} | {header} |", "|---|" + "---:|" * len(ratios)]
+        for name in names:
+            cells = []
+            for r in ratios:
+                f = carves[r]["families"][axis].get(name)
+                cells.append(f"{f['best_no_shift']:.4f} ({f['trials']})" if f else "-")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines

@@ -1,0 +1,178 @@
+"""Which imbalance technique worked on this data, and by how much: said first.
+
+    bests = family_bests(models)                       # per axis, per family: its best model
+    found = technique_finding(families, plain, recipe, answer_words)
+
+Every trained model belongs to one technique family (the sampler and the loss, read off its
+config, so focal loss with gamma 0 and alpha 0.5 is plain cross-entropy) and to one
+augmentation level. Per family: how many trials, its best validation score, that model
+against plain training (the baseline reference) and against the seed recipe on validation,
+paired over the validation images, and its test figure, reported and never used to choose.
+Validation chose each family's best, so its validation figures flatter it (the more trials,
+the more); the sentence says so.
+
+Pure over plain figures: search.report scores the models and writes what this returns.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+
+from search.answer import Trial, ranked
+
+PLAIN = "natural sampling + cross-entropy"
+
+
+def loss_word(config: dict) -> str:
+    """The loss as a technique: weights that are all equal are plain cross-entropy."""
+    loss = config.get("loss", "ce")
+    if loss == "focal" and config.get("gamma", 0.0) > 0:
+        return "focal loss"
+    plain = (
+        loss == "ce"
+        or (loss == "weighted_ce" and config.get("weight_power") == 0)
+        or (loss == "focal" and config.get("alpha") in (None, 0.5))
+    )
+    return "cross-entropy" if plain else "class-weighted cross-entropy"
+
+
+def sampler_word(config: dict) -> str:
+    sampler = config.get("sampler", "none")
+    if sampler == "none" or (sampler == "oversample" and config.get("sampler_power") == 0):
+        return "natural sampling"
+    return {
+        "oversample": "oversampling",
+        "undersample": "undersampling",
+        "smote": "SMOTE",
+        "smote_tomek": "SMOTE-Tomek",
+    }.get(sampler, sampler)
+
+
+def technique(config: dict) -> str:
+    return f"{sampler_word(config)} + {loss_word(config)}"
+
+
+def augmentation(config: dict) -> str:
+    if config.get("mixup", 0.0) > 0:
+        return "mixup"
+    on = config.get("aug_strength", 0.0) > 0 or config.get("minority_aug", 0.0) > 0
+    return "augmentation on" if on else "augmentation off"
+
+
+AXES: dict[str, Callable[[dict], str]] = {"technique": technique, "augmentation": augmentation}
+
+
+def family_bests(models: Sequence[Trial]) -> dict[str, dict[str, tuple[Trial, int]]]:
+    """Per axis, per family the models fall in: its best model by validation score and how
+    many of `models` it holds. An axis on which every model is alike is left out."""
+    found: dict[str, dict[str, tuple[Trial, int]]] = {}
+    for axis, family_of in AXES.items():
+        groups: dict[str, list[Trial]] = {}
+        for model in ranked(models):
+            groups.setdefault(family_of(model.config), []).append(model)
+        if len(groups) > 1:
+            found[axis] = {name: (group[0], len(group)) for name, group in groups.items()}
+    return found
+
+
+@dataclass(frozen=True)
+class Family:
+    """A family's figures: its best model's validation balanced accuracy, that against plain
+    training's and the seed recipe's ([margin, low, high], 95%, paired over validation
+    images; None without that reference) and its test balanced accuracy."""
+
+    axis: str
+    name: str
+    trials: int
+    best: str  # the trial folder of its best model
+    val: float
+    test: float | None
+    vs_plain: list[float] | None
+    vs_recipe: list[float] | None
+
+
+def clear(margin: list[float] | None) -> bool:
+    """Whether a [margin, low, high] interval lies above zero."""
+    return margin is not None and margin[1] > 0
+
+
+def technique_finding(
+    families: Sequence[Family],
+    plain_test: float | None,
+    answer_is: str,
+) -> dict:
+    """The finding test_metrics.json holds: the families, what the answer is, and one
+    sentence: which technique helps most on this data and by how much, or that none can be
+    told apart from plain training (or from the seed recipe)."""
+    techniques = [f for f in families if f.axis == "technique" and f.name != PLAIN]
+    return {
+        "sentence": finding_sentence(techniques, plain_test),
+        "answer_is": answer_is,
+        "families": [asdict(f) for f in families],
+        "validation_note": "each family's best was chosen on validation: its validation figures "
+        "are in-sample",
+    }
+
+
+def finding_sentence(techniques: Sequence[Family], plain_test: float | None) -> str:
+    if not techniques:
+        return "The search tried no imbalance technique besides plain training."
+    helping = [f for f in techniques if clear(f.vs_plain)]
+    best = max(helping or techniques, key=lambda f: f.val)
+    if best.vs_plain is None:
+        return (
+            f"The best technique on validation was {best.name} ({best.val:.4f}); plain "
+            "training was not scored, so nothing is said of what it adds."
+        )
+    margin, low, high = best.vs_plain
+    shown = f"{margin:+.4f} over plain training (95% interval {low:+.4f} to {high:+.4f})"
+    test = ""
+    if best.test is not None and plain_test is not None:
+        test = f"; on test {best.test:.4f} against plain training's {plain_test:.4f} (reported, "
+        test += "not used to choose)"
+    if helping:
+        sentence = f"{best.name} helps most on this data: validation {shown}{test}."
+    else:
+        sentence = (
+            f"No technique can be told apart from plain training on validation: the best, "
+            f"{best.name}, {shown}{test}."
+        )
+    if best.vs_recipe is not None and not clear(best.vs_recipe):
+        m, lo, hi = best.vs_recipe
+        sentence += (
+            f" It cannot be told apart from the seed recipe ({m:+.4f}, 95% interval {lo:+.4f} "
+            f"to {hi:+.4f})."
+        )
+    return sentence + " Validation chose each family's best: its figures flatter it."
+
+
+def answer_words(members: Sequence[tuple[str, dict]], points: dict[str, dict]) -> str:
+    """What the answer's configs are, in words: a reference's config (a start point of the
+    search that is that reference) named as such. `members`: (kind, config) per model;
+    `points`: each reference's config as the search wrote it (spaces.catalog.named_start_points)."""
+    from spaces.catalog import is_point
+
+    def label(kind: str, config: dict) -> str:
+        if kind in ("baseline", "seed_recipe"):
+            return kind
+        for name, point in points.items():
+            if is_point(config, point):
+                return name
+        return "search"
+
+    labels = [label(kind, config) for kind, config in members]
+    named = {"baseline": "the plain baseline's", "seed_recipe": "the seed recipe's"}
+    if len(set(labels)) == 1 and labels[0] != "search":
+        seeds = f", {len(labels)} seeds of it" if len(labels) > 1 else ""
+        return (
+            f"The answer is {named[labels[0]]} config{seeds}: a reference, the search's own "
+            "start point; no searched config came within one validation image of it."
+        )
+    parts = [f"{labels.count(name)} of {named[name]} config" for name in named if name in labels]
+    searched = [
+        technique(c) for (_, c), lab in zip(members, labels, strict=True) if lab == "search"
+    ]
+    if searched:
+        parts.append(f"{len(searched)} searched config(s) ({'; '.join(searched)})")
+    return f"The answer holds {', '.join(parts)}."
