@@ -72,12 +72,20 @@ def one_search(out: Path, ratio: str, seed: int) -> dict:
         m = by_role[name]
         said[name] = {t: at_cut(scores[f"{m['trial_id']}/{t}"], m["threshold"]) for t in TESTS}
     size = len(models["answer"]["members"])
+    singles: dict[str, dict[str, list[float]]] = {}  # each reference config's single models
     for name in REFERENCES:
         files = [
             out / "ensembles" / experiment.name / f"{name}-{ENSEMBLE_SEED0 + 10 * seed + k}.npz"
             for k in range(size)
         ]
         runs = [np.load(f) for f in files]
+        singles[name] = {
+            t: [float(balanced(ys[t], at_cut(r[t], float(r["threshold"])))) for r in runs]
+            for t in TESTS
+        }
+        singles[name] = {  # the reference itself: the search's start point, seed = its seed
+            t: [float(balanced(ys[t], said[name][t])), *v] for t, v in singles[name].items()
+        }
         mean = {
             split: average([two_class(r[split]) for r in runs])[:, 1] for split in ("val", *TESTS)
         }
@@ -108,6 +116,7 @@ def one_search(out: Path, ratio: str, seed: int) -> dict:
         "ys": ys,
         "answer_models": size,
         "answer_kinds": models["answer"]["member_kinds"],
+        "single_models": singles,
         "trials": families,
     }
 
@@ -154,9 +163,21 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
             "mean": {k: float(np.mean(v)) for k, v in scores.items()},
             "answer_minus": margins,
         }
+    found["seed_spread"] = {
+        name: {t: seed_sd([runs[s]["single_models"][name][t] for s in seeds]) for t in TESTS}
+        for name in REFERENCES
+    }
     found["families"] = family_table([runs[s]["trials"] for s in seeds])
     found["trials"] = {s: runs[s]["trials"] for s in seeds}
     return found
+
+
+def seed_sd(groups: list[list[float]]) -> dict:
+    """The standard deviation of one model's figure between training seeds: all the
+    reference config's single models of a carve (its start point and its ensemble's new
+    seeds, every search seed) are one config trained with different seeds."""
+    values = np.concatenate(groups)
+    return {"sd": float(np.std(values, ddof=1)), "models": len(values)}
 
 
 def family_table(per_seed: list[list[dict]]) -> dict:

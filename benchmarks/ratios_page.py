@@ -82,8 +82,32 @@ def render(results: dict) -> str:
                 )
             lines.append(f"| {ratio_label(ratio, c['train_counts'])} | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += seed_spread_lines(carves)
     lines += when_to_use(carves)
     return "\n".join(lines) + "\n"
+
+
+def seed_spread_lines(carves: dict) -> list[str]:
+    """How far one model's test figure moves between training seeds, per reference config."""
+    lines = [
+        "## How far one model moves between training seeds",
+        "",
+        "Standard deviation of one model's balanced accuracy over the reference config's "
+        "single models of a carve (its start point in each search and every new seed of "
+        "its ensemble; models in brackets). A comparison of two models must count it.",
+        "",
+        "| carve | baseline, no shift | baseline, shipped test | seed recipe, no shift | "
+        "seed recipe, shipped test |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for ratio, c in carves.items():
+        cells = [
+            f"{c['seed_spread'][name][t]['sd']:.4f} ({c['seed_spread'][name][t]['models']})"
+            for name in ("baseline", "seed_recipe")
+            for t in ("no_shift", "test")
+        ]
+        lines.append(f"| {ratio_label(ratio, c['train_counts'])} | " + " | ".join(cells) + " |")
+    return [*lines, ""]
 
 
 def when_to_use(carves: dict) -> list[str]:

@@ -194,6 +194,29 @@ def the_answer(models: Sequence[Trial], search: Sequence[Trial], image: float) -
     return answer_members(models, image) or ranked(search)[:1]
 
 
+def why_not_in_answer(
+    models: Sequence[Trial], chosen: Sequence[Trial], image: float, size: int = ENSEMBLE_SIZE
+) -> dict[str, str]:
+    """Per model (trial folder): "" when it is in the answer (`chosen`), else why not, in
+    the words of the answer's rule (`answer_members`)."""
+    inside = {m.trial for m in chosen}
+    full = [m for m in ranked(models) if m.complete]
+    floor = full[0].score - image - TIE if full else None
+    reasons = {}
+    for m in models:
+        if m.trial in inside:
+            reasons[m.trial] = ""
+        elif m.score is None:
+            reasons[m.trial] = "no score"
+        elif not m.complete:
+            reasons[m.trial] = "stopped before the full budget"
+        elif floor is not None and m.score < floor:
+            reasons[m.trial] = "more than one validation image below the best"
+        else:
+            reasons[m.trial] = f"within one image, beyond the answer's {size} models"
+    return reasons
+
+
 def waves(runs: int, size: int) -> list[int]:
     """How many of the plan's runs train in each wave: `size` at a time, and a remainder
     smaller than `size` with the last whole wave (alone it would leave slots idle a whole run)."""

@@ -53,7 +53,7 @@ FILE_SUFFIX = ".leaderboard"  # our event files, told apart from Tune's
 # first, then by name (TensorBoard's backend_context sorts so, its page ticks the first five).
 # Left to themselves these were alpha, aug_strength, batch_size, best_epoch and compile (seen
 # in headless Chromium); these five are the ones a reader compares trials by.
-SHOWN_FIRST = ("aug_strength", "loss", "role", "sampler", "status")
+SHOWN_FIRST = ("aug_strength", "in_answer", "loss", "role", "sampler", "status")
 
 
 # Tune's bookkeeping, which its logger draws as curves too and TensorBoard sorts before the
@@ -133,6 +133,8 @@ def session_params(row: dict, config: dict) -> dict:
         if isinstance(v, (int, float, str))
     }
     params |= {"role": row["role"], "status": row["status"]}
+    if "in_answer" in row:
+        params["in_answer"] = "yes" if row["in_answer"] else "no"
     if _is_number(row.get("best_epoch")):
         params["best_epoch"] = str(int(row["best_epoch"]))
     return params

@@ -1,8 +1,9 @@
 """What a finished search leaves behind, in <storage>/<name>/:
 
 - leaderboard.csv: one row per trial (search trials, the answer's member runs: good trials
-  ASHA stopped trained in full and new seeds, the references): role, status, every knob, its
-  best-epoch validation metrics (both objectives), epochs run;
+  ASHA stopped trained in full and new seeds, the references): role, status, in_answer (and
+  why_not_in_answer, in the answer rule's words), every knob, its best-epoch validation
+  metrics (both objectives), epochs run;
 - best.json: the answer (the mean of up to five models trained for the full budget, within
   one validation image of the best of them, search/answer.py): its members' trial ids, kinds
   (search, full_run, new_seed, baseline, seed_recipe), configs and checkpoints, its tuned
@@ -32,7 +33,15 @@ import numpy as np
 import optuna
 import pandas as pd
 
-from search.answer import Scored, Trial, one_image, ranked, the_answer, verdict
+from search.answer import (
+    Scored,
+    Trial,
+    one_image,
+    ranked,
+    the_answer,
+    verdict,
+    why_not_in_answer,
+)
 from search.board import write_hparams
 from search.findings import Family, answer_words, family_bests, technique_finding
 from search.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
@@ -104,6 +113,12 @@ def write_report(
     named for what it is."""
     searched = {t.trial for t in search}  # a reference may be a search trial: one row
     table = leaderboard([search, members, [r for r in references if r.trial not in searched]])
+    image = one_image(data.val_y, data.num_classes)
+    chosen = the_answer([*search, *members, *references], search, image) if ranked(search) else []
+    why_not = why_not_in_answer([*search, *members, *references], chosen, image)
+    at = list(table.columns).index("status") + 1
+    table.insert(at, "in_answer", table["trial_id"].map(lambda t: why_not.get(t) == ""))
+    table.insert(at + 1, "why_not_in_answer", table["trial_id"].map(why_not).fillna(""))
     study = load_study(experiment)
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
@@ -120,8 +135,6 @@ def write_report(
             tested[trial.trial] = score_trial(trial, data, objective)
         return tested[trial.trial]
 
-    image = one_image(data.val_y, data.num_classes)
-    chosen = the_answer([*search, *members, *references], search, image)
     answer = score_answer([scored_once(m) for m in chosen], chosen, data, objective)
     scored = {"answer": answer, "best_trial": scored_once(ranked(search)[0])}
     for trial in ranked(references):

@@ -218,4 +218,11 @@ def verdict_lines(scored: dict[str, dict], verdict: dict) -> list[str]:
                 f"than one image ({verdict['one_validation_image']:.4f}); the search found "
                 "nothing that validation can tell apart from it"
             )
+    spread = verdict.get("seed_spread")
+    if spread:
+        lines.append(
+            f"  seeds: one model's test balanced accuracy moves by sd {spread['sd']:.4f} between "
+            f"training seeds ({spread['configs']} config(s) trained more than once, "
+            f"{spread['df']} degree(s) of freedom: Student's t widens the intervals above)"
+        )
     return lines

@@ -19,6 +19,7 @@ from search.answer import (
     verdict,
     wave_joined,
     waves,
+    why_not_in_answer,
 )
 from search.intervals import SeedSpread
 
@@ -271,3 +272,22 @@ def test_equal_scores_rank_by_config_not_by_the_random_folder_names():
     first = [Trial("trial_zz", 0.9, slow, True), Trial("trial_aa", 0.9, fast, True)]
     second = [Trial("trial_bb", 0.9, slow, True), Trial("trial_yy", 0.9, fast, True)]
     assert [t.config for t in ranked(first)] == [t.config for t in ranked(second)]
+
+
+def test_every_model_not_in_the_answer_says_why():
+    models = [
+        trial("best", 0.99),
+        trial("close", 0.99 - IMAGE / 2),
+        trial("far", 0.99 - 2 * IMAGE),
+        trial("early", 0.995, complete=False),  # ASHA stopped it: never a member
+        Trial("broken", None, {}, False),
+    ]
+    chosen = answer_members(models, IMAGE, size=1)
+    assert [m.trial for m in chosen] == ["best"]
+    assert why_not_in_answer(models, chosen, IMAGE, size=1) == {
+        "best": "",
+        "close": "within one image, beyond the answer's 1 models",
+        "far": "more than one validation image below the best",
+        "early": "stopped before the full budget",
+        "broken": "no score",
+    }

@@ -106,6 +106,10 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     top = full["val_balanced_accuracy"].iloc[0]
     chosen = full[full["val_balanced_accuracy"] >= top - image - 1e-9][:5]
     assert [m["trial_id"] for m in members] == list(chosen["trial_id"])
+    # the leaderboard's in_answer column is best.json's members, and says why of the others
+    assert sorted(board.loc[board["in_answer"], "trial_id"]) == sorted(chosen["trial_id"])
+    assert (board.loc[board["in_answer"], "why_not_in_answer"].fillna("") == "").all()
+    assert (board.loc[~board["in_answer"], "why_not_in_answer"].str.len() > 0).all()
     kind_of_role = {"member_full_run": "full_run", "member_seed": "new_seed"}
     for m, role in zip(members, chosen["role"], strict=True):
         assert m["kind"] == kind_of_role.get(role, role)
@@ -144,6 +148,9 @@ def test_a_small_search_writes_a_consistent_report(small_search):
             assert v["on_test"] == judge(low, high)
             assert f"training seeds {low:+.4f} to {high:+.4f}: {v['on_test']}" in out
         assert v["beats_on_test"] == (v["on_test"] == "better")
+    spread = test["verdict"]["seed_spread"]
+    if spread:
+        assert f"moves by sd {spread['sd']:.4f} between training seeds" in out
     for entry in (test["answer"], test["best_trial"], test["baseline"], test["seed_recipe"]):
         low, high = entry["test_intervals"]["balanced_accuracy"]
         assert 0 <= low <= high <= 1
