@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,7 +32,8 @@ import numpy as np
 
 from trainable.errors import UserError
 
-PROGRESS_EVERY = 500  # images between progress lines on stderr
+PROGRESS_EVERY = 500  # images between progress lines on stderr; more get a progress bar
+DEFAULT_BATCH = 1024  # images scored at once by every member (as the report scores them)
 # The shift test kept its level on validation halves of 262 images (BENCHMARKS.md); fewer are
 # not measured.
 MIN_SITE_IMAGES = 250
@@ -39,7 +41,12 @@ MIN_SITE_IMAGES = 250
 
 @dataclass(frozen=True)
 class Answer:
-    """What predicting needs from a finished search, read once."""
+    """What predicting needs from a finished search, read once; a library call as well:
+
+    answer = load_answer(Path("results/NAME"))
+    probs = answer.predict_proba(["a.png", "b.jpeg"])   # or uint8 (N, C, H, W) images
+    labels = answer.predict(probs)                      # class names at the tuned cut
+    """
 
     states: list[dict]  # the members' checkpoints (weights, config, normalisation)
     temperature: float
@@ -49,6 +56,29 @@ class Answer:
     channels: int
     size: int
     resize: str
+
+    def predict_proba(
+        self,
+        images: np.ndarray | Sequence[str | Path],
+        device: str = "auto",
+        batch_size: int = DEFAULT_BATCH,
+    ) -> np.ndarray:
+        """Calibrated class probabilities (N, K), the report's: of uint8 images (N, C, H, W)
+        already at the answer's size, or of image files (and .npz), read and resized as
+        training's were. A file that cannot be read is a UserError naming it."""
+        if not isinstance(images, np.ndarray):
+            names, images, errors = read_inputs(self, [Path(p) for p in images])
+            if errors:
+                name, reason = next(iter(errors.items()))
+                raise UserError(f"{len(errors)} of {len(names)} images unreadable: {reason}")
+        return answer_probabilities(self, images, device, batch_size)
+
+    def predict(self, probs: np.ndarray) -> list[str]:
+        """Each image's class at the cut tuned on validation (two classes), else the most
+        probable class."""
+        if self.threshold is None:
+            return [self.classes[int(i)] for i in probs.argmax(1)]
+        return [self.classes[int(p >= self.threshold)] for p in probs[:, 1]]
 
 
 def load_answer(experiment: Path) -> Answer:
@@ -91,22 +121,42 @@ def load_answer(experiment: Path) -> Answer:
     )
 
 
-def answer_probabilities(answer: Answer, images: np.ndarray) -> np.ndarray:
+def answer_probabilities(
+    answer: Answer, images: np.ndarray, device: str = "auto", batch_size: int = DEFAULT_BATCH
+) -> np.ndarray:
     """Calibrated class probabilities (N, K) of uint8 images (N, C, H, W): the members'
-    mean, as the report scores the answer."""
+    mean, as the report scores the answer; `batch_size` images at a time on `device`, with a
+    progress bar on stderr past PROGRESS_EVERY images."""
+    from tqdm import tqdm
+
     from search.answer import average
     from search.calibration import scale
     from trainable.inference import model_from_state, predict
     from trainable.models import pick_device
 
+    if batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1; got {batch_size}")
     if not len(images):
         return np.zeros((0, len(answer.classes)))
-    device = pick_device("auto")
-    probs = []
-    for state in answer.states:
-        model = model_from_state(state, answer.channels, len(answer.classes), answer.size, device)
-        probs.append(predict(model, images, state["pixel_mean"], state["pixel_std"], device)[0])
-    return scale(average(probs), answer.temperature)
+    where = pick_device(device)
+    models = [
+        model_from_state(state, answer.channels, len(answer.classes), answer.size, where)
+        for state in answer.states
+    ]
+    chunks = []
+    quiet = len(images) <= PROGRESS_EVERY
+    with tqdm(total=len(images), unit="image", disable=quiet, file=sys.stderr) as bar:
+        for i in range(0, len(images), batch_size):
+            batch = images[i : i + batch_size]
+            probs = [
+                predict(
+                    model, batch, state["pixel_mean"], state["pixel_std"], where, None, batch_size
+                )[0]  # fmt: skip
+                for model, state in zip(models, answer.states, strict=True)
+            ]
+            chunks.append(scale(average(probs), answer.temperature))
+            bar.update(len(batch))
+    return np.concatenate(chunks)
 
 
 def image_files(inputs: list[Path]) -> list[Path]:
@@ -170,6 +220,7 @@ def prediction_rows(answer: Answer, names: list[str], probs: np.ndarray, errors:
             row["decision"] = answer.classes[int(p.argmax())]
         else:
             row["decision"] = answer.classes[int(p[1] >= answer.threshold)]
+            row["cut"] = answer.threshold
             for level, cut in answer.sensitivity_cuts.items():
                 row[f"decision_at_sensitivity_{level}"] = answer.classes[int(p[1] >= cut)]
         rows.append(row | {"error": ""})
@@ -198,11 +249,25 @@ def main(argv: list[str] | None = None) -> int:
         help="also decide at a cut moved to these images' own scores when they show a shift "
         f"from validation (search.adapt; two classes, at least {MIN_SITE_IMAGES} images)",
     )
+    p.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="where the members run (default: %(default)s, a GPU when there is one)",
+    )
+    p.add_argument(
+        "--batch-size",
+        type=int,
+        default=DEFAULT_BATCH,
+        help="images scored at once (default: %(default)s)",
+    )
     args = p.parse_args(argv)
     try:
+        if args.adapt:
+            check_adapt(args.experiment, args.images)  # before any image is scored
         answer = load_answer(args.experiment)
         names, images, errors = read_inputs(answer, args.images)
-        probs = answer_probabilities(answer, images)
+        probs = answer_probabilities(answer, images, args.device, args.batch_size)
         rows = prediction_rows(answer, names, probs, errors)
         if args.adapt:
             from trainable.files import write_json
@@ -217,6 +282,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.adapt:
         print(reason["says"])
     return 0
+
+
+def check_adapt(experiment: Path, inputs: list[Path]) -> None:
+    """--adapt's refusals that need no model: more than two classes, a search from before
+    --adapt, fewer image files than a shift can be read off (an npz counts its images)."""
+    from search.report import VAL_SCORES
+
+    best = experiment / "best.json"
+    if best.exists():
+        try:
+            threshold = json.loads(best.read_text())["answer"]["threshold"]
+        except (ValueError, KeyError, TypeError):
+            return  # load_answer names what is wrong with it
+        if threshold is None:
+            raise UserError("--adapt moves a two-class answer's cut; this answer has more classes")
+        if not (experiment / VAL_SCORES).exists():
+            raise UserError(
+                f"{experiment / VAL_SCORES} is missing (searches before --adapt lack it); "
+                "leave out --adapt"
+            )
+    files = image_files(inputs)
+    if any(f.suffix.lower() == ".npz" for f in files):
+        return  # counted once read
+    if len(files) < MIN_SITE_IMAGES:
+        raise UserError(
+            f"--adapt needs at least {MIN_SITE_IMAGES} images to read a shift off their scores; "
+            f"got {len(files)} (leave out --adapt, or give more images)"
+        )
 
 
 def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[dict]) -> dict:

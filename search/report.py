@@ -105,10 +105,10 @@ def write_report(
     references: Sequence[Trial],
     data: Data,
     objective: str,
-    points: dict[str, dict] | None = None,
+    start_points: dict[str, dict] | None = None,
 ) -> Report:
     """Everything the module docstring lists, from the search's trials, the plan's runs
-    (search.records.member_records) and the references'; `points`: the references as the
+    (search.records.member_records) and the references'; `start_points`: the references as the
     search's start points wrote them (spaces.catalog.named_start_points), so the answer is
     named for what it is."""
     searched = {t.trial for t in search}  # a reference may be a search trial: one row
@@ -158,18 +158,16 @@ def write_report(
     finding = technique_finding(
         families_scored(unique([*search, *references]), scored_once, scored, data.val_y),
         scored["baseline"].figures["test"]["balanced_accuracy"] if "baseline" in scored else None,
-        answer_words([(m.kind, m.config) for m in chosen], points or {}),
+        answer_words([(m.kind, m.config) for m in chosen], start_points or {}),
     )
-    public = {name: s.figures for name, s in scored.items()}
+    public = {name: portable_figures(s.figures, experiment) for name, s in scored.items()}
     single = ("trial_id", "config", "val", "threshold", "epoch", "checkpoint")
     best = {k: public["answer"][k] for k in ("members", "threshold", "temperature", "val")}
-    best["members"] = [
-        m | {"checkpoint": portable(m["checkpoint"], experiment)} for m in best["members"]
-    ]
-    points = public["answer"].get("operating_points")
-    best["sensitivity_cuts"] = {k: p["cut"] for k, p in points["val"].items()} if points else {}
+    operating = public["answer"].get("operating_points")
+    best["sensitivity_cuts"] = (
+        {k: p["cut"] for k, p in operating["val"].items()} if operating else {}
+    )
     best_trial = {k: public["best_trial"][k] for k in single}
-    best_trial["checkpoint"] = portable(best_trial["checkpoint"], experiment)
     write_json(
         experiment / "best.json",
         {"objective": objective, "answer": best, "best_trial": best_trial},
@@ -268,6 +266,18 @@ def margin_cell(margin: list[float] | None) -> str:
     if margin is None:
         return "-"
     return f"{margin[0]:+.4f} ({margin[1]:+.4f} to {margin[2]:+.4f})"
+
+
+def portable_figures(figures: dict, experiment: Path) -> dict:
+    """A model's figures with its checkpoints (its own, or its members') `portable`."""
+    figures = dict(figures)
+    if "checkpoint" in figures:
+        figures["checkpoint"] = portable(figures["checkpoint"], experiment)
+    if "members" in figures:
+        figures["members"] = [
+            m | {"checkpoint": portable(m["checkpoint"], experiment)} for m in figures["members"]
+        ]
+    return figures
 
 
 def portable(checkpoint: str, experiment: Path) -> str:

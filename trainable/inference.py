@@ -44,14 +44,15 @@ def predict(
     std: list[float],
     device: torch.device,
     labels: np.ndarray | None = None,
+    batch_size: int = EVAL_BATCH,
 ) -> tuple[np.ndarray, float | None]:
     """Class probabilities (N, K) of uint8 images, and the mean cross-entropy if labels given.
     The training loop's validation and every later reader go through here."""
     model.eval()
     prepare = normaliser(mean, std, device)
     logits = []
-    for i in range(0, len(images), EVAL_BATCH):
-        x = torch.from_numpy(images[i : i + EVAL_BATCH]).to(device).float() / 255
+    for i in range(0, len(images), batch_size):
+        x = torch.from_numpy(images[i : i + batch_size]).to(device).float() / 255
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits.append(model(prepare(x)).float())
     logits = torch.cat(logits)

@@ -160,4 +160,43 @@ def test_adapting_to_a_handful_of_images_is_refused(experiment, tmp_path, capsys
     out = tmp_path / "p.csv"
     assert predict([str(experiment), str(image), "--out", str(out), "--adapt"]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "--adapt needs at least 250 readable images" in err
+    assert err.count("\n") == 1 and "--adapt needs at least 250 images" in err
+
+
+@pytest.mark.slow
+def test_adapt_refuses_before_loading_a_model(experiment, tmp_path, monkeypatch, capsys):
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for i, image in enumerate(load_data(str(PNEUMONIAMNIST)).test_x[:41, 0]):
+        Image.fromarray(image).save(folder / f"{i}.png")
+
+    def never(*args):
+        raise AssertionError("the answer was loaded before --adapt refused")
+
+    monkeypatch.setattr("search.predict.load_answer", never)
+    assert predict([str(experiment), str(folder), "--out", str(tmp_path / "p.csv"), "--adapt"]) == 2
+    assert "got 41" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.slow
+def test_the_answer_as_a_library_call_gives_the_reports_probabilities(experiment, tmp_path):
+    from search.predict import load_answer
+
+    answer = load_answer(experiment)
+    reported = answer_scores(experiment)
+    data = load_data(str(PNEUMONIAMNIST))
+    np.testing.assert_allclose(answer.predict_proba(data.test_x), reported, atol=1e-6)
+    paths, _ = write_test_split(tmp_path / "site")
+    from_files = answer.predict_proba(paths[:50], device="cpu", batch_size=7)
+    np.testing.assert_allclose(from_files, reported[:50], atol=1e-6)
+    cut = json.loads((experiment / "best.json").read_text())["answer"]["threshold"]
+    said = answer.predict(from_files)
+    assert said == [data.classes[int(p >= cut)] for p in from_files[:, 1]]
+    # the command line with the same device and batch size says the same, and the cut
+    out = tmp_path / "p.csv"
+    flags = ["--device", "cpu", "--batch-size", "7", "--out", str(out)]
+    assert predict([str(experiment), *map(str, paths[:50]), *flags]) == 0
+    rows = read_rows(out)
+    assert [r["decision"] for r in rows] == said
+    assert {float(r["cut"]) for r in rows} == {cut}

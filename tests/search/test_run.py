@@ -156,6 +156,11 @@ def test_a_small_search_writes_a_consistent_report(small_search):
         assert 0 <= low <= high <= 1
         assert v["beats_on_val"] == (v["val_margin"] > test["verdict"]["one_validation_image"])
 
+    # every checkpoint the experiment names is relative to it (it may be copied or moved)
+    for entry in (test["best_trial"], test["baseline"], *test["answer"]["members"]):
+        assert not Path(entry["checkpoint"]).is_absolute()
+        assert (experiment / entry["checkpoint"]).is_dir()
+
     # the technique finding comes first, on the console, in the model card and in TensorBoard
     finding = test["technique_finding"]
     assert f"finding: {finding['sentence']}" in out
