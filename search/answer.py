@@ -37,11 +37,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from search.intervals import SeedSpread
+if TYPE_CHECKING:  # scipy.stats, which intervals imports, would cost every --help 0.6 s
+    from search.intervals import SeedSpread
 
 # Under shift top-8 and all-12 means scored a little higher (0.872 / 0.876) and top-3 lower
 # (0.863); without shift the larger means were worse (0.935 / 0.931). Five stays in between.

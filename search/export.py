@@ -3,17 +3,24 @@
     python -m search.export results/NAME            # -> results/NAME/answer.pt2, answer.json
     python -m search.export results/NAME --out site/answer.pt2
 
+    python -m search.export results/NAME --format onnx   # -> results/NAME/answer.onnx
+
     # on the deployment machine, with torch alone:
     model = torch.export.load("answer.pt2").module()
     probs = model(images)     # uint8 (N, C, H, W) -> calibrated class probabilities (N, K)
+
+    # or with onnxruntime:
+    session = onnxruntime.InferenceSession("answer.onnx")
+    probs = session.run(None, {"images": images})[0]
 
 The module holds the answer's members, each with its normalisation, their mean and the
 temperature fitted on validation (search.calibration); no optimiser state. answer.json (also
 inside answer.pt2 as an extra file) says what it expects and returns: channels, size, the
 resize method training's images went through, class names, the tuned cut and the cuts at
 each sensitivity level, and the versions it was made with. `torch.export` (an ExportedProgram,
-any batch size) because it loads with torch alone; TorchScript, which also worked, is
-deprecated in torch 2.14, and ONNX would need onnxscript, not a dependency here.
+any batch size) by default because it loads with torch alone (TorchScript, which also
+worked, is deprecated in torch 2.14); ONNX (`--format onnx`, the `onnx` extra: onnx and
+onnxscript to write it) for runtimes other than torch, the description in its metadata.
 """
 
 from __future__ import annotations
@@ -24,52 +31,10 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-import torch
-from torch import nn
-
-from search.calibration import FLOOR
 from search.predict import Answer, load_answer
 from trainable.errors import UserError
 
 EXTRA_FILE = "answer.json"
-
-
-class AnswerModule(nn.Module):
-    """uint8 images -> the answer's calibrated class probabilities: the softmax of the mean
-    of the members' log probabilities, divided by the temperature (search.answer.average)."""
-
-    def __init__(self, members: list[nn.Module], means, stds, temperature: float):
-        super().__init__()
-        self.members = nn.ModuleList(members)
-        self.register_buffer(
-            "means", torch.tensor(means, dtype=torch.float32)[:, None, :, None, None]
-        )
-        self.register_buffer(
-            "stds", torch.tensor(stds, dtype=torch.float32)[:, None, :, None, None]
-        )
-        self.temperature = temperature
-
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float() / 255
-        log_probs = []
-        for i, member in enumerate(self.members):
-            probs = torch.softmax(member((x - self.means[i]) / self.stds[i]), dim=1)
-            log_probs.append(torch.log(probs.clamp_min(FLOOR)))  # as average() floors them
-        mean = torch.log_softmax(torch.stack(log_probs).mean(dim=0), dim=1)
-        return torch.softmax(mean / self.temperature, dim=1)
-
-
-def answer_module(answer: Answer) -> AnswerModule:
-    from trainable.inference import model_from_state
-
-    cpu = torch.device("cpu")
-    members = [
-        model_from_state(state, answer.channels, len(answer.classes), answer.size, cpu).eval()
-        for state in answer.states
-    ]
-    means = [s["pixel_mean"] for s in answer.states]
-    stds = [s["pixel_std"] for s in answer.states]
-    return AnswerModule(members, means, stds, answer.temperature).eval()
 
 
 def description(answer: Answer) -> dict:
@@ -93,37 +58,121 @@ def description(answer: Answer) -> dict:
     }
 
 
-def export(experiment: Path, out: Path) -> dict:
-    """Write the scripted answer to `out` and its description beside it; return the latter."""
+def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
+    """Write the answer to `out` as a torch program (`pt2`) or an ONNX model (`onnx`), and
+    its description beside it (and inside it); return the description."""
+    import torch
+
+    from search.answer_module import answer_module
+
     answer = load_answer(experiment)
     module = answer_module(answer).requires_grad_(False)
     example = torch.zeros(2, answer.channels, answer.size, answer.size, dtype=torch.uint8)
-    batch = torch.export.Dim("batch")
-    program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
     info = description(answer)
     text = json.dumps(info, indent=2)
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp.pt2")  # torch.export.save wants the .pt2 ending
-    torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
+    tmp = out.with_suffix(f".tmp{out.suffix}")  # torch.export.save wants the .pt2 ending
+    with quiet_export():
+        if form == "onnx":
+            save_onnx(module, example, tmp, text)
+        else:
+            batch = torch.export.Dim("batch")
+            program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+            torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
     tmp.replace(out)
     out.with_suffix(".json").write_text(text + "\n")
     return info
 
 
+def save_onnx(module, example, path: Path, text: str) -> None:
+    """torch.onnx's exporter (dynamo; onnxscript), any batch size, the description as the
+    model's metadata; one file (no external data: the members are small)."""
+    import onnx
+    import torch
+
+    program = torch.onnx.export(
+        module,
+        (example,),
+        dynamo=True,
+        dynamic_shapes=({0: torch.export.Dim("batch")},),
+        input_names=["images"],
+        output_names=["probabilities"],
+        verbose=False,
+    )
+    model = program.model_proto
+    onnx.helper.set_model_props(model, {EXTRA_FILE: text})
+    onnx.save(model, str(path))
+
+
+class quiet_export:
+    """torch.export's and torch.onnx's chatter (log lines and warnings that a user can do
+    nothing about, such as "No complete tensor found in the group!") kept off the console."""
+
+    def __enter__(self):
+        import logging
+        import warnings
+
+        self.warnings = warnings.catch_warnings()
+        self.warnings.__enter__()
+        warnings.simplefilter("ignore")
+        self.loggers = [logging.getLogger(n) for n in ("torch", "onnxscript", "onnx_ir")]
+        self.levels = [logger.level for logger in self.loggers]
+        for logger in self.loggers:
+            logger.setLevel(logging.ERROR)
+        return self
+
+    def __exit__(self, *exc):
+        for logger, level in zip(self.loggers, self.levels, strict=True):
+            logger.setLevel(level)
+        self.warnings.__exit__(*exc)
+        return False
+
+
+FORMATS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.export", description=__doc__)
+    p = argparse.ArgumentParser(
+        prog="imbalance-export",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
-    p.add_argument("--out", type=Path, help="the file written (default: EXPERIMENT/answer.pt2)")
+    p.add_argument(
+        "--format",
+        choices=tuple(FORMATS),
+        default="pt2",
+        help="pt2: torch.export, loads with torch alone; onnx: ONNX (onnxruntime and other "
+        "runtimes; needs the onnx extra) (default: %(default)s)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="the file written (default: EXPERIMENT/answer.pt2, or answer.onnx)",
+    )
     args = p.parse_args(argv)
-    out = args.out or args.experiment / "answer.pt2"
+    out = args.out or args.experiment / FORMATS[args.format]
     try:
-        info = export(args.experiment, out)
+        if args.format == "onnx":
+            check_onnx()
+        info = export(args.experiment, out, args.format)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     shape = f"{info['input']['channels']}x{info['input']['size']}x{info['input']['size']}"
     print(f"{out}: {info['members']} models, input uint8 (N, {shape}); {out.with_suffix('.json')}")
     return 0
+
+
+def check_onnx() -> None:
+    from importlib.util import find_spec
+
+    missing = [m for m in ("onnx", "onnxscript") if find_spec(m) is None]
+    if missing:
+        raise UserError(
+            f"--format onnx needs {' and '.join(missing)}: pip install -e '.[onnx]' -c "
+            "constraints.txt"
+        )
 
 
 if __name__ == "__main__":

@@ -145,7 +145,7 @@ def answer_probabilities(
     ]
     chunks = []
     quiet = len(images) <= PROGRESS_EVERY
-    with tqdm(total=len(images), unit="image", disable=quiet, file=sys.stderr) as bar:
+    with tqdm(total=len(images), unit="image", disable=quiet, delay=2, file=sys.stderr) as bar:
         for i in range(0, len(images), batch_size):
             batch = images[i : i + batch_size]
             probs = [

@@ -64,3 +64,52 @@ def test_exporting_a_folder_that_is_not_an_experiment_is_one_line(tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "best.json not found" in err
     assert not (tmp_path / "answer.pt2").exists()
+
+
+# A fresh interpreter with onnxruntime and nothing of ours (nor torch): another runtime.
+LOAD_WITH_ONNXRUNTIME = """
+import json, sys, numpy as np, onnx, onnxruntime
+session = onnxruntime.InferenceSession(sys.argv[1])
+np.save(sys.argv[3], session.run(None, {"images": np.load(sys.argv[2])})[0])
+ours = [m for m in sys.modules if m.split(".")[0] in ("search", "trainable", "torch", "ray")]
+assert not ours, ours
+print({p.key: p.value for p in onnx.load(sys.argv[1]).metadata_props}["answer.json"])
+"""
+
+
+@pytest.mark.slow
+def test_the_answer_as_onnx_gives_the_experiments_probabilities_in_onnxruntime(
+    small_search, tmp_path, capfd
+):
+    experiment = small_search[0]
+    out = tmp_path / "answer.onnx"
+    assert export([str(experiment), "--format", "onnx", "--out", str(out)]) == 0
+    printed = capfd.readouterr()
+    assert printed.err == "" and printed.out.count("\n") == 1  # no exporter chatter
+    images = load_data(str(PNEUMONIAMNIST)).test_x[:200]
+    np.save(tmp_path / "images.npy", images)
+    done = subprocess.run(
+        [sys.executable, "-c", LOAD_WITH_ONNXRUNTIME, str(out), str(tmp_path / "images.npy"),
+         str(tmp_path / "probs.npy")],
+        capture_output=True, text=True, cwd=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    answer = load_answer(experiment)
+    expected = answer_probabilities(answer, images)
+    np.testing.assert_allclose(np.load(tmp_path / "probs.npy"), expected, atol=1e-5)
+    assert json.loads(done.stdout) == json.loads(out.with_suffix(".json").read_text())
+
+
+def test_the_help_shows_every_default_and_imports_no_torch():
+    code = (
+        "import sys, contextlib, io\n"
+        "from search.export import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()) as f:\n"
+        "    main(['--help'])\n"
+        "assert 'torch' not in sys.modules, 'torch imported for --help'\n"
+        "print(f.getvalue())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "usage: imbalance-export" in done.stdout
+    assert "(default: pt2)" in done.stdout and "default: EXPERIMENT/answer.pt2" in done.stdout
