@@ -132,10 +132,12 @@ FORMATS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
 
 
 def main(argv: list[str] | None = None) -> int:
+    from trainable.cli import HelpWithDefaults, command_name
+
     p = argparse.ArgumentParser(
-        prog="imbalance-export",
+        prog=command_name("search.export", "imbalance-export"),
         description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpWithDefaults,
     )
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
     p.add_argument(
@@ -143,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
         choices=tuple(FORMATS),
         default="pt2",
         help="pt2: torch.export, loads with torch alone; onnx: ONNX (onnxruntime and other "
-        "runtimes; needs the onnx extra) (default: %(default)s)",
+        "runtimes; needs the onnx extra)",
     )
     p.add_argument(
         "--out",

@@ -239,7 +239,13 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m search.predict", description=__doc__)
+    from trainable.cli import HelpWithDefaults, command_name
+
+    p = argparse.ArgumentParser(
+        prog=command_name("search.predict", "imbalance-predict"),
+        description=__doc__,
+        formatter_class=HelpWithDefaults,
+    )
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
     p.add_argument("images", type=Path, nargs="+", help="image files, folders or an .npz")
     p.add_argument("--out", type=Path, default=Path("predictions.csv"), help="the CSV written")
@@ -253,13 +259,13 @@ def main(argv: list[str] | None = None) -> int:
         "--device",
         default="auto",
         choices=("auto", "cpu", "cuda"),
-        help="where the members run (default: %(default)s, a GPU when there is one)",
+        help="where the members run; auto: a GPU when there is one",
     )
     p.add_argument(
         "--batch-size",
         type=int,
         default=DEFAULT_BATCH,
-        help="images scored at once (default: %(default)s)",
+        help="images scored at once",
     )
     args = p.parse_args(argv)
     try:

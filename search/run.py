@@ -24,7 +24,7 @@ import optuna
 
 from search.settings import SCHEDULERS, SEARCH_SAMPLERS, SearchSettings
 from spaces import SPACES, describe_spaces
-from trainable.cli import HelpWithDefaults, add_data_flags
+from trainable.cli import HelpWithDefaults, add_data_flags, command_name
 from trainable.config import UserError
 
 
@@ -43,11 +43,11 @@ def given_flags(argv: list[str] | None) -> dict:
 def make_parser() -> argparse.ArgumentParser:
     defaults = SearchSettings  # its field defaults are the flags' defaults
     p = argparse.ArgumentParser(
-        prog="python -m search.run",
+        prog=command_name("search.run", "imbalance-search"),
         description=__doc__.split("\n")[0],
         formatter_class=HelpWithDefaults,
     )
-    p.add_argument("--space", help=f"one of: {', '.join(SPACES)}")
+    p.add_argument("--space", help=f"one of: {', '.join(SPACES)} (required)")
     p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
     add_data_flags(p, defaults.data)
     p.add_argument("--num-samples", type=int, default=defaults.num_samples, help="trials to run")
@@ -118,7 +118,10 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=defaults.seed, help="TPE sampler and training seed")
     p.add_argument("--name", help="experiment name (default: <space>-<date>-<time>)")
     p.add_argument("--storage", default=defaults.storage, help="results folder or cloud URI")
-    p.add_argument("--address", help="an existing Ray cluster, e.g. 'auto'")
+    p.add_argument(
+        "--address",
+        help="an existing Ray cluster, e.g. 'auto' (default: a Ray started for this search)",
+    )
     p.add_argument("--resume", action="store_true", help="continue the experiment --name")
     p.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
     return p

@@ -146,12 +146,42 @@ print(sorted(name for name in ("torch", "ray", "sklearn", "imblearn") if name in
 """
 
 
-@pytest.mark.parametrize("module", ["search.run", "trainable.train"])
+@pytest.mark.parametrize(
+    "module", ["search.run", "trainable.train", "search.predict", "search.export"]
+)
 def test_help_answers_without_importing_torch_or_ray(module):
-    """Both commands read their flags before importing torch and Ray (seconds each), so --help
+    """Every command reads its flags before importing torch and Ray (seconds each), so --help
     and a bad flag answer at once."""
     code = HELP_THEN_LIST_HEAVY_IMPORTS.format(module=module)
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "(default: " in done.stdout  # the help itself, with its defaults
     assert done.stdout.strip().splitlines()[-1] == "[]"
+
+
+def option_entries(help_text: str) -> dict[str, str]:
+    """--help's options section: each option's first line (its flags) -> its whole entry."""
+    entries: dict[str, str] = {}
+    current = None
+    for line in help_text.split("options:")[1].splitlines():
+        if line.startswith("  -"):
+            current = line.split("  ")[1].strip()
+            entries[current] = line
+        elif current:
+            entries[current] += " " + line.strip()
+    return entries
+
+
+@pytest.mark.parametrize(
+    "command", ["imbalance-search", "imbalance-train", "imbalance-predict", "imbalance-export"]
+)
+def test_the_installed_commands_help_names_itself_and_every_default(command):
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / command), "--help"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"usage: {command} ")
+    for flags, entry in option_entries(done.stdout).items():
+        if flags.startswith("-h") or flags.split(",")[-1].strip().count(" ") == 0:
+            continue  # --help and bare switches have no value
+        assert "default" in entry or "required" in entry, entry

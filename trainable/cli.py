@@ -1,9 +1,11 @@
-"""What both command lines (`trainable.train`, `search.run`) share: the data flags, which are
-load_data's options, and the --help format."""
+"""What the command lines share: the data flags (`trainable.train`, `search.run`), which are
+load_data's options, the --help format and the name usage lines give the command."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 from typing import Any
 
 from trainable.config import DEFAULT_PATIENT_PATTERN
@@ -20,8 +22,15 @@ def add_data_flags(p: argparse.ArgumentParser, default_data: str = "pneumoniamni
         help="npz file, folder with train/<CLASS>/, a MedMNIST 2D set's name (pneumoniamnist, "
         "breastmnist, ...) or 'synthetic'",
     )
-    p.add_argument("--size", type=int, help="resize images to SIZE x SIZE on load")
-    p.add_argument("--channels", type=int, choices=(1, 3), help="1 = grayscale, 3 = RGB")
+    p.add_argument(
+        "--size", type=int, help="resize images to SIZE x SIZE on load (default: as stored)"
+    )
+    p.add_argument(
+        "--channels",
+        type=int,
+        choices=(1, 3),
+        help="1 = grayscale, 3 = RGB (default: as stored; class folders 1)",
+    )
     p.add_argument(
         "--val-fraction",
         type=float,
@@ -38,7 +47,8 @@ def add_data_flags(p: argparse.ArgumentParser, default_data: str = "pneumoniamni
         "--train-subsample",
         type=int,
         metavar="N",
-        help="keep N training images, stratified by class (learning curves, small-data checks)",
+        help="keep N training images, stratified by class (learning curves, small-data "
+        "checks) (default: all)",
     )
 
 
@@ -47,12 +57,21 @@ def data_options(source: Any) -> dict[str, Any]:
     return {name: getattr(source, name) for name in DATA_OPTIONS}
 
 
-class HelpWithDefaults(argparse.ArgumentDefaultsHelpFormatter):
+class HelpWithDefaults(
+    argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter
+):
     """--help names each flag's default where it has one (not for None or a bare switch, and
-    not twice where the help text already says it)."""
+    not twice where the help text already says it; 0 is a default like any other), and keeps
+    the description's examples as written."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
-        if action.default in (None, False) or "default" in text:
+        if action.default is None or action.default is False or "default" in text:
             return text
         return super()._get_help_string(action)
+
+
+def command_name(module: str, script: str) -> str:
+    """What usage lines call the command: the installed script's name when that is what ran
+    (`imbalance-search`), else `python -m MODULE`."""
+    return script if Path(sys.argv[0]).name == script else f"python -m {module}"

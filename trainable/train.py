@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from trainable.cli import HelpWithDefaults, add_data_flags, data_options
+from trainable.cli import HelpWithDefaults, add_data_flags, command_name, data_options
 from trainable.config import TrainConfig, UserError
 
 
@@ -85,17 +85,23 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
-        prog="python -m trainable.train",
+        prog=command_name("trainable.train", "imbalance-train"),
         description=__doc__.split("\n")[0],
         formatter_class=HelpWithDefaults,
     )
     add_data_flags(p)
     p.add_argument(
-        "--config", help="JSON object of knobs (see README); with --resume, the checkpoint's"
+        "--config",
+        help="JSON object of knobs (see README) (default: every knob at its default; with "
+        "--resume, the checkpoint's)",
     )
-    p.add_argument("--epochs", type=int, help="overrides the config's epochs")
-    p.add_argument("--seed", type=int, help="overrides the config's seed")
-    p.add_argument("--out", type=Path, required=True, help="folder for metrics and checkpoint")
+    p.add_argument(
+        "--epochs", type=int, help="overrides the config's epochs (default: the config's)"
+    )
+    p.add_argument("--seed", type=int, help="overrides the config's seed (default: the config's)")
+    p.add_argument(
+        "--out", type=Path, required=True, help="folder for metrics and checkpoint (required)"
+    )
     p.add_argument(
         "--evaluate-test",
         action="store_true",
