@@ -5,7 +5,7 @@
   answer's tuned threshold and 0.5 marked, axes named by class;
 - knobs.png: the objective against each knob, one dot per scored trial (stopped trials hollow;
   errored trials have no score and are counted in the title), the references as lines;
-- importances.png: Optuna's parameter importances over every trial at a common budget;
+- importances.png: Optuna's parameter importances for every trial's best-epoch score;
 - history.png, learning_curves.png: Optuna's optimisation history and every trial's
   validation score by epoch, the references' scores as lines;
 - calibration.png: reliability diagrams (scikit-learn's CalibrationDisplay, 10 bins) of the
@@ -150,39 +150,48 @@ def knobs_figure(
     return fig
 
 
-def importances_figure(study: optuna.Study) -> plt.Figure | None:
-    """Optuna's parameter importances over every trial at a common budget: each trial's score
-    at the last epoch all of them reached (ASHA's grace period), not over the few trials that
-    finished (Optuna's default ignores pruned trials: 2 of 12 in a default search). None when
-    fewer than MIN_TRIALS_FOR_IMPORTANCES trials reached it."""
+def importances_figure(study: optuna.Study, objective: str = "score") -> plt.Figure | None:
+    """Optuna's parameter importances (PED-ANOVA) for the score the search optimises: each
+    trial's best epoch, the leaderboard's figure, over every trial that reported one. Not
+    over the few trials that finished, as optuna-dashboard's (it leaves pruned trials out: 2 or
+    3 of 12 in a default search, so its ranking differs; the figure says so), nor at the
+    grace period's epoch, which ranked the learning rate first for learning fast. A stopped
+    trial's best came after fewer epochs: the title says that too. None when fewer than
+    MIN_TRIALS_FOR_IMPORTANCES trials reported."""
     trials = [t for t in study.trials if t.intermediate_values]
     if len(trials) < MIN_TRIALS_FOR_IMPORTANCES:
         return None
-    epoch = min(max(t.intermediate_values) for t in trials)
-    common = optuna.create_study(direction=study.direction)
+    scored = optuna.create_study(direction=study.direction)
+    best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
     for t in trials:
-        if epoch in t.intermediate_values:
-            common.add_trial(
-                optuna.trial.create_trial(
-                    params=t.params,
-                    distributions=t.distributions,
-                    value=t.intermediate_values[epoch],
-                )
+        scored.add_trial(
+            optuna.trial.create_trial(
+                params=t.params,
+                distributions=t.distributions,
+                value=best(t.intermediate_values.values()),
             )
+        )
     try:
         with warnings.catch_warnings():  # small studies: "importances may be inaccurate"
             warnings.simplefilter("ignore")
-            importances = optuna.importance.get_param_importances(common)
+            importances = optuna.importance.get_param_importances(scored)
     except (RuntimeError, ValueError):
         return None
     if not importances:
         return None
-    fig, ax = plt.subplots(figsize=(6, 0.4 * len(importances) + 1.5))
+    finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    fig, ax = plt.subplots(figsize=(6.4, 0.4 * len(importances) + 2.2))
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names])
+    ax.set_title(
+        f"which knobs moved the search's score\n({objective} at each trial's best epoch)",
+        fontsize=9,
+    )
     ax.set_xlabel(
-        f"importance for the score at epoch {epoch}, over all {len(common.trials)} trials\n"
-        "(Optuna's PED-ANOVA; a knob only some trials have,\nsuch as gamma, over those trials)"
+        f"importance (Optuna's PED-ANOVA) over all {len(trials)} trials; a stopped trial's "
+        "best\ncame after fewer epochs; a knob only some trials have (gamma) over those;\n"
+        f"optuna-dashboard ranks the {finished} finished trials only, so it may differ",
+        fontsize=8,
     )
     fig.tight_layout()
     return fig
@@ -279,7 +288,7 @@ def write_plots(
         figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
     if study is not None:
-        figures["importances.png"] = importances_figure(study)
+        figures["importances.png"] = importances_figure(study, objective)
         figures |= history_figures(study, objective, references)
     for name, fig in figures.items():
         if fig is None:

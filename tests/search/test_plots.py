@@ -74,9 +74,13 @@ def study_with_pruned_trials(n: int) -> optuna.Study:
     return study
 
 
-def test_importances_use_every_trial_at_the_epoch_all_reached():
-    fig = importances_figure(study_with_pruned_trials(10))
-    assert "score at epoch 2, over all 10 trials" in fig.axes[0].get_xlabel()
+def test_importances_rank_every_trials_best_epoch_score_and_say_why_the_dashboard_differs():
+    fig = importances_figure(study_with_pruned_trials(10), "val_balanced_accuracy")
+    ax = fig.axes[0]
+    assert ax.get_title().startswith("which knobs moved the search's score")
+    assert "val_balanced_accuracy at each trial's best epoch" in ax.get_title()
+    assert "over all 10 trials" in ax.get_xlabel()
+    assert "optuna-dashboard ranks the 2 finished trials only" in ax.get_xlabel()
     bars = {
         t.get_text(): b.get_width()
         for t, b in zip(fig.axes[0].get_yticklabels(), fig.axes[0].patches, strict=True)
