@@ -315,9 +315,14 @@ def write_pictures(
         }
         test_pred = decisions(probs.test_probs, answer["threshold"])
         write_tensorboard(experiment / "answer", curves, test_pred, data.classes)
+        cuts = {
+            "answer test": {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
+        }
         for name in (n for n in REFERENCES if n in scored):
-            curves[f"{name.replace('_', ' ')} test"] = (data.test_y, scored[name].test_probs[:, 1])
-        cuts = {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
+            label = f"{name.replace('_', ' ')} test"
+            curves[label] = (data.test_y, scored[name].test_probs[:, 1])
+            cut = scored[name].figures["threshold"]
+            cuts[label] = {f"tuned {cut:.3f}": cut}
     c = answer["calibration"]
     title = (
         f"answer calibrated on validation (temperature {c['temperature']:.2f}): ECE val "

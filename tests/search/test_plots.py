@@ -94,13 +94,18 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     labels = np.array([0, 0, 0, 1, 1, 1])
     scores = np.array([0.1, 0.3, 0.6, 0.4, 0.8, 0.9])
     curves = {"answer test": (labels, scores), "baseline test": (labels, scores[::-1])}
-    fig = roc_pr_figure(curves, ["normal", "pneumonia"], {"tuned 0.35": 0.35, "0.5": 0.5})
+    cuts = {"answer test": {"tuned 0.35": 0.35, "0.5": 0.5}, "baseline test": {"tuned 0.5": 0.5}}
+    fig = roc_pr_figure(curves, ["normal", "pneumonia"], cuts)
     roc = fig.axes[0]
     assert roc.get_ylabel() == "sensitivity (pneumonia found)"
     marks = {line.get_label(): (line.get_xdata()[0], line.get_ydata()[0]) for line in roc.lines}
     assert marks["answer test at 0.5"] == (1 / 3, 2 / 3)  # 0.6 of the normals; 0.8, 0.9
     assert marks["answer test at tuned 0.35"] == (1 / 3, 1.0)
-    assert "baseline test" in [t.get_text().split(" (")[0] for t in roc.get_legend().get_texts()]
+    # the reference's own operating point (scores reversed: 0.6 and 0.4 said pneumonia)
+    assert marks["baseline test at tuned 0.5"] == (2 / 3, 1 / 3)
+    legend = [t.get_text() for t in roc.get_legend().get_texts()]
+    assert "baseline test (AUC 0.111)" in legend  # three digits: 1 of 9 pairs in order
+    assert "answer test (AUC 0.889)" in legend
     # precision-recall: the same cuts, and chance at the test split's prevalence (half)
     pr = fig.axes[1]
     marks = {line.get_label(): (line.get_xdata()[0], line.get_ydata()[0]) for line in pr.lines}
@@ -108,6 +113,8 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     assert marks["answer test at tuned 0.35"] == (1.0, 3 / 4)
     chance = [line for line in pr.lines if "chance" in line.get_label().lower()]
     assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.5}
+    # each panel has a zoomed view of its crowded corner
+    assert [[c.get_title() for c in ax.child_axes] for ax in (roc, pr)] == [["zoomed"]] * 2
 
 
 def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_ringed():
