@@ -218,58 +218,87 @@ def importances_figure(study: optuna.Study, objective: str = "score") -> plt.Fig
 
 
 def history_figures(
-    study: optuna.Study, objective: str, references: dict[str, float] | None = None
+    study: optuna.Study,
+    objective: str,
+    references: dict[str, float] | None = None,
+    roles: dict[str, str] | None = None,
+    in_answer: frozenset[str] = frozenset(),
 ) -> dict[str, plt.Figure]:
-    """Optuna's own plots of the study: its optimisation history (each trial's score by trial
-    number, the best so far) and its learning curves (each trial's score at every epoch it
-    reported; a curve that ends early is a trial ASHA stopped), the references' scores as
-    lines on both. Empty before any trial reported."""
-    from optuna.visualization.matplotlib import (
-        plot_intermediate_values,
-        plot_optimization_history,
-    )
-
-    # Optuna's history leaves out pruned trials (10 of a default search's 12): score each
-    # trial at its best epoch instead, as the leaderboard does, in a copy of the study
-    best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    scored = optuna.create_study(direction=study.direction)
-    for t in study.trials:
-        if t.intermediate_values:
-            scored.add_trial(
-                optuna.trial.create_trial(
-                    params=t.params,
-                    distributions=t.distributions,
-                    value=best(t.intermediate_values.values()),
-                    intermediate_values=t.intermediate_values,
-                )
-            )
-    if not scored.trials:
+    """The study's history (each trial's best-epoch score, as on the leaderboard, by Optuna
+    trial number, and the best so far) and its learning curves (each trial's score at every
+    epoch it reported), every trial named by its Optuna number, folder and role (`roles`:
+    folder -> role), stopped trials hollow and dashed, the answer's trials (`in_answer`:
+    folders) thick, the references' scores as lines. Drawn here, not by Optuna's plots: they
+    leave pruned trials out of the history (10 of 12) and name curves Trial0.. after no
+    folder. Empty before any trial reported."""
+    trials = [t for t in study.trials if t.intermediate_values]
+    if not trials:
         return {}
-    with warnings.catch_warnings():  # Optuna's matplotlib plots are marked experimental
-        warnings.simplefilter("ignore")
-        axes = {
-            "history.png": plot_optimization_history(scored, target_name=objective),
-            "learning_curves.png": plot_intermediate_values(scored),
-        }
-    axes["history.png"].set_title(
-        "each trial's score at its best epoch (as on the leaderboard), the best so far",
-        fontsize=10,
+    roles = roles or {}
+    best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
+    colours = plt.get_cmap("tab20")
+    history, ax_h = plt.subplots(figsize=(8, 4.6))
+    curves, ax_c = plt.subplots(figsize=(9.5, 4.8))
+    numbers, scores = [], []
+    for i, t in enumerate(trials):
+        folder = t.user_attrs.get("folder", "")
+        role = roles.get(folder, "search").replace("_", " ")
+        stopped = t.state == optuna.trial.TrialState.PRUNED
+        chosen = folder in in_answer
+        score = best(t.intermediate_values.values())
+        numbers.append(t.number)
+        scores.append(score)
+        colour = colours(i % 20)
+        label = f"#{t.number} {folder}".strip() + f" ({role}{', stopped' if stopped else ''})"
+        label += ", in the answer" if chosen else ""
+        epochs = sorted(t.intermediate_values)
+        ax_c.plot(
+            epochs,
+            [t.intermediate_values[e] for e in epochs],
+            color=colour,
+            linestyle="--" if stopped else "-",
+            linewidth=2.6 if chosen else 1.2,
+            marker="*" if role != "search" else "o",
+            markersize=7 if role != "search" else 3,
+            label=label,
+        )
+        ax_h.scatter(
+            t.number,
+            score,
+            s=70 if chosen else 36,
+            facecolors="none" if stopped else colour,
+            edgecolors=colour,
+            marker="*" if role != "search" else "o",
+            linewidths=1.5,
+            label=label,
+            zorder=3,
+        )
+    order = np.argsort(numbers)
+    so_far = np.maximum.accumulate(np.asarray(scores)[order]) if best is max else \
+        np.minimum.accumulate(np.asarray(scores)[order])  # fmt: skip
+    ax_h.step(np.asarray(numbers)[order], so_far, where="post", color="black", linewidth=1,
+              label="best so far")  # fmt: skip
+    ax_h.set_title(
+        "each trial's score at its best epoch (as on the leaderboard), the best so far;\n"
+        "hollow: stopped by ASHA (scored after fewer epochs); star: a reference's start point",
+        fontsize=9,
     )
-    axes["learning_curves.png"].set_title(
-        f"every trial's {objective} by epoch; a short curve: stopped by ASHA", fontsize=10
+    ax_h.set_xlabel("Optuna trial number")
+    ax_c.set_title(
+        f"every trial's {objective} by epoch;\ndashed: stopped by ASHA; thick: in the answer; "
+        "star: a reference's start point",
+        fontsize=9,
     )
-    axes["learning_curves.png"].set_xlabel("epoch")
-    axes["learning_curves.png"].set_ylabel(objective)
-    for ax in axes.values():
+    ax_c.set_xlabel("epoch")
+    for ax in (ax_h, ax_c):
+        ax.set_ylabel(objective)
         for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
             ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes["history.png"].legend(fontsize=8)
-    axes["learning_curves.png"].legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1))
-    for ax in axes.values():
-        ax.figure.set_size_inches(8, 4.6)
-        ax.figure.tight_layout()
-    return {name: ax.figure for name, ax in axes.items()}
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
+    for fig in (history, curves):
+        fig.tight_layout()
+    return {"history.png": history, "learning_curves.png": curves}
 
 
 def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Figure:
@@ -318,6 +347,7 @@ def write_plots(
     calibration_title: str = "",
     in_answer: frozenset[str] = frozenset(),
     confusion: tuple[np.ndarray, np.ndarray] | None = None,
+    roles: dict[str, str] | None = None,
 ) -> list[Path]:
     """The report's PNGs; `confusion` is the answer's (test labels, test decisions)."""
     written = []
@@ -329,7 +359,7 @@ def write_plots(
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
     if study is not None:
         figures["importances.png"] = importances_figure(study, objective)
-        figures |= history_figures(study, objective, references)
+        figures |= history_figures(study, objective, references, roles, in_answer)
     for name, fig in figures.items():
         if fig is None:
             continue

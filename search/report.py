@@ -180,7 +180,7 @@ def write_report(
         experiment / "test_metrics.json",
         {"objective": objective, "technique_finding": finding, "verdict": found, **public},
     )
-    write_pictures(experiment, table[table["role"] == "search"], objective, scored, data, study)
+    write_pictures(experiment, table, objective, scored, data, study)
     write_finding(experiment / "answer", finding)
     return Report(objective, table, scored, found, finding)
 
@@ -331,7 +331,7 @@ def write_pictures(
     in_answer = frozenset(m["search_trial"] for m in answer["members"])
     write_plots(
         experiment,
-        table,
+        table[table["role"] == "search"],
         objective,
         curves,
         study,
@@ -341,6 +341,7 @@ def write_pictures(
         calibration_title=title,
         in_answer=in_answer,
         confusion=(data.test_y, test_pred),
+        roles=dict(zip(table["trial_id"], table["role"], strict=True)),
     )
 
 

@@ -48,7 +48,7 @@ def test_no_knob_plot_when_no_trial_has_a_score(tmp_path):
     assert write_plots(tmp_path, table, OBJECTIVE, curves=None, study=None) == []
 
 
-def study_with_pruned_trials(n: int) -> optuna.Study:
+def study_with_pruned_trials(n: int, folders: bool = False) -> optuna.Study:
     """n trials that each report epochs 1-2; all but two stopped there (PRUNED), as ASHA
     leaves a default search. The score rises with lr and ignores weight_decay."""
     study = optuna.create_study(direction="maximize")
@@ -69,6 +69,7 @@ def study_with_pruned_trials(n: int) -> optuna.Study:
                 intermediate_values={1: score, 2: score + 0.01, **({3: score} if finished else {})},
                 value=score if finished else None,
                 state=TrialState.COMPLETE if finished else TrialState.PRUNED,
+                user_attrs={"folder": f"trial_{i:02d}"} if folders else {},
             )
         )
     return study
@@ -154,6 +155,20 @@ def test_the_history_scores_every_trial_at_its_best_epoch_pruned_ones_too(tmp_pa
     curves = figures["learning_curves.png"].axes[0]
     trials = [line for line in curves.get_lines() if line.get_label() != "baseline"]
     assert [len(line.get_xdata()) for line in trials] == [3, 3] + [2] * 8
+    # stopped trials dashed, each named by its Optuna number and folder as the leaderboard
+    assert [line.get_linestyle() for line in trials] == ["-", "-"] + ["--"] * 8
+    study = study_with_pruned_trials(10, folders=True)
+    figures = history_figures(
+        study, OBJECTIVE, roles={"trial_00": "baseline"}, in_answer=frozenset({"trial_01"})
+    )
+    curves = figures["learning_curves.png"].axes[0]
+    labels = [line.get_label() for line in curves.get_lines()]
+    assert labels[:3] == [
+        "#0 trial_00 (baseline)",
+        "#1 trial_01 (search), in the answer",
+        "#2 trial_02 (search, stopped)",
+    ]
+    assert curves.get_lines()[1].get_linewidth() > curves.get_lines()[2].get_linewidth()
     for name, fig in figures.items():  # they draw
         fig.savefig(tmp_path / name)
     assert history_figures(optuna.create_study(), OBJECTIVE) == {}
