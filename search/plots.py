@@ -130,8 +130,9 @@ def knobs_figure(
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().sum() == values.notna().sum():  # e.g. alpha: floats, None elsewhere
             values = numeric
-        if values.dtype == object:  # categorical: one column of dots per choice
-            choices = sorted(values.dropna().unique(), key=str)
+        if values.dtype == object or categorical(knob.removeprefix("config/")):
+            # one column of dots per choice: batch size 64, 128, 256 are choices, not a scale
+            choices = sorted(values.dropna().unique(), key=lambda c: natural_order(str(c)))
             x = values.map({c: i for i, c in enumerate(choices)})
             ax.set_xticks(range(len(choices)), [str(c) for c in choices], rotation=20)
         else:
@@ -168,6 +169,21 @@ def knobs_figure(
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def natural_order(value: str) -> tuple:
+    """Numbers as numbers (64 before 128), then words."""
+    try:
+        return (0, float(value), "")
+    except ValueError:
+        return (1, 0.0, value)
+
+
+def categorical(knob: str) -> bool:
+    """Whether the knob's declared search range is a list of choices (trainable.config)."""
+    from trainable.config import KNOB_FIELDS
+
+    return knob in KNOB_FIELDS and isinstance(KNOB_FIELDS[knob].metadata.get("search"), list)
 
 
 def importances_figure(study: optuna.Study, objective: str = "score") -> plt.Figure | None:

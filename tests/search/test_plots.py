@@ -31,6 +31,7 @@ def leaderboard() -> pd.DataFrame:
             "config/weight_decay": [1e-4, 4.8e-6, 3.9e-4],
             "config/sampler": ["oversample", "none", "undersample"],
             "config/sampler_power": [0.5, np.nan, np.nan],
+            "config/batch_size": [64, 128, 128],
         }
     )
 
@@ -116,6 +117,12 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.5}
     # each panel has a zoomed view of its crowded corner
     assert [[c.get_title() for c in ax.child_axes] for ax in (roc, pr)] == [["zoomed"]] * 2
+
+
+def test_a_knob_searched_over_choices_is_drawn_as_choices():
+    fig = knobs_figure(leaderboard(), OBJECTIVE)
+    (panel,) = [ax for ax in fig.axes if ax.get_xlabel() == "batch_size"]
+    assert [t.get_text() for t in panel.get_xticklabels()] == ["64", "128"]
 
 
 def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_ringed():
