@@ -362,14 +362,15 @@ def write_plots(
     references: dict[str, float] | None = None,
     calibration_title: str = "",
     in_answer: frozenset[str] = frozenset(),
-    confusion: tuple[np.ndarray, np.ndarray] | None = None,
+    confusion: tuple[np.ndarray, np.ndarray, float | None] | None = None,
     roles: dict[str, str] | None = None,
 ) -> list[Path]:
-    """The report's PNGs; `confusion` is the answer's (test labels, test decisions)."""
+    """The report's PNGs; `confusion` is the answer's (test labels, test decisions, its cut)."""
     written = []
     figures = {"knobs.png": knobs_figure(table, objective, references, in_answer)}
     if confusion is not None and classes:
-        figures["confusion.png"] = confusion_figure(*confusion, classes)
+        labels, said, cut = confusion
+        figures["confusion.png"] = confusion_figure(labels, said, classes, cut)
     if curves:
         figures["roc_pr.png"] = roc_pr_figure(curves, classes, cuts)
         figures["calibration.png"] = calibration_figure(curves, classes, calibration_title)
@@ -386,23 +387,45 @@ def write_plots(
 
 
 def write_tensorboard(
-    folder: Path, curves: Curves, test_pred: np.ndarray | None, classes: list[str]
+    folder: Path,
+    curves: Curves,
+    test_pred: np.ndarray | None,
+    classes: list[str],
+    cut: float | None = None,
+    reference_runs: dict[str, tuple[Path, tuple[np.ndarray, np.ndarray]]] | None = None,
 ) -> None:
     """The answer's PR curves ('answer val', 'answer test'), ROC and test confusion matrix
-    as a TensorBoard run."""
+    as a TensorBoard run; each reference's test PR curve in its own run (`reference_runs`:
+    name -> (its trial folder, its test curve)), under the same tag, so the PR Curves tab
+    lays them over the answer's."""
     with SummaryWriter(str(folder)) as writer:
         for name, (labels, scores) in curves.items():
             split = name.split()[-1]
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=0)
         writer.add_figure("roc_pr", roc_pr_figure(curves, classes), global_step=0)
         if test_pred is not None:
-            figure = confusion_figure(curves["answer test"][0], test_pred, classes)
+            figure = confusion_figure(curves["answer test"][0], test_pred, classes, cut)
             writer.add_figure("test/confusion_matrix", figure, global_step=0)
+    for run, (labels, scores) in (reference_runs or {}).values():
+        for earlier in run.glob("events.out.tfevents.*.pr_curve"):  # a --resume reports again
+            earlier.unlink()
+        with SummaryWriter(str(run), filename_suffix=".pr_curve") as writer:
+            writer.add_pr_curve("test/pr_curve", labels, scores, global_step=0)
 
 
-def confusion_figure(labels: np.ndarray, predicted: np.ndarray, classes: list[str]) -> plt.Figure:
-    """The answer's test confusion matrix: counts, rows the true class."""
+def confusion_figure(
+    labels: np.ndarray, predicted: np.ndarray, classes: list[str], cut: float | None = None
+) -> plt.Figure:
+    """The answer's test confusion matrix, rows the true class: each cell's count and its
+    share of that class (the diagonal: sensitivity and specificity for two classes), the cut
+    in the title."""
     display = ConfusionMatrixDisplay.from_predictions(labels, predicted, display_labels=classes)
-    display.ax_.set_title(f"the answer on the {len(labels)} test images, at its validation cut")
+    matrix = display.confusion_matrix
+    shares = matrix / matrix.sum(axis=1, keepdims=True).clip(min=1)
+    for (i, j), text in np.ndenumerate(display.text_):
+        text.set_text(f"{matrix[i, j]}\n({shares[i, j]:.1%} of {classes[i]})")
+        text.set_fontsize(9)
+    at = f"its validation cut {cut:.4f}" if cut is not None else "the most probable class"
+    display.ax_.set_title(f"the answer on the {len(labels)} test images, at {at}", fontsize=9)
     display.figure_.tight_layout()
     return display.figure_

@@ -314,7 +314,17 @@ def write_pictures(
             "answer test": (data.test_y, probs.test_probs[:, 1]),
         }
         test_pred = decisions(probs.test_probs, answer["threshold"])
-        write_tensorboard(experiment / "answer", curves, test_pred, data.classes)
+        runs = {
+            name: (
+                Path(scored[name].figures["checkpoint"]).parent,
+                (data.test_y, scored[name].test_probs[:, 1]),
+            )
+            for name in REFERENCES
+            if name in scored and "://" not in scored[name].figures["checkpoint"]
+        }
+        write_tensorboard(
+            experiment / "answer", curves, test_pred, data.classes, answer["threshold"], runs
+        )
         cuts = {
             "answer test": {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
         }
@@ -340,7 +350,7 @@ def write_pictures(
         references,
         calibration_title=title,
         in_answer=in_answer,
-        confusion=(data.test_y, test_pred),
+        confusion=(data.test_y, test_pred, answer.get("threshold")),
         roles=dict(zip(table["trial_id"], table["role"], strict=True)),
     )
 

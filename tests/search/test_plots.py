@@ -139,13 +139,19 @@ def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_rin
 def test_the_confusion_picture_counts_the_answers_decisions(tmp_path):
     labels = np.array([0, 0, 0, 1, 1, 1, 1])
     said = np.array([0, 1, 0, 1, 1, 0, 1])
-    fig = confusion_figure(labels, said, ["normal", "pneumonia"])
+    fig = confusion_figure(labels, said, ["normal", "pneumonia"], cut=0.4123)
     cells = [t.get_text() for t in fig.axes[0].texts]
-    assert cells == ["2", "1", "1", "3"]  # rows the true class: tn fp / fn tp
-    assert "7 test images" in fig.axes[0].get_title()
+    # rows the true class: tn fp / fn tp, each with its share of the class
+    assert cells == [
+        "2\n(66.7% of normal)",
+        "1\n(33.3% of normal)",
+        "1\n(25.0% of pneumonia)",
+        "3\n(75.0% of pneumonia)",
+    ]
+    assert "7 test images, at its validation cut 0.4123" in fig.axes[0].get_title()
     table = pd.DataFrame({"trial_id": ["a"], "status": ["complete"], OBJECTIVE: [0.9]})
     written = write_plots(tmp_path, table, OBJECTIVE, None, None, ["normal", "pneumonia"],
-                          confusion=(labels, said))  # fmt: skip
+                          confusion=(labels, said, 0.4123))  # fmt: skip
     assert tmp_path / "confusion.png" in written
 
 

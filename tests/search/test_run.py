@@ -188,6 +188,10 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     # TensorBoard: the best model's curves
     answer = b"".join(e.read_bytes() for e in (experiment / "answer").glob("events*"))
     assert b"test/pr_curve" in answer and b"test/confusion_matrix" in answer
+    for ref in ("baseline", "seed_recipe"):  # the PR Curves tab lays the references over it
+        folder = experiment / str(references.loc[ref, "trial_id"])
+        curves = b"".join(e.read_bytes() for e in folder.glob("events*.pr_curve"))
+        assert b"test/pr_curve" in curves
     # the answer's probabilities calibrated by one temperature fitted on validation
     calibration = test["answer"]["calibration"]
     assert calibration["temperature"] == best["answer"]["temperature"] > 0
