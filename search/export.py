@@ -31,8 +31,9 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-from search.predict import Answer, load_answer
+from search.predict import Answer, check_out, load_answer
 from trainable.errors import UserError
+from trainable.files import write_json
 
 EXTRA_FILE = "answer.json"
 
@@ -70,17 +71,22 @@ def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
     example = torch.zeros(2, answer.channels, answer.size, answer.size, dtype=torch.uint8)
     info = description(answer)
     text = json.dumps(info, indent=2)
-    out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_suffix(f".tmp{out.suffix}")  # torch.export.save wants the .pt2 ending
-    with quiet_export():
-        if form == "onnx":
-            save_onnx(module, example, tmp, text)
-        else:
-            batch = torch.export.Dim("batch")
-            program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
-            torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
-    tmp.replace(out)
-    out.with_suffix(".json").write_text(text + "\n")
+    try:
+        with quiet_export():
+            if form == "onnx":
+                save_onnx(module, example, tmp, text)
+            else:
+                batch = torch.export.Dim("batch")
+                program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+                torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
+        tmp.replace(out)
+        write_json(out.with_suffix(".json"), info)
+    except (OSError, RuntimeError) as e:  # a full disk: torch's writer raises RuntimeError
+        tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"cannot write {out} ({str(e)[:120]}); free space or fix permissions"
+        ) from None
     return info
 
 
@@ -155,6 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     out = args.out or args.experiment / FORMATS[args.format]
     try:
+        owned = (*FORMATS.values(), EXTRA_FILE)  # an earlier export's files
+        check_out(out, (f".{args.format}",), args.experiment, owned=owned)
+        check_out(out.with_suffix(".json"), (".json",), args.experiment, owned=owned)
         if args.format == "onnx":
             check_onnx()
         info = export(args.experiment, out, args.format)

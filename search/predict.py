@@ -24,6 +24,7 @@ import argparse
 import csv
 import json
 import sys
+import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +83,15 @@ class Answer:
 
 
 def load_answer(experiment: Path) -> Answer:
-    """The answer of the search in `experiment` (its best.json, search.json and members)."""
+    """The answer of the search in `experiment` (its best.json, search.json and members),
+    checked as --resume checks what it reads: each file parses and has the fields read here,
+    each member loads `weights_only` into the model its config names; a damaged one is a
+    UserError naming the file."""
+    from search.intact import check_json, damaged
+    from search.manifest import SHAPE
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.data import resize_method
+    from trainable.inference import model_from_state
 
     best_file, manifest_file = experiment / "best.json", experiment / "search.json"
     for path in (best_file, manifest_file):
@@ -92,33 +99,61 @@ def load_answer(experiment: Path) -> Answer:
             raise UserError(
                 f"{path} not found: give the folder of a finished search (results/NAME)"
             )
+    check_json(best_file, shape=("answer",))
+    check_json(manifest_file, shape=SHAPE)
     best = json.loads(best_file.read_text())["answer"]
     manifest = json.loads(manifest_file.read_text())
-    shape = manifest["data"]["image_shape"]  # (C, H, W)
-    prep = manifest.get("preprocessing") or {  # searches from before it was recorded
-        "channels": shape[0],
-        "size": shape[-1],
-        "resize": resize_method(manifest["settings"]["data"]),
-    }
+    try:
+        shape = manifest["data"]["image_shape"]  # (C, H, W)
+        classes = list(manifest["data"]["classes"])
+        prep = manifest.get("preprocessing") or {  # searches from before it was recorded
+            "channels": shape[0],
+            "size": shape[-1],
+            "resize": resize_method(manifest["settings"]["data"]),
+        }
+        channels, size = int(prep["channels"]), int(prep["size"])
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        raise damaged(manifest_file, f"no {e} of the data it was trained on") from None
+    members, threshold = best.get("members"), best.get("threshold", 0.5)
+    if not (
+        isinstance(members, list)
+        and members
+        and all(isinstance(m, dict) and isinstance(m.get("checkpoint"), str) for m in members)
+        and (threshold is None or isinstance(threshold, (int, float)))
+    ):
+        raise damaged(best_file, "no members with checkpoints, or no cut")
     states = []
-    for member in best["members"]:
+    for member in members:
         path = experiment / member["checkpoint"] / CHECKPOINT_FILE
         if not path.exists():
             raise UserError(
                 f"the answer's model {path} is missing; copy the whole experiment folder "
                 "(its trial and members/ folders hold the models)"
             )
-        states.append(load_checkpoint(path))
+        try:
+            state = load_checkpoint(path)
+            model_from_state(state, channels, len(classes), size, torch_cpu())
+            state["pixel_mean"], state["pixel_std"]  # noqa: B018 (what prediction reads)
+        except (UserError, KeyError, TypeError, RuntimeError, ValueError) as e:
+            why = str(e).split(" (")[0] if isinstance(e, UserError) else f"{type(e).__name__}"
+            raise damaged(path, f"not one of this answer's models: {why}") from None
+        states.append(state)
     return Answer(
         states=states,
         temperature=best.get("temperature", 1.0),  # 1.0: searches before calibration
-        threshold=best["threshold"],
+        threshold=threshold,
         sensitivity_cuts=best.get("sensitivity_cuts", {}),
-        classes=manifest["data"]["classes"],
-        channels=prep["channels"],
-        size=prep["size"],
+        classes=classes,
+        channels=channels,
+        size=size,
         resize=prep["resize"],
     )
+
+
+def torch_cpu():
+    import torch
+
+    return torch.device("cpu")
 
 
 def answer_probabilities(
@@ -228,14 +263,54 @@ def prediction_rows(answer: Answer, names: list[str], probs: np.ndarray, errors:
 
 
 def write_csv(path: Path, rows: list[dict]) -> None:
-    """Atomically: the image, its scores and decisions, then `error` (empty when read)."""
+    """Atomically: the image, its scores and decisions, then `error` (empty when read); no
+    temporary file is left behind when the write fails."""
     columns = [*dict.fromkeys(k for row in rows for k in row if k != "error"), "error"]
     tmp = path.with_suffix(".tmp")
-    with tmp.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns, restval="")
-        writer.writeheader()
-        writer.writerows(rows)
-    tmp.replace(path)
+    try:
+        with tmp.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=columns, restval="")
+            writer.writeheader()
+            writer.writerows(rows)
+        tmp.replace(path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"cannot write {path} ({e.strerror or e}); free space or fix permissions"
+        ) from None
+
+
+def check_out(
+    out: Path,
+    suffixes: tuple[str, ...],
+    experiment: Path,
+    inputs: Sequence[Path] = (),
+    owned: tuple[str, ...] = (),
+) -> None:
+    """--out, before any work: a file name of the kind written (`suffixes`), in a folder that
+    exists, that is not an input image nor a file of the experiment (bar the names in
+    `owned`, what an earlier run of the same command wrote there)."""
+    kind = " or ".join(suffixes)
+    if out.is_dir():
+        raise UserError(f"--out {out} is a folder; give a file name ending in {kind}")
+    if out.suffix.lower() not in suffixes:
+        raise UserError(f"--out {out} must end in {kind}, the kind of file written")
+    if not out.parent.is_dir():
+        raise UserError(f"--out {out}: its folder {out.parent} does not exist; create it first")
+    target = out.resolve()
+    given = {p.resolve() for p in inputs if p.is_file()}
+    for folder in (p for p in inputs if p.is_dir()):
+        try:
+            given |= {p.resolve() for p in image_files([folder])}
+        except UserError:
+            pass  # a folder without images: refused, and said so, when it is read
+    if target in given:
+        raise UserError(f"--out {out} is one of the input images; choose another name")
+    inside = experiment.resolve() in target.parents
+    if inside and target.exists() and target.name not in owned:
+        raise UserError(
+            f"--out {out} would overwrite a file of the experiment {experiment}; choose another"
+        )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -269,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     try:
+        check_out(args.out, (".csv",), args.experiment, args.images)
         if args.adapt:
             check_adapt(args.experiment, args.images)  # before any image is scored
+            check_out(args.out.with_suffix(".adapt.json"), (".json",), args.experiment)
         answer = load_answer(args.experiment)
         names, images, errors = read_inputs(answer, args.images)
         probs = answer_probabilities(answer, images, args.device, args.batch_size)
@@ -308,6 +385,7 @@ def check_adapt(experiment: Path, inputs: list[Path]) -> None:
                 f"{experiment / VAL_SCORES} is missing (searches before --adapt lack it); "
                 "leave out --adapt"
             )
+        read_val_scores(experiment / VAL_SCORES)
     files = image_files(inputs)
     if any(f.suffix.lower() == ".npz" for f in files):
         return  # counted once read
@@ -316,6 +394,17 @@ def check_adapt(experiment: Path, inputs: list[Path]) -> None:
             f"--adapt needs at least {MIN_SITE_IMAGES} images to read a shift off their scores; "
             f"got {len(files)} (leave out --adapt, or give more images)"
         )
+
+
+def read_val_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    """The answer's calibrated validation scores and labels (the report's npz)."""
+    try:
+        with np.load(path) as f:
+            return f["scores"], f["labels"]
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
+        from search.intact import damaged
+
+        raise damaged(path, f"not the validation scores: {type(e).__name__}") from None
 
 
 def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[dict]) -> dict:
@@ -334,8 +423,7 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     path = experiment / VAL_SCORES
     if not path.exists():
         raise UserError(f"{path} is missing (searches before --adapt lack it); leave out --adapt")
-    with np.load(path) as f:
-        val, val_y = f["scores"], f["labels"]
+    val, val_y = read_val_scores(path)
     decision = adapted_cut(val, val_y, answer.threshold, probs[:, 1])
     scored = (row for row in rows if not row["error"])
     for row, p in zip(scored, probs[:, 1], strict=True):

@@ -35,6 +35,7 @@ def test_the_exported_answer_gives_the_experiments_probabilities_in_a_torch_only
 ):
     experiment = small_search[0]
     out = tmp_path / "site" / "answer.pt2"
+    out.parent.mkdir()
     assert export([str(experiment), "--out", str(out)]) == 0
     images = load_data(str(PNEUMONIAMNIST)).test_x[:200]
     torch.save(torch.from_numpy(images), tmp_path / "images.pt")
@@ -113,3 +114,22 @@ def test_the_help_shows_every_default_and_imports_no_torch():
     assert done.returncode == 0, done.stderr
     assert "usage: imbalance-export" in done.stdout
     assert "(default: pt2)" in done.stdout and "default: EXPERIMENT/answer.pt2" in done.stdout
+
+
+@pytest.mark.slow
+def test_an_export_that_would_overwrite_the_model_or_the_experiment_is_refused(
+    small_search, tmp_path, capsys
+):
+    experiment = small_search[0]
+    best = (experiment / "best.json").read_bytes()
+    for flags, says in (
+        (["--out", str(tmp_path / "answer.json")], "must end in .pt2"),  # its description
+        (["--out", str(experiment / "best.pt2")], "would overwrite a file of the experiment"),
+        (["--format", "onnx", "--out", str(tmp_path / "a.pt2")], "must end in .onnx"),
+        (["--out", str(tmp_path / "missing" / "answer.pt2")], "does not exist"),
+    ):
+        assert export([str(experiment), *flags]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err, err
+    assert (experiment / "best.json").read_bytes() == best
+    assert not list(tmp_path.rglob("*.tmp*"))

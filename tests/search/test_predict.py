@@ -200,3 +200,95 @@ def test_the_answer_as_a_library_call_gives_the_reports_probabilities(experiment
     rows = read_rows(out)
     assert [r["decision"] for r in rows] == said
     assert {float(r["cut"]) for r in rows} == {cut}
+
+
+def one_error_line(capsys) -> str:
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.mark.slow
+def test_an_out_that_would_destroy_is_refused_before_any_work(experiment, tmp_path, capsys):
+    image = tmp_path / "scan.png"
+    Image.fromarray(load_data(str(PNEUMONIAMNIST)).test_x[0, 0]).save(image)
+    before = image.read_bytes()
+    best = (experiment / "best.json").read_bytes()
+    (tmp_path / "a_folder").mkdir()
+    for out, says in (
+        (image, "must end in .csv"),
+        (tmp_path / "scan.csv", None),  # fine: a new file beside the image
+        (experiment / "leaderboard.csv", "would overwrite a file of the experiment"),
+        (tmp_path / "scores.json", "must end in .csv"),
+        (tmp_path / "missing" / "p.csv", "does not exist; create it first"),
+        (tmp_path / "a_folder", "is a folder"),
+    ):
+        code = predict([str(experiment), str(image), "--out", str(out)])
+        if says is None:
+            assert code == 0
+            capsys.readouterr()
+            continue
+        assert code == 2 and says in one_error_line(capsys)
+    assert image.read_bytes() == before and (experiment / "best.json").read_bytes() == best
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_an_input_named_as_the_csv_is_refused(experiment, tmp_path, capsys):
+    odd = tmp_path / "scan.csv"  # a CSV given as an input: refused as --out
+    odd.write_text("not an image")
+    assert predict([str(experiment), str(odd), "--out", str(odd)]) == 2
+    assert "is one of the input images" in one_error_line(capsys)
+    assert odd.read_text() == "not an image"
+
+
+@pytest.mark.slow
+def test_a_damaged_experiment_is_refused_in_one_line_naming_the_file(experiment, tmp_path, capsys):
+    image = tmp_path / "scan.png"
+    Image.fromarray(load_data(str(PNEUMONIAMNIST)).test_x[0, 0]).save(image)
+    member = json.loads((experiment / "best.json").read_text())["answer"]["members"][0]
+    checkpoint = Path(member["checkpoint"]) / CHECKPOINT_FILE
+
+    def damage_best(copy):
+        (copy / "best.json").write_text("")
+
+    def cut_manifest(copy):
+        text = (copy / "search.json").read_text()
+        (copy / "search.json").write_text(text[: len(text) // 2])
+
+    def image_as_checkpoint(copy):
+        shutil.copy(image, copy / checkpoint)
+
+    def another_models_weights(copy):
+        state = load_checkpoint(copy / checkpoint)
+        state["model"].pop(next(iter(state["model"])))
+        import torch
+
+        torch.save(state, copy / checkpoint)
+
+    for damage, names in (
+        (damage_best, "best.json"),
+        (cut_manifest, "search.json"),
+        (image_as_checkpoint, CHECKPOINT_FILE),
+        (another_models_weights, CHECKPOINT_FILE),
+    ):
+        copy = tmp_path / damage.__name__
+        shutil.copytree(experiment, copy)
+        damage(copy)
+        out = tmp_path / f"{damage.__name__}.csv"
+        assert predict([str(copy), str(image), "--out", str(out)]) == 2
+        err = one_error_line(capsys)
+        assert names in err and "is damaged" in err, err
+        assert not out.exists()
+
+
+@pytest.mark.slow
+def test_cut_validation_scores_are_named_when_adapting(experiment, tmp_path, capsys):
+    copy = tmp_path / "copy"
+    shutil.copytree(experiment, copy)
+    scores = copy / "answer_val_scores.npz"
+    scores.write_bytes(scores.read_bytes()[:100])
+    paths, _ = write_test_split(tmp_path / "site")
+    out = tmp_path / "p.csv"
+    assert predict([str(copy), str(tmp_path / "site"), "--out", str(out), "--adapt"]) == 2
+    assert "answer_val_scores.npz is damaged" in one_error_line(capsys)
