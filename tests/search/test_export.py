@@ -112,7 +112,7 @@ def test_the_help_shows_every_default_and_imports_no_torch():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert "usage: imbalance-export" in done.stdout
+    assert "usage: python -m search.export" in done.stdout  # run as -c: not the script
     assert "(default: pt2)" in done.stdout and "default: EXPERIMENT/answer.pt2" in done.stdout
 
 
