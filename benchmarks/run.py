@@ -1,4 +1,5 @@
-"""Issue 5's figures, side by side in one run on the shared PneumoniaMNIST file (28 px).
+"""Throughput, Tune overhead, search thrift and peak memory, side by side in one run on the
+shared PneumoniaMNIST file (28 px).
 
     python -m benchmarks.run                          # all four; thrift alone took 67 min here
     python -m benchmarks.run --only throughput,overhead,memory   # the quick three, minutes

@@ -29,7 +29,7 @@ top 5 0.868; without shift the two were level (0.941 vs 0.939). Why models withi
 the best, the references among them: on the efficiency benchmark's searches that rule was the
 only one of seven at or above the better reference on test both under shift and without it,
 and its validation score reached both references' where the plan's five alone mostly did not
-(benchmarks/answer_rules.py; BENCHMARKS.md, "Fourth session").
+(benchmarks/answer_rules.py; BENCHMARKS.md, "The answer chosen among every full-budget model").
 """
 
 from __future__ import annotations

@@ -115,7 +115,7 @@ def write_hparams(experiment: Path, table: pd.DataFrame, trials: dict[str, Trial
 
 def fresh_writer(folder: Path | str) -> SummaryWriter:
     """A writer whose file replaces the one an earlier report wrote there (a --resume reports
-    again). TensorBoard keeps the first session start it finds in a run: with a second file
+    again). TensorBoard keeps the earliest session-start event it finds in a run: with a second file
     the HParams row showed the first report's hparams beside the second's score (checked
     through its session_groups API). Tune's own event files are left alone."""
     for earlier in Path(folder).glob(f"events.out.tfevents.*{FILE_SUFFIX}"):

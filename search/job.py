@@ -429,7 +429,7 @@ def member_slots(settings: SearchSettings, runs: int) -> tuple[int, dict[str, fl
     """How many runs of a members' wave train at once, and each one's resources. On CPUs, a
     wave larger than the search's concurrency (a remainder joins the last whole wave) trains
     all at once, sharing the search's CPUs: alone, the remainder left a CPU idle for a whole run
-    (3 runs on 2 CPUs took 171 and 216 s in two waves, the fourth session's seeds 0 and 1).
+    (3 runs on 2 CPUs took 171 and 216 s in two waves on the default search's seeds 0 and 1).
     Ray gives a trial of at most one CPU one thread, as the search's trials have, so a run's
     numbers do not change. GPU runs keep the slots."""
     slots = settings.max_concurrent
