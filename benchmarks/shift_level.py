@@ -8,8 +8,9 @@ tenth of the same folder), whole and in random halves and random 250-image sites
 `search.predict --adapt` takes), each scored by every model trained for the full budget and
 every answer of every search there; and, without any doubt about patients shared with
 training, one random half of validation against the other (its labels used on one side).
-The test is called at its level (search.adapt.ALPHA) on each target against the model's validation scores; the share of targets it flags is its false
-alarm rate, with a 95% Clopper-Pearson interval. Targets that share images and models are not
+The test is called at its level (search.adapt.ALPHA) on each target against the model's
+validation scores; the share of targets it flags is its false alarm rate, with a 95%
+Clopper-Pearson interval. Targets that share images and models are not
 independent, so the interval is optimistic; the count of distinct models says how many truly
 differ. The shipped test split (another acquisition) is scored the same way, for the power.
 """
