@@ -16,6 +16,7 @@ families), per seed and on average.
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 
@@ -163,6 +164,8 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
             "mean": {k: float(np.mean(v)) for k, v in scores.items()},
             "answer_minus": margins,
         }
+    found["wall_s"] = [wall_seconds(out, ratio, s) for s in seeds]
+    found["reference_run_s"] = [reference_run_seconds(out, ratio, s) for s in seeds]
     found["seed_spread"] = {
         name: {t: seed_sd([runs[s]["single_models"][name][t] for s in seeds]) for t in TESTS}
         for name in REFERENCES
@@ -170,6 +173,20 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
     found["families"] = family_table([runs[s]["trials"] for s in seeds])
     found["trials"] = {s: runs[s]["trials"] for s in seeds}
     return found
+
+
+def wall_seconds(out: Path, ratio: str, seed: int) -> float | None:
+    """The whole job's wall time, as benchmarks.ratios timed its process."""
+    path = out / "searches" / f"r{ratio}-seed{seed}" / "wall_s.txt"
+    return float(path.read_text()) if path.exists() else None
+
+
+def reference_run_seconds(out: Path, ratio: str, seed: int) -> float:
+    """What one full-budget run cost in that job: the references' own running time (two
+    trials at once on the machine), their mean."""
+    with (out / "searches" / f"r{ratio}-seed{seed}" / "leaderboard.csv").open() as f:
+        rows = [r for r in csv.DictReader(f) if r["role"] in REFERENCES]
+    return float(np.mean([float(r["run_time_s"]) for r in rows]))
 
 
 def seed_sd(groups: list[list[float]]) -> dict:
@@ -181,23 +198,26 @@ def seed_sd(groups: list[list[float]]) -> dict:
 
 
 def family_table(per_seed: list[list[dict]]) -> dict:
-    """Per axis and family: trials over all seeds, and over the seeds where it was tried,
-    the mean of its best trial's validation score and that trial's test figures."""
+    """Per axis and family: its trials over all seeds and how many ran the full budget; over
+    the seeds where one did, the mean of its best full-budget trial's validation score and
+    that trial's test figures (a trial ASHA stopped after 2 epochs says little of a family)."""
     table: dict = {}
     for axis in ("technique", "augmentation"):
         names = sorted({t[axis] for trials in per_seed for t in trials})
         rows = {}
         for name in names:
-            bests = []
-            for trials in per_seed:
-                mine = [t for t in trials if t[axis] == name]
-                if mine:
-                    bests.append(max(mine, key=lambda t: t["val"]))
+            mine = [[t for t in trials if t[axis] == name] for trials in per_seed]
+            full = [[t for t in group if t["status"] == "complete"] for group in mine]
+            bests = [max(group, key=lambda t: t["val"]) for group in full if group]
             rows[name] = {
-                "trials": sum(t[axis] == name for trials in per_seed for t in trials),
-                "seeds_tried": len(bests),
-                "best_val": float(np.mean([b["val"] for b in bests])),
-                **{f"best_{t}": float(np.mean([b[t] for b in bests])) for t in TESTS},
+                "trials": sum(len(group) for group in mine),
+                "complete": sum(len(group) for group in full),
+                "seeds_tried_in_full": len(bests),
+                "best_val": float(np.mean([b["val"] for b in bests])) if bests else None,
+                **{
+                    f"best_{t}": float(np.mean([b[t] for b in bests])) if bests else None
+                    for t in TESTS
+                },
             }
         table[axis] = rows
     return table
