@@ -171,7 +171,55 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
         for name in REFERENCES
     }
     found["families"] = family_table([runs[s]["trials"] for s in seeds])
+    rules = [answer_rules(out, ratio, s) for s in seeds]
+    found["answer_rules"] = {
+        name: {
+            "models": [r[name]["models"] for r in rules],
+            **{t: float(np.mean([r[name][t] for r in rules])) for t in TESTS},
+        }
+        for name in RULES
+    }
     found["trials"] = {s: runs[s]["trials"] for s in seeds}
+    return found
+
+
+# Other answers from the models a search trained for the full budget (its complete trials,
+# the members' runs, the references), rescored: which rule would have done better here.
+RULES = {
+    "the product's: within one validation image of the best, at most 5": None,
+    "the best 3 by validation": 3,
+    "the best 5 by validation": 5,
+    "the seed recipe's start point alone": "seed_recipe",
+    "both references' start points": "references",
+}
+
+
+def answer_rules(out: Path, ratio: str, seed: int) -> dict:
+    """Each RULES answer's test figures (the mean of its models' log probabilities, a
+    temperature and a cut fitted on validation, as the product's answer) for one search."""
+    experiment = out / "searches" / f"r{ratio}-seed{seed}"
+    scores = np.load(experiment / "scores.npz")
+    models = json.loads((experiment / "models.json").read_text())["models"]
+    ys = {"val": scores["val_y"], "no_shift": scores["no_shift_y"], "test": scores["test_y"]}
+    full = sorted((m for m in models if m["status"] == "complete"), key=lambda m: -m["val_score"])
+    image = 1 / (2 * np.bincount(ys["val"]).min())
+    found = {}
+    for name, rule in RULES.items():
+        if rule is None:
+            chosen = [m for m in full if m["val_score"] >= full[0]["val_score"] - image - 1e-9]
+            chosen = chosen[:5]
+        elif isinstance(rule, int):
+            chosen = full[:rule]
+        elif rule == "references":
+            chosen = [m for m in full if m["role"] in REFERENCES]
+        else:
+            chosen = [m for m in full if m["role"] == rule]
+        mean = {
+            split: average([two_class(scores[f"{m['trial_id']}/{split}"]) for m in chosen])[:, 1]
+            for split in ("val", *TESTS)
+        }
+        said = decide(mean["val"], ys["val"], {t: mean[t] for t in TESTS}, calibrate=True)
+        found[name] = {"models": len(chosen)} | {t: float(balanced(ys[t], said[t])) for t in TESTS}
     return found
 
 

@@ -84,6 +84,7 @@ def render(results: dict) -> str:
         lines.append("")
     lines += seed_spread_lines(carves)
     lines += verdict_cost_lines(carves)
+    lines += rules_lines(carves)
     lines += when_to_use(carves)
     return "\n".join(lines) + "\n"
 
@@ -145,6 +146,34 @@ def verdict_cost_lines(carves: dict) -> list[str]:
             + " | ".join(cells)
             + f" | {run:.0f} | {wall} |"
         )
+    return [*lines, ""]
+
+
+def rules_lines(carves: dict) -> list[str]:
+    """Other answers from the models each search trained in full, rescored."""
+    lines = [
+        "## Other answers from the same models",
+        "",
+        "Each search's full-budget models (its complete trials, the members' runs, the "
+        "references) combined by other rules, each the product's mean of log probabilities "
+        "with a temperature and a cut fitted on validation; mean no-shift test balanced "
+        "accuracy over the seeds (the shipped test in brackets), models per seed after it. "
+        "Rescoring only: a rule that asks for other models than the search trained is not "
+        "measured here.",
+        "",
+        "| rule | "
+        + " | ".join(ratio_label(r, c["train_counts"]) for r, c in carves.items())
+        + " |",
+        "|---|" + "---|" * len(carves),
+    ]
+    names = list(next(iter(carves.values()))["answer_rules"])
+    for name in names:
+        cells = []
+        for c in carves.values():
+            r = c["answer_rules"][name]
+            models = ", ".join(str(m) for m in r["models"])
+            cells.append(f"{r['no_shift']:.4f} ({r['test']:.4f}) {models}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return [*lines, ""]
 
 
