@@ -48,6 +48,7 @@ from search.intervals import balanced_accuracy, decisions, margin_interval, seed
 from search.plots import write_plots, write_tensorboard
 from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
+from trainable.config import TrainConfig
 from trainable.data import Data
 from trainable.files import write_json
 
@@ -143,7 +144,7 @@ def write_report(
     everyone = unique([*search, *members, *references])
     repeated = [t for t in everyone if t.status == "complete" and repeats(t, everyone)]
     spread = seed_spread(
-        [(t.config, scored_once(t).figures["test"]["balanced_accuracy"]) for t in repeated]
+        [(full_config(t), scored_once(t).figures["test"]["balanced_accuracy"]) for t in repeated]
     )
     found = verdict(
         answer,
@@ -190,13 +191,19 @@ def unique(trials: Sequence[Trial]) -> list[Trial]:
     return list({t.trial: t for t in trials}.values())
 
 
+def full_config(trial: Trial) -> dict:
+    """A trial's config with every knob (a search trial records only the knobs its space
+    set; a member's run all of them), so that two runs of one config compare equal."""
+    return TrainConfig.from_dict(trial.config).to_dict()
+
+
 def repeats(trial: Trial, trials: Sequence[Trial]) -> bool:
     """Whether another complete run trained `trial`'s config with another seed."""
-    same = {k: v for k, v in trial.config.items() if k != "seed"}
+    unseeded = {k: v for k, v in full_config(trial).items() if k != "seed"}
     return any(
         t is not trial
         and t.status == "complete"
-        and {k: v for k, v in t.config.items() if k != "seed"} == same
+        and {k: v for k, v in full_config(t).items() if k != "seed"} == unseeded
         for t in trials
     )
 

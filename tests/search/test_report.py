@@ -90,3 +90,18 @@ def test_the_summary_counts_the_references_start_points_among_the_search_trials(
     text = format_summary(Report("x", table, {}, None))
     assert "trials 3 (the start points of baseline and seed recipe among them): " in text
     assert "2 complete, 1 stopped" in text
+
+
+def test_a_trial_and_its_new_seeds_are_one_config_though_their_records_differ():
+    # a search trial's record holds the knobs its space set; a member's run holds every knob
+    from search.answer import Trial
+    from search.report import full_config, repeats
+
+    trial = Trial("trial_a", 0.9, {"loss": "focal", "gamma": 2.0, "lr": 0.01, "seed": 0}, True)
+    seed = Trial("trial_m_00000", 0.9, {**full_config(trial), "seed": 1}, True)
+    other = Trial("trial_b", 0.9, {**full_config(trial), "lr": 0.02, "seed": 0}, True)
+    stopped = Trial("trial_c", 0.9, {**full_config(trial), "seed": 2}, False)
+    runs = [trial, seed, other, stopped]
+    assert repeats(trial, runs) and repeats(seed, runs)
+    assert not repeats(other, runs)  # another learning rate: another config
+    assert len(full_config(trial)) > len(trial.config)

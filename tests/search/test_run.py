@@ -149,6 +149,8 @@ def test_a_small_search_writes_a_consistent_report(small_search):
             assert f"training seeds {low:+.4f} to {high:+.4f}: {v['on_test']}" in out
         assert v["beats_on_test"] == (v["on_test"] == "better")
     spread = test["verdict"]["seed_spread"]
+    if (board["role"] == "member_seed").any():  # a new seed and the run of its trial: one config
+        assert spread is not None and spread["df"] >= 1
     if spread:
         assert f"moves by sd {spread['sd']:.4f} between training seeds" in out
     for entry in (test["answer"], test["best_trial"], test["baseline"], test["seed_recipe"]):
