@@ -151,7 +151,17 @@ def model_card(
         "## Calibration (top-label ECE, 10 bins; Brier)",
         f"Validation ECE {c['val']['ece_uncalibrated']:.3f} before the temperature, "
         f"{c['val']['ece']:.3f} after; test {c['test']['ece_uncalibrated']:.3f} -> "
-        f"{c['test']['ece']:.3f} (Brier {c['test']['brier']:.3f}). calibration.png shows the "
+        f"{c['test']['ece']:.3f} (Brier {c['test']['brier']:.3f})"
+        + (
+            f"; the {data.classes[1]} probability's own ECE (what the reliability diagram "
+            f"draws) validation {c['val']['ece_positive']:.3f}, test "
+            f"{c['test']['ece_positive']:.3f}: models trained with class weights or "
+            "oversampling pull it towards the rarer class, which one temperature cannot undo "
+            "(the tuned cut allows for it)"
+            if "ece_positive" in c["val"]
+            else ""
+        )
+        + ". calibration.png shows the "
         "reliability diagrams.",
         "",
         "## Limitations",
@@ -187,7 +197,8 @@ def finding_section(finding: dict | None) -> list[str]:
         m = f["vs_plain"]
         versus = f"{m[0]:+.4f} ({m[1]:+.4f} to {m[2]:+.4f})" if m else "-"
         test = f"{f['test']:.4f}" if f["test"] is not None else "-"
-        lines.append(f"| {f['name']} | {f['trials']} | {f['val']:.4f} | {versus} | {test} |")
+        early = "" if f.get("complete", True) else " (stopped early)"
+        lines.append(f"| {f['name']} | {f['trials']} | {f['val']:.4f}{early} | {versus} | {test} |")
     return [*lines, ""]
 
 

@@ -16,10 +16,12 @@ Pure over plain figures: search.report scores the models and writes what this re
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 
 from search.answer import Trial, ranked
+from trainable.config import TrainConfig
 
 PLAIN = "natural sampling + cross-entropy"
 
@@ -63,16 +65,27 @@ def augmentation(config: dict) -> str:
 AXES: dict[str, Callable[[dict], str]] = {"technique": technique, "augmentation": augmentation}
 
 
+def full(config: dict) -> dict:
+    """Every knob of a config: a search trial records only what its space set, and a knob it
+    left out is at its default (augmentation 0.25, not 0)."""
+    return TrainConfig.from_dict(config).to_dict()
+
+
 def family_bests(models: Sequence[Trial]) -> dict[str, dict[str, tuple[Trial, int]]]:
-    """Per axis, per family the models fall in: its best model by validation score and how
-    many of `models` it holds. An axis on which every model is alike is left out."""
+    """Per axis, per family the models fall in: its best model by validation score, among
+    those trained for the full budget where it has any (a trial ASHA stopped after a tenth
+    of the budget says little of its family), and how many of `models` it holds. An axis on
+    which every model is alike is left out."""
     found: dict[str, dict[str, tuple[Trial, int]]] = {}
     for axis, family_of in AXES.items():
         groups: dict[str, list[Trial]] = {}
         for model in ranked(models):
-            groups.setdefault(family_of(model.config), []).append(model)
+            groups.setdefault(family_of(full(model.config)), []).append(model)
         if len(groups) > 1:
-            found[axis] = {name: (group[0], len(group)) for name, group in groups.items()}
+            found[axis] = {
+                name: (next((m for m in group if m.complete), group[0]), len(group))
+                for name, group in groups.items()
+            }
     return found
 
 
@@ -86,6 +99,7 @@ class Family:
     name: str
     trials: int
     best: str  # the trial folder of its best model
+    complete: bool  # that model ran the full budget (else ASHA stopped every one of them)
     val: float
     test: float | None
     vs_plain: list[float] | None
@@ -105,7 +119,7 @@ def technique_finding(
     """The finding test_metrics.json holds: the families, what the answer is, and one
     sentence: which technique helps most on this data and by how much, or that none can be
     told apart from plain training (or from the seed recipe)."""
-    techniques = [f for f in families if f.axis == "technique" and f.name != PLAIN]
+    techniques = [f for f in families if f.axis == "technique" and f.name != PLAIN and f.complete]
     return {
         "sentence": finding_sentence(techniques, plain_test),
         "answer_is": answer_is,
@@ -117,7 +131,7 @@ def technique_finding(
 
 def finding_sentence(techniques: Sequence[Family], plain_test: float | None) -> str:
     if not techniques:
-        return "The search tried no imbalance technique besides plain training."
+        return "The search trained no imbalance technique for the full budget."
     helping = [f for f in techniques if clear(f.vs_plain)]
     best = max(helping or techniques, key=lambda f: f.val)
     if best.vs_plain is None:
@@ -170,9 +184,16 @@ def answer_words(members: Sequence[tuple[str, dict]], points: dict[str, dict]) -
             "start point; no searched config came within one validation image of it."
         )
     parts = [f"{labels.count(name)} of {named[name]} config" for name in named if name in labels]
-    searched = [
-        technique(c) for (_, c), lab in zip(members, labels, strict=True) if lab == "search"
-    ]
+    searched: dict[str, list[dict]] = {}  # one config, however many seeds of it
+    for (_, config), lab in zip(members, labels, strict=True):
+        if lab == "search":
+            unseeded = {k: v for k, v in full(config).items() if k != "seed"}
+            key = json.dumps(unseeded, sort_keys=True, default=str)
+            searched.setdefault(key, []).append(config)
     if searched:
-        parts.append(f"{len(searched)} searched config(s) ({'; '.join(searched)})")
+        described = [
+            technique(full(runs[0])) + (f", {len(runs)} seeds" if len(runs) > 1 else "")
+            for runs in searched.values()
+        ]
+        parts.append(f"{len(searched)} searched config(s) ({'; '.join(described)})")
     return f"The answer holds {', '.join(parts)}."

@@ -252,7 +252,7 @@ def history_figures(
         return {}
     roles = roles or {}
     best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    colours = plt.get_cmap("tab20")
+    colours = plt.get_cmap("tab10")  # tab20's pale halves read as one colour
     history, ax_h = plt.subplots(figsize=(8, 4.6))
     curves, ax_c = plt.subplots(figsize=(9.5, 4.8))
     numbers, scores = [], []
@@ -264,7 +264,7 @@ def history_figures(
         score = best(t.intermediate_values.values())
         numbers.append(t.number)
         scores.append(score)
-        colour = colours(i % 20)
+        colour = colours(i % 10)
         label = f"#{t.number} {folder}".strip() + f" ({role}{', stopped' if stopped else ''})"
         label += ", in the answer" if chosen else ""
         epochs = sorted(t.intermediate_values)
@@ -344,6 +344,7 @@ def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Fi
     ax.set_title(textwrap.fill(title, 70), fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     counts.set_yscale("log")
+    counts.set_ylim(bottom=0.7)  # a bin of one image still shows a bar
     counts.set_ylabel("images per bin")
     counts.set_xlabel(f"mean predicted probability of {classes[1]}")
     counts.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)

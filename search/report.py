@@ -220,8 +220,10 @@ def families_scored(
     for axis, bests in family_bests(models).items():
         for name, (best, count) in bests.items():
             s = score(best)
-            margins = {
-                ref: validation_margin(s, scored[ref], val_labels) if ref in scored else None
+            margins = {  # a reference is not compared with itself
+                ref: validation_margin(s, scored[ref], val_labels)
+                if ref in scored and scored[ref].figures["trial_id"] != best.trial
+                else None
                 for ref in REFERENCES
             }
             families.append(
@@ -230,6 +232,7 @@ def families_scored(
                     name=name,
                     trials=count,
                     best=best.trial,
+                    complete=best.complete,
                     val=s.figures["val"]["balanced_accuracy"],
                     test=s.figures["test"].get("balanced_accuracy"),
                     vs_plain=margins["baseline"],
@@ -342,9 +345,14 @@ def write_pictures(
             cuts[label] = {f"tuned {cut:.3f}": cut}
     c = answer["calibration"]
     title = (
-        f"answer calibrated on validation (temperature {c['temperature']:.2f}): ECE val "
-        f"{c['val']['ece']:.3f}, test {c['test']['ece']:.3f}"
+        f"answer calibrated on validation (temperature {c['temperature']:.2f}): top-label "
+        f"ECE val {c['val']['ece']:.3f}, test {c['test']['ece']:.3f}"
     )
+    if "ece_positive" in c["val"]:  # what the diagram draws: the positive class's own
+        title += (
+            f"; {data.classes[1]}'s own ECE val {c['val']['ece_positive']:.3f}, test "
+            f"{c['test']['ece_positive']:.3f}"
+        )
     in_answer = frozenset(m["search_trial"] for m in answer["members"])
     write_plots(
         experiment,

@@ -54,7 +54,8 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--epochs",
         type=int,
-        help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least 10)",
+        help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least "
+        "10, at most 200)",
     )
     p.add_argument(
         "--max-concurrent", type=int, default=defaults.max_concurrent, help="trials running at once"

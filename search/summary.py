@@ -79,7 +79,8 @@ def format_summary(report: Report) -> str:
             f"shifted (p {a['shift_p_value']:.3g} < 0.01): at the cut {a['cut']:.4f} read off the "
             f"test images' own scores, test balanced accuracy {a['test']['balanced_accuracy']:.4f}"
             if a["shifted"]
-            else f"no shift detected (p {a['shift_p_value']:.3g}): the tuned cut stands"
+            else f"no shift detected (p {a['shift_p_value']:.3g}, not below 0.01): the tuned "
+            "cut stands"
         )
         lines.append(
             f"the test images against validation, no test label read: {moved} "
@@ -91,6 +92,12 @@ def format_summary(report: Report) -> str:
         f"(fitted on validation); ECE val {c['val']['ece_uncalibrated']:.3f} -> "
         f"{c['val']['ece']:.3f}, test {c['test']['ece_uncalibrated']:.3f} -> "
         f"{c['test']['ece']:.3f} (calibration.png)"
+        + (
+            f"; the positive class's own probability: ECE val {c['val']['ece_positive']:.3f}, "
+            f"test {c['test']['ece_positive']:.3f} (class weights pull it; the cut allows for it)"
+            if "ece_positive" in c["val"]
+            else ""
+        )
     )
     lines.append(
         f"objective {report.objective}; the answer's val-test gap "
@@ -161,8 +168,9 @@ def finding_lines(finding: dict | None) -> list[str]:
             else ""
         )
         test = f", test {f['test']:.4f}" if f["test"] is not None else ""
+        early = "" if f.get("complete", True) else " (all stopped early: fewer epochs)"
         lines.append(
-            f"  {f['name']}: {f['trials']} trial(s), best val {f['val']:.4f}{versus}{test}"
+            f"  {f['name']}: {f['trials']} trial(s), best val {f['val']:.4f}{early}{versus}{test}"
         )
     return lines
 

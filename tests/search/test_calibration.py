@@ -69,4 +69,15 @@ def test_ece_and_brier_by_hand():
     assert brier(three, np.array([0, 1])) == pytest.approx(
         np.mean([0.09 + 0.04 + 0.01, 0.01 + 0.81 + 0.64])
     )
-    assert set(calibration_figures(probs, labels)) == {"ece", "brier"}
+    assert set(calibration_figures(probs, labels)) == {"ece", "brier", "ece_positive"}
+    assert set(calibration_figures(three, np.array([0, 1]))) == {"ece", "brier"}
+
+
+def test_the_positive_class_ece_sees_a_pull_the_top_label_ece_folds_away():
+    # every image said 0.4 positive where 3 in 4 are: the top label (0.6 "negative") is
+    # wrong 3 times in 4, the positive probability is 0.35 too low in every bin it fills
+    probs = np.tile([0.6, 0.4], (8, 1))
+    labels = np.array([1, 1, 1, 0, 1, 1, 1, 0])
+    figures = calibration_figures(probs, labels)
+    assert figures["ece_positive"] == pytest.approx(0.75 - 0.4)
+    assert figures["ece"] == pytest.approx(abs(0.25 - 0.6))

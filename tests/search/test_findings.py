@@ -43,6 +43,14 @@ def test_each_family_keeps_its_best_model_and_its_count():
     bests = family_bests(models)
     oversampled = bests["technique"]["oversampling + class-weighted cross-entropy"]
     assert oversampled[0].trial == "recipe" and oversampled[1] == 2
+    # a family is judged by a full-budget model where it has one, though a stopped one led
+    stopped_first = [Trial("early", 0.99, RECIPE, False), Trial("full", 0.95, RECIPE, True)]
+    assert (
+        family_bests([*stopped_first, models[0]])["technique"][
+            "oversampling + class-weighted cross-entropy"
+        ][0].trial
+        == "full"
+    )
     assert bests["technique"][PLAIN][0].trial == "plain"
     assert "SMOTE + cross-entropy" not in bests["technique"]
     assert set(bests["augmentation"]) == {"augmentation on", "augmentation off"}
@@ -51,7 +59,7 @@ def test_each_family_keeps_its_best_model_and_its_count():
 
 
 def family(name: str, val: float, vs_plain, vs_recipe=None, test=0.9) -> Family:
-    return Family("technique", name, 3, "trial_x", val, test, vs_plain, vs_recipe)
+    return Family("technique", name, 3, "trial_x", True, val, test, vs_plain, vs_recipe)
 
 
 def test_the_sentence_names_the_family_whose_interval_clears_plain_training():
@@ -85,4 +93,11 @@ def test_an_answer_of_a_reference_config_says_so():
     assert mixed == (
         "The answer holds 1 of the plain baseline's config, "
         "1 searched config(s) (natural sampling + focal loss)."
+    )
+    # a searched config and its new seed: one config, two seeds
+    twice = answer_words(
+        [("search", {**searched, "seed": 0}), ("new_seed", {**searched, "seed": 1})], points
+    )
+    assert (
+        twice == "The answer holds 1 searched config(s) (natural sampling + focal loss, 2 seeds)."
     )
