@@ -54,6 +54,7 @@ ENSEMBLE_SIZE = 5
 PLAN_SIZE = 3
 # A test margin whose seed spread the job could not measure (no config trained twice)
 UNJUDGED = "not judged: the seed spread is unmeasured"
+SEED_STRIDE = 1_000_003  # between a run's seed and its new seeds' (extra_seed)
 TIE = 1e-9  # scores are means of 0/1 counts: equal ones may differ in the last bits
 
 
@@ -166,15 +167,24 @@ def plan_members(
     image: float,
     size: int = PLAN_SIZE,
 ) -> list[Member]:
-    """The answer's members: up to `size` good trials, then new seeds of them in turn (seed +1
-    for each one's first extra model, +2 for its second, ...) until there are `size`."""
+    """The answer's members: up to `size` good trials, then new seeds of them in turn
+    (`extra_seed(seed, 1)` for each one's first extra model, `extra_seed(seed, 2)` for its
+    second, ...) until there are `size`."""
     good = good_trials(trials, reference_scores, image)[:size]
     members = [Member(t.trial, t.config, "search" if t.complete else "full_run") for t in good]
     for i in range(size - len(members) if good else 0):
         source = good[i % len(good)]
-        seed = source.config["seed"] + 1 + i // len(good)
+        seed = extra_seed(source.config["seed"], 1 + i // len(good))
         members.append(Member(source.trial, {**source.config, "seed": seed}, "new_seed"))
     return members
+
+
+def extra_seed(seed: int, k: int) -> int:
+    """The k-th new training seed (k >= 1) of a run of `seed`: SEED_STRIDE apart, so that the
+    searches a user runs with --seed 0, 1, 2 never train the same model (with seed + k, the
+    seed-0 search's second new seed was the seed-1 search's first: on one carve both answers
+    were that one model)."""
+    return seed + k * SEED_STRIDE
 
 
 def answer_members(models: Sequence[Trial], image: float, size: int = ENSEMBLE_SIZE) -> list[Trial]:

@@ -21,7 +21,7 @@ from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from search.answer import Trial, ranked
+from search.answer import Trial, extra_seed, ranked
 from search.board import TrialCurves
 from search.interrupt import fit
 from search.progress import Progress
@@ -128,7 +128,9 @@ def confirm_configs(
     ranks = {}
     for rank, trial in enumerate(ranked(search)[:k], start=1):
         base = TrainConfig.from_dict(trial.config).to_dict()
-        ranks[rank] = [{**base, "epochs": epochs, "seed": seed + 1 + i} for i in range(runs)]
+        ranks[rank] = [
+            {**base, "epochs": epochs, "seed": extra_seed(seed, 1 + i)} for i in range(runs)
+        ]
     return ranks
 
 

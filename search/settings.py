@@ -20,7 +20,7 @@ from pathlib import Path
 
 import optuna
 
-from search.answer import ENSEMBLE_SIZE
+from search.answer import ENSEMBLE_SIZE, SEED_STRIDE
 from spaces import SPACES
 from trainable.config import DEFAULT_PATIENT_PATTERN, MAX_EPOCHS, MAX_SEED
 from trainable.errors import UserError
@@ -50,7 +50,7 @@ SEARCH_SAMPLERS = {"tpe": tpe_sampler, "random": optuna.samplers.RandomSampler}
 SCHEDULERS = ("asha", "none")
 BUDGET_IMAGES = 10 * 4_708  # see default_epochs
 NAME_MAX = 255  # bytes in a folder name on Linux, macOS and Windows file systems
-CONFIRM_SEEDS = 3  # --confirm retrains each config with seeds seed + 1 .. seed + 3
+CONFIRM_SEEDS = 3  # --confirm retrains each config with 3 new seeds (search.answer.extra_seed)
 # The most seeds above --seed a search trains: --confirm's, or the answer's new seeds
 EXTRA_SEEDS = max(CONFIRM_SEEDS, ENSEMBLE_SIZE - 1)
 
@@ -156,8 +156,9 @@ class SearchSettings:
             )
         if self.resume and not self.name:
             raise UserError("--resume needs --name, the experiment to continue")
-        if not 0 <= self.seed <= MAX_SEED - EXTRA_SEEDS:
-            raise UserError(f"--seed must be in [0, {MAX_SEED - EXTRA_SEEDS}]; got {self.seed}")
+        highest = MAX_SEED - EXTRA_SEEDS * SEED_STRIDE  # its new seeds stay valid seeds
+        if not 0 <= self.seed <= highest:
+            raise UserError(f"--seed must be in [0, {highest}]; got {self.seed}")
         if self.name in (".", "..") or any(sep in self.name for sep in "/\\\0"):
             raise UserError(
                 f"--name {self.name!r} must be a plain folder name (no '/', '\\', NUL, '.' or "

@@ -10,6 +10,7 @@ from search.answer import (
     Trial,
     answer_members,
     average,
+    extra_seed,
     good_trials,
     one_image,
     plan_members,
@@ -52,8 +53,8 @@ def test_the_default_search_of_seed_0_keeps_only_its_one_good_trial():
     members = plan_members(trials, [0.9846, 0.9847], IMAGE)
     assert [(m.search_trial, m.kind, m.config["seed"]) for m in members] == [
         ("a", "search", 0),
-        ("a", "new_seed", 1),
-        ("a", "new_seed", 2),
+        ("a", "new_seed", extra_seed(0, 1)),
+        ("a", "new_seed", extra_seed(0, 2)),
     ]  # PLAN_SIZE 3: a fourth and fifth model did not move validation
 
 
@@ -72,11 +73,21 @@ def test_a_trial_asha_stopped_is_trained_in_full_and_few_good_trials_take_turns_
     assert [(m.search_trial, m.kind, m.config["seed"]) for m in members] == [
         ("a", "full_run", 7),
         ("b", "search", 0),
-        ("a", "new_seed", 8),
+        ("a", "new_seed", extra_seed(7, 1)),
     ]
     assert [m.needs_training for m in members] == [True, False, True]
     more = plan_members(trials, [], IMAGE, size=5)
-    assert [(m.search_trial, m.config["seed"]) for m in more[3:]] == [("b", 1), ("a", 9)]
+    assert [(m.search_trial, m.config["seed"]) for m in more[3:]] == [
+        ("b", extra_seed(0, 1)),
+        ("a", extra_seed(7, 2)),
+    ]
+
+
+def test_the_new_seeds_of_two_searches_never_meet():
+    # searches run with --seed 0 .. 9: every model each trains has a seed of its own
+    seeds = [[s, *(extra_seed(s, k) for k in range(1, 5))] for s in range(10)]
+    flat = [seed for search in seeds for seed in search]
+    assert len(set(flat)) == len(flat)
 
 
 def test_a_trial_validation_shows_worse_than_a_reference_is_never_a_member():
