@@ -167,6 +167,7 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
             "mean": {k: float(np.mean(v)) for k, v in scores.items()},
             "answer_minus": margins,
         }
+    found["identical_answers"] = identical_answers(out, ratio, seeds)
     found["wall_s"] = [wall_seconds(out, ratio, s) for s in seeds]
     found["reference_run_s"] = [reference_run_seconds(out, ratio, s) for s in seeds]
     found["seed_spread"] = {
@@ -224,6 +225,17 @@ def answer_rules(out: Path, ratio: str, seed: int) -> dict:
         said = decide(mean["val"], ys["val"], {t: mean[t] for t in TESTS}, calibrate=True)
         found[name] = {"models": len(chosen)} | {t: float(balanced(ys[t], said[t])) for t in TESTS}
     return found
+
+
+def identical_answers(out: Path, ratio: str, seeds: list[int]) -> list[list[int]]:
+    """Pairs of seeds whose answers gave the same scores: before new seeds were spaced
+    apart (search.answer.extra_seed), search seed s trained seeds s + 1 and s + 2, so two
+    searches could end in one model."""
+    scores = {
+        s: np.load(out / "searches" / f"r{ratio}-seed{s}" / "scores.npz")["answer/no_shift"]
+        for s in seeds
+    }
+    return [[a, b] for a in seeds for b in seeds if a < b and np.array_equal(scores[a], scores[b])]
 
 
 def wall_seconds(out: Path, ratio: str, seed: int) -> float | None:

@@ -122,6 +122,20 @@ def verdict_summary(carves: dict) -> list[str]:
         >= max(carves[r]["no_shift"]["mean"][k] for k in (*ALONE, *ENSEMBLES))
     ]
     measured = [r for r in SEVERE if r in carves]
+    shared = [
+        f"{ratio_label(r, c['train_counts'])} seeds {a} and {b}"
+        for r, c in carves.items()
+        for a, b in c.get("identical_answers", [])
+    ]
+    if shared:
+        lines += [
+            "",
+            "One model was two searches' answer at "
+            + "; ".join(shared)
+            + ": these searches ran before new training seeds were spaced apart "
+            "(search seed s trained s + 1 and s + 2), so their seeds are not independent "
+            "there.",
+        ]
     lines += [
         "",
         f"The answer is at least the best of the references and their ensembles at "
