@@ -228,7 +228,8 @@ def verdict_cost_lines(carves: dict) -> list[str]:
         f"freedom). Were the job to train one more seed of each reference (2 degrees of "
         f"freedom, t = {quantile:.2f}), the seeds alone would add this much on each side for a "
         "3-model answer (t x sd x sqrt(1 + 1/3), sd pooled over the two configs as measured "
-        "above), at the cost of one more wave of two full runs:",
+        "above), at the cost of one more wave of two full runs (times from the benchmark's "
+        "own runs, while other work shared the 2-core machine: upper bounds):",
         "",
         "| carve | half-width, no shift | half-width, shipped test | one full run (s) | "
         "the whole job (s) |",
