@@ -27,6 +27,7 @@ import sqlite3
 from contextlib import closing
 from pathlib import Path
 
+from search.damage import BACK, check_json, damaged
 from search.manifest import MANIFEST, SHAPE, STUDY_FILE
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.errors import UserError
@@ -40,7 +41,6 @@ PHASE_STATES = ("tuner.pkl", "experiment_state-*.json", "basic-variant-state-*.j
 # The phases' runs, beside the search's trials: the members' waves in members/, members_2/, ...
 PHASES = ("references", "members", "members_*", "confirm")
 ITERATION = "training_iteration"  # Tune's count of a trial's reports, in each of them
-BACK = "put it back from a copy of the experiment folder, or start a new --name"
 
 
 def check_intact(experiment: Path, study_name: str, tune_files: bool = True) -> None:
@@ -68,25 +68,6 @@ def check_intact(experiment: Path, study_name: str, tune_files: bool = True) -> 
         )
     for trial in trials:
         check_trial(trial)
-
-
-def damaged(path: Path, why: str) -> UserError:
-    why = " ".join(why.split())  # a reader's message may span lines; the refusal is one
-    return UserError(f"{path} is damaged ({why}); {BACK}")
-
-
-def check_json(path: Path, shape: tuple[str, ...] = ()) -> None:
-    """A JSON object (with an object under each key of `shape`)."""
-    try:
-        value = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise UserError(f"{path} is missing; {BACK}") from None
-    except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError among them
-        raise damaged(path, f"not JSON: {str(e)[:80]}") from None
-    if not isinstance(value, dict):
-        raise damaged(path, "not a JSON object")
-    if not all(isinstance(value.get(key), dict) for key in shape):
-        raise damaged(path, f"not an object with {', '.join(shape)}")
 
 
 def check_json_lines(path: Path) -> list[dict]:

@@ -26,14 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from search.layout import MANIFEST, SHAPE
 from search.settings import SearchSettings, experiment_dir
 from trainable.data import Data, resize_method
 from trainable.errors import UserError
 from trainable.files import write_json
 
-MANIFEST = "search.json"
 LOCK = ".lock"
-SHAPE = ("settings", "data")  # what a search.json holds, each an object
 STUDY_FILE = "optuna.db"  # the Optuna study (search.relocate opens it where the experiment is)
 # Flags that may differ on --resume: where the experiment is, how it is run and shown.
 FREE_ON_RESUME = ("name", "storage", "address", "resume", "verbose")

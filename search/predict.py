@@ -87,13 +87,13 @@ def load_answer(experiment: Path) -> Answer:
     checked as --resume checks what it reads: each file parses and has the fields read here,
     each member loads `weights_only` into the model its config names; a damaged one is a
     UserError naming the file."""
-    from search.intact import check_json, damaged
-    from search.manifest import SHAPE
+    from search.damage import check_json, damaged
+    from search.layout import BEST, MANIFEST, SHAPE
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.data import resize_method
     from trainable.inference import model_from_state
 
-    best_file, manifest_file = experiment / "best.json", experiment / "search.json"
+    best_file, manifest_file = experiment / BEST, experiment / MANIFEST
     for path in (best_file, manifest_file):
         if not path.exists():
             raise UserError(
@@ -370,7 +370,7 @@ def main(argv: list[str] | None = None) -> int:
 def check_adapt(experiment: Path, inputs: list[Path]) -> None:
     """--adapt's refusals that need no model: more than two classes, a search from before
     --adapt, fewer image files than a shift can be read off (an npz counts its images)."""
-    from search.report import VAL_SCORES
+    from search.layout import VAL_SCORES
 
     best = experiment / "best.json"
     if best.exists():
@@ -402,7 +402,7 @@ def read_val_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with np.load(path) as f:
             return f["scores"], f["labels"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as e:
-        from search.intact import damaged
+        from search.damage import damaged
 
         raise damaged(path, f"not the validation scores: {type(e).__name__}") from None
 
@@ -411,7 +411,7 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     """Add `decision_adapted` to each scored row (search.adapt) and return why, in words and
     figures, for <out>.adapt.json."""
     from search.adapt import adapted_cut
-    from search.report import VAL_SCORES
+    from search.layout import VAL_SCORES
 
     if answer.threshold is None:
         raise UserError("--adapt moves a two-class answer's cut; this answer has more classes")

@@ -45,14 +45,13 @@ from search.answer import (
 from search.board import write_hparams
 from search.findings import Family, answer_words, family_bests, technique_finding
 from search.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
+from search.layout import VAL_SCORES
 from search.plots import write_plots, write_tensorboard
 from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
 from trainable.config import TrainConfig
 from trainable.data import Data
 from trainable.files import write_json
-
-VAL_SCORES = "answer_val_scores.npz"  # the answer's calibrated validation scores and labels
 
 
 @dataclass(frozen=True)

@@ -292,3 +292,27 @@ def test_cut_validation_scores_are_named_when_adapting(experiment, tmp_path, cap
     out = tmp_path / "p.csv"
     assert predict([str(copy), str(tmp_path / "site"), "--out", str(out), "--adapt"]) == 2
     assert "answer_val_scores.npz is damaged" in one_error_line(capsys)
+
+
+PREDICT_THEN_LIST_MODULES = """
+import sys
+from pathlib import Path
+import numpy as np
+from search.predict import load_answer
+answer = load_answer(Path(sys.argv[1]))
+answer.predict_proba(np.zeros((2, answer.channels, answer.size, answer.size), np.uint8))
+print(sorted(m for m in ("ray", "optuna") if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+def test_predicting_loads_neither_ray_nor_optuna(experiment):
+    import subprocess
+    import sys
+
+    code = PREDICT_THEN_LIST_MODULES
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(experiment)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
