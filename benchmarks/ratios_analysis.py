@@ -2,6 +2,7 @@
 
     python -m benchmarks.ratios analyse          # reads results/ratios/, writes both
     python -m benchmarks.ratios_analysis --check # the page against the JSON
+    python -m benchmarks.ratios_analysis         # the page again from the JSON
 
 Per carve and seed: the answer, each reference (one model, the search's start point) and each
 reference's ensemble (as many new seeds as the answer has models), each at its own
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -318,20 +320,23 @@ def write_page(results: dict) -> None:
     PAGE.write_text(render(results))
 
 
-def main(argv: list[str] | None = None) -> None:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help=f"{PAGE} against {FIGURES}")
     args = parser.parse_args(argv)
     from benchmarks.ratios_page import render
 
+    fresh = render(json.loads(FIGURES.read_text()))
     if args.check:
-        wanted = render(json.loads(FIGURES.read_text()))
-        if PAGE.read_text() != wanted:
-            raise SystemExit(
-                f"error: {PAGE} differs from {FIGURES}; run python -m benchmarks.ratios analyse"
-            )
+        if PAGE.read_text() != fresh:
+            print(f"error: {PAGE} differs from {FIGURES}; run python -m benchmarks.ratios_analysis")
+            return 1
         print(f"{PAGE} matches {FIGURES}")
+        return 0
+    PAGE.write_text(fresh)
+    print(f"wrote {PAGE}")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

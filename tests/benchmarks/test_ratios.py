@@ -63,4 +63,4 @@ def test_the_page_holds_the_figures_of_the_committed_json(monkeypatch):
     monkeypatch.chdir(ROOT)
     results = json.loads(ratios_analysis.FIGURES.read_text())
     assert ratios_analysis.PAGE.read_text() == render(results)
-    ratios_analysis.main(["--check"])  # the command a reader runs says the same
+    assert ratios_analysis.main(["--check"]) == 0  # the command a reader runs says the same
