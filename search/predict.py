@@ -410,7 +410,7 @@ def read_val_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[dict]) -> dict:
     """Add `decision_adapted` to each scored row (search.adapt) and return why, in words and
     figures, for <out>.adapt.json."""
-    from search.adapt import adapted_cut
+    from search.adapt import adapted_cut, false_alarm_words
     from search.layout import VAL_SCORES
 
     if answer.threshold is None:
@@ -431,7 +431,8 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     if decision.shifted:
         says = (
             f"adapt: these images' scores differ from validation's beyond a change of class mix "
-            f"(p {decision.p_value:.3g} < 0.01); decision_adapted cuts at {decision.cut:.4f}, "
+            f"(p {decision.p_value:.3g} < 0.01; {false_alarm_words()}); decision_adapted cuts "
+            f"at {decision.cut:.4f}, "
             f"read off their own scores, instead of {answer.threshold:.4f}"
         )
     else:

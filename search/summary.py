@@ -12,6 +12,7 @@ calibration, and the answer's members with their knobs.
 
 from __future__ import annotations
 
+from search.adapt import false_alarm_words
 from search.report import Report
 from search.reruns import REFERENCES
 
@@ -76,7 +77,8 @@ def format_summary(report: Report) -> str:
     if answer.get("adapted"):
         a = answer["adapted"]
         moved = (
-            f"shifted (p {a['shift_p_value']:.3g} < 0.01): at the cut {a['cut']:.4f} read off the "
+            f"shifted (p {a['shift_p_value']:.3g} < 0.01; {false_alarm_words()}): at the cut "
+            f"{a['cut']:.4f} read off the "
             f"test images' own scores, test balanced accuracy {a['test']['balanced_accuracy']:.4f}"
             if a["shifted"]
             else f"no shift detected (p {a['shift_p_value']:.3g}, not below 0.01): the tuned "
