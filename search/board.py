@@ -52,8 +52,9 @@ FILE_SUFFIX = ".leaderboard"  # our event files, told apart from Tune's
 # The HParams tab shows five hparams until the reader ticks more: those marked `differs`
 # first, then by name (TensorBoard's backend_context sorts so, its page ticks the first five).
 # Left to themselves these were alpha, aug_strength, batch_size, best_epoch and compile (seen
-# in headless Chromium); these five are the ones a reader compares trials by.
-SHOWN_FIRST = ("aug_strength", "in_answer", "loss", "role", "sampler", "status")
+# in headless Chromium); these five are the ones a reader compares trials by (whether a run is
+# in the answer first; augmentation strength, one tick away, made way for it).
+SHOWN_FIRST = ("in_answer", "loss", "role", "sampler", "status")
 
 
 # Tune's bookkeeping, which its logger draws as curves too and TensorBoard sorts before the
