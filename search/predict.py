@@ -196,7 +196,7 @@ def answer_probabilities(
 
 def image_files(inputs: list[Path]) -> list[Path]:
     """The image files among `inputs`, folders searched recursively, in a stable order."""
-    from trainable.data import IMAGE_SUFFIXES
+    from trainable.files import IMAGE_SUFFIXES
 
     files = []
     for path in inputs:

@@ -40,9 +40,9 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
+from trainable.files import IMAGE_SUFFIXES
 
 SPLITS = ("train", "val", "test")
-IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
 # pixelates; --size accepts the same floor.
 MIN_IMAGE_SIZE = 8

@@ -1,9 +1,12 @@
-"""Small atomic file writes shared by the trainable and the search."""
+"""Small atomic file writes shared by the trainable and the search, and which files are
+images; nothing heavy imported, so that a command can refuse bad input before torch loads."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+
+IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
 
 def write_json(path: Path, obj: dict) -> None:

@@ -316,3 +316,29 @@ def test_predicting_loads_neither_ray_nor_optuna(experiment):
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+REFUSE_THEN_LIST_MODULES = """
+import sys
+from search.predict import main
+code = main([sys.argv[1], sys.argv[2], "--out", sys.argv[3], "--adapt"])
+print(code, sorted(m for m in ("torch", "ray", "optuna", "sklearn") if m in sys.modules))
+"""
+
+
+@pytest.mark.slow
+def test_adapt_refuses_a_small_site_without_importing_torch(experiment, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "site"
+    folder.mkdir()
+    for i, image in enumerate(load_data(str(PNEUMONIAMNIST)).test_x[:41, 0]):
+        Image.fromarray(image).save(folder / f"{i}.png")
+    done = subprocess.run(
+        [sys.executable, "-c", REFUSE_THEN_LIST_MODULES, str(experiment), str(folder),
+         str(tmp_path / "p.csv")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.stdout.strip() == "2 []", done.stdout + done.stderr
+    assert "got 41" in done.stderr
