@@ -180,9 +180,9 @@ def buda_lines(carves: dict) -> list[str]:
     lines += [
         "",
         f"Undersampling: {tried} trial(s) over all carves and seeds, {full} trained in full; "
-        f"ASHA stopped {tried - full} at its first rung, a tenth of the budget, below the "
-        "other trials there: as far as a first rung can tell, the worst, as theirs. "
-        "Oversampling with "
+        f"ASHA stopped {tried - full} early (its rungs lie in the first third of the budget), "
+        "so this data can say little of undersampling trained in full, which they found "
+        "worst. Oversampling with "
         "class weights is the seed recipe, a start point of every search; threshold moving "
         "is in every model here (each cut is tuned on validation), and the plain baseline's "
         "figures above show what it is worth as the imbalance grows.",
