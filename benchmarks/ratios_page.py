@@ -132,9 +132,10 @@ def verdict_summary(carves: dict) -> list[str]:
             "",
             "One model was two searches' answer at "
             + "; ".join(shared)
-            + ": these searches ran before new training seeds were spaced apart "
-            "(search seed s trained s + 1 and s + 2), so their seeds are not independent "
-            "there.",
+            + ": these searches ran before new training seeds were spaced apart (search "
+            "seed s trained its new seeds with s + 1 and s + 2, so seed 0's second new seed, "
+            "seed 1's first and seed 2's start points were one model), so those seeds are not "
+            "independent there.",
         ]
     lines += [
         "",
