@@ -128,19 +128,27 @@ def one_search(out: Path, ratio: str, seed: int) -> dict:
 
 
 def pooled_margin(y: np.ndarray, a: list[np.ndarray], b: list[np.ndarray], seeds: bool) -> list:
-    """95% percentile bootstrap of the mean over seeds of balanced accuracy of `a` minus `b`:
-    the same images resampled for every seed (they share the test images), and with `seeds`
-    the seeds drawn again too."""
+    """95% interval of the mean over seeds of balanced accuracy of `a` minus `b`: a percentile
+    bootstrap over the test images (the same images resampled for every seed and both models:
+    they share the test images); with `seeds`, each half widened in quadrature by Student's t
+    over the per-seed margins (S - 1 degrees of freedom), as the product's verdict counts its
+    seed spread. Drawing 3 seeds again with the images instead barely reached past the worst
+    seed (all three draws the worst one: 1 in 27) and understated the spread."""
+    from scipy.stats import t
+
     rng = np.random.default_rng(0)
     n, s = len(y), len(a)
     images = rng.integers(0, n, size=(RESAMPLES, n))
-    which = (
-        rng.integers(0, s, size=(RESAMPLES, s)) if seeds else np.tile(np.arange(s), (RESAMPLES, 1))
-    )
     margins = np.stack([balanced(y[images], a[i][images]) - balanced(y[images], b[i][images])
                         for i in range(s)], axis=1)  # fmt: skip
-    pooled = np.take_along_axis(margins, which, axis=1).mean(axis=1)
-    return [float(np.percentile(pooled, 2.5)), float(np.percentile(pooled, 97.5))]
+    pooled = margins.mean(axis=1)
+    low, high = float(np.percentile(pooled, 2.5)), float(np.percentile(pooled, 97.5))
+    if not seeds or s < 2:
+        return [low, high]
+    per_seed = np.array([balanced(y, a[i]) - balanced(y, b[i]) for i in range(s)])
+    mean = float(per_seed.mean())
+    half = float(t.ppf(0.975, s - 1) * per_seed.std(ddof=1) / np.sqrt(s))
+    return [mean - float(np.hypot(mean - low, half)), mean + float(np.hypot(high - mean, half))]
 
 
 def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
@@ -170,6 +178,7 @@ def carve_figures(out: Path, ratio: str, seeds: list[int]) -> dict:
             "answer_minus": margins,
         }
     found["identical_answers"] = identical_answers(out, ratio, seeds)
+    found["answer_is_reference_config"] = reference_answers(out, ratio, seeds)
     found["wall_s"] = [wall_seconds(out, ratio, s) for s in seeds]
     found["reference_run_s"] = [reference_run_seconds(out, ratio, s) for s in seeds]
     found["seed_spread"] = {
@@ -229,22 +238,48 @@ def answer_rules(out: Path, ratio: str, seed: int) -> dict:
     return found
 
 
+def answer_configs(out: Path, ratio: str, seed: int) -> list[str]:
+    """The answer's members as their full configs (seed included), sorted: one model is one
+    config and seed, however it was trained (a start point or a member's run)."""
+    from trainable.config import TrainConfig
+
+    listed = json.loads((out / "searches" / f"r{ratio}-seed{seed}" / "models.json").read_text())
+    configs = {m["trial_id"]: m["config"] for m in listed["models"]}
+    return sorted(
+        json.dumps(TrainConfig.from_dict(configs[m]).to_dict(), sort_keys=True)
+        for m in listed["answer"]["members"]
+    )
+
+
 def identical_answers(out: Path, ratio: str, seeds: list[int]) -> list[list[int]]:
-    """Pairs of seeds whose answers gave the same scores (one model): before new seeds were spaced
-    apart (search.answer.extra_seed), search seed s trained seeds s + 1 and s + 2, so two
-    searches could end in one model."""
-    scores = {
-        s: np.load(out / "searches" / f"r{ratio}-seed{s}" / "scores.npz")["answer/no_shift"]
-        for s in seeds
-    }
-    # to 1e-3: one config and seed trained as a search trial and as a member's run (other CPU
-    # threads) agree to a few float32 steps, not to the bit
-    return [
-        [a, b]
-        for a in seeds
-        for b in seeds
-        if a < b and np.allclose(scores[a], scores[b], atol=1e-3)
-    ]
+    """Pairs of seeds whose answers were the same models (configs and training seeds): before
+    new seeds were spaced apart (search.answer.extra_seed), search seed s trained seeds s + 1
+    and s + 2, so two searches could end in one model."""
+    answers = {s: answer_configs(out, ratio, s) for s in seeds}
+    return [[a, b] for a in seeds for b in seeds if a < b and answers[a] == answers[b]]
+
+
+def reference_answers(out: Path, ratio: str, seeds: list[int]) -> list[str | None]:
+    """Per seed, the reference whose config (any seed) every answer member has, else None:
+    then the search contributed no config of its own."""
+    found = []
+    for seed in seeds:
+        listed = json.loads((out / "searches" / f"r{ratio}-seed{seed}" / "models.json").read_text())
+        unseeded = {
+            m["role"]: without_seed(m["config"])
+            for m in listed["models"]
+            if m["role"] in REFERENCES
+        }
+        members = [without_seed(c) for c in map(json.loads, answer_configs(out, ratio, seed))]
+        same = [name for name, config in unseeded.items() if all(m == config for m in members)]
+        found.append(same[0] if same else None)
+    return found
+
+
+def without_seed(config: dict) -> dict:
+    from trainable.config import TrainConfig
+
+    return {k: v for k, v in TrainConfig.from_dict(config).to_dict().items() if k != "seed"}
 
 
 def wall_seconds(out: Path, ratio: str, seed: int) -> float | None:

@@ -40,7 +40,9 @@ def render(results: dict) -> str:
         "seeds as the answer has models, every model at its own validation-tuned cut. "
         "Balanced accuracy; means over seeds.",
         "",
-        f"Measured {p['date']} at commit {p['commit']} on {p['cores']} CPU cores by "
+        f"Measured {p['date']} at commit {p['commit']}"
+        + (" (with uncommitted changes)" if p.get("uncommitted_changes") else "")
+        + f" on {p['cores']} CPU cores by "
         "`python -m benchmarks.ratios run`, then `python -m benchmarks.ratios analyse` "
         "(figures: `benchmarks/ratios.json`).",
         "",
@@ -67,7 +69,8 @@ def render(results: dict) -> str:
         lines += [
             "",
             "The answer minus each, mean over seeds, with the 95% interval over test images "
-            "and training seeds (over images alone in brackets):",
+            "and training seeds (a bootstrap over the images, each half widened by Student's "
+            "t over the per-seed margins; over images alone in brackets):",
             "",
             "| carve | " + " | ".join(NAMES[k] for k in list(NAMES)[1:]) + " |",
             "|---|" + "---|" * (len(NAMES) - 1),
@@ -112,7 +115,7 @@ def verdict_summary(carves: dict) -> list[str]:
             f"{'at least it' if means['answer'] >= means[rival] else 'below it'} "
             f"({means['answer'] - means[rival]:+.4f}); against the plain baseline "
             f"{margins['baseline']['mean']:+.4f} (95% interval over images and seeds "
-            f"{low:+.4f} to {high:+.4f}: {judged(low, high)})."
+            f"{low:+.4f} to {high:+.4f}: {judged(low, high)})" + reference_words(c) + "."
         )
     wins = [
         r
@@ -130,22 +133,35 @@ def verdict_summary(carves: dict) -> list[str]:
     if shared:
         lines += [
             "",
-            "One model was two searches' answer at "
+            "The same models were the answer of two searches at "
             + "; ".join(shared)
-            + ": these searches ran before new training seeds were spaced apart (search "
-            "seed s trained its new seeds with s + 1 and s + 2, so seed 0's second new seed, "
-            "seed 1's first and seed 2's start points were one model), so those seeds are not "
-            "independent there.",
+            + ". These searches ran before new training seeds were spaced apart: search seed s "
+            "trained its new seeds with s + 1 and s + 2, so seed 0's second new seed, seed 1's "
+            "first and seed 2's start points were one model. Those seeds are not independent "
+            "there, and their interval over seeds is too narrow.",
         ]
+    own = [r for r in wins if not all(carves[r].get("answer_is_reference_config", []))]
     lines += [
         "",
         f"The answer is at least the best of the references and their ensembles at "
         f"{len(wins)} of the {len(measured)} severe carves measured"
         + (f" ({', '.join('1:' + r for r in wins)})" if wins else "")
-        + ": the search, not the ensembling, would have to earn the rest.",
+        + f"; at {len(own)} of them did the search supply a config of its own at every seed "
+        "rather than a reference's.",
         "",
     ]
     return lines
+
+
+def reference_words(c: dict) -> str:
+    """Which seeds' answers were a reference's config, not one the search found."""
+    named = c.get("answer_is_reference_config", [])
+    seeds = [(s, r) for s, r in zip(c["seeds"], named, strict=False) if r]
+    if not seeds:
+        return ""
+    return "; the answer was a reference's config at seed(s) " + ", ".join(
+        f"{s} ({r.replace('_', ' ')})" for s, r in seeds
+    )
 
 
 def buda_lines(carves: dict) -> list[str]:
@@ -155,20 +171,31 @@ def buda_lines(carves: dict) -> list[str]:
         "## Against Buda, Maki and Mazurowski (2018)",
         "",
         "Their systematic study of class imbalance in CNNs (MNIST, CIFAR-10, ImageNet with "
-        "induced imbalance, judged by ROC AUC) found oversampling best in almost every "
-        "scenario, undersampling worst, and moving the threshold a correction for the prior "
-        "where correct decisions are counted. Here, on the no-shift test:",
+        "induced imbalance, judged by ROC AUC) found oversampling dominant in almost every "
+        "scenario (applied until the imbalance is gone), the best undersampling ratio "
+        "dependent on the imbalance, and thresholding a correction for the prior where "
+        "correct decisions are counted. Here, on the no-shift test (the seed recipe's "
+        "family always holds its start point, which ASHA never stops, so it is always "
+        "measured in full; most others were not):",
         "",
     ]
     for ratio, c in carves.items():
         families = {
             n: f for n, f in c["families"]["technique"].items() if f["best_no_shift"] is not None
         }
-        best = max(families, key=lambda n: families[n]["best_no_shift"])
+        order = sorted(families, key=lambda n: -families[n]["best_no_shift"])
+        best = order[0]
+        sd = max(c["seed_spread"][name]["no_shift"]["sd"] for name in ALONE)
+        lead = ""
+        if len(order) > 1:
+            gap = families[best]["best_no_shift"] - families[order[1]]["best_no_shift"]
+            lead = f", {gap:.4f} ahead of {order[1]}" + (
+                f", within one model's seed spread (sd {sd:.4f})" if gap < sd else ""
+            )
         means = c["no_shift"]["mean"]
         lines.append(
             f"- {ratio_label(ratio, c['train_counts'])}: of the families trained in full, "
-            f"{best} scored best ({families[best]['best_no_shift']:.4f}); the plain baseline "
+            f"{best} scored best ({families[best]['best_no_shift']:.4f}{lead}); the plain baseline "
             f"at the cut 0.5 {means['baseline_at_half']:.4f}, at its validation-tuned cut "
             f"{means['baseline']:.4f}; the seed recipe (oversampling and class weights) at "
             f"0.5 {means['seed_recipe_at_half']:.4f}, tuned {means['seed_recipe']:.4f}."
@@ -181,12 +208,11 @@ def buda_lines(carves: dict) -> list[str]:
     lines += [
         "",
         f"Undersampling: {tried} trial(s) over all carves and seeds, {full} trained in full; "
-        f"ASHA stopped {tried - full} early (its rungs lie in the first third of the budget), "
-        "so this data can say little of undersampling trained in full, which they found "
-        "worst. Oversampling with "
-        "class weights is the seed recipe, a start point of every search; threshold moving "
-        "is in every model here (each cut is tuned on validation), and the plain baseline's "
-        "figures above show what it is worth as the imbalance grows.",
+        f"ASHA stopped {tried - full} early, so this data says nothing of undersampling "
+        "trained in full. Threshold moving is in every model here (each cut is tuned on "
+        "validation): the plain baseline's figures above show what it is worth as the "
+        "imbalance grows; the seed recipe, whose sampling and weights already correct for "
+        "the prior, it moves little either way.",
         "",
     ]
     return lines
@@ -290,11 +316,13 @@ def when_to_use(carves: dict) -> list[str]:
         "Each technique family's best full-budget trial of each search (chosen by "
         "validation), its no-shift test balanced accuracy, mean over the seeds that trained "
         "the family in full (in brackets: trials in full of trials tried, over all seeds; "
-        "ASHA stops most after a tenth of the budget, which says little of a family). Twelve "
+        "ASHA stopped the others early, which says little of a family). Twelve "
         "trials a search spread over the families, so a family may have been tried once. "
         "The start points are two of them: natural sampling + cross-entropy without "
         "augmentation is the baseline, oversampling + class-weighted cross-entropy with it "
-        "the seed recipe.",
+        "the seed recipe; most other families were never trained in full, so read the "
+        "table as what the start points showed. On the augmentation axis, 'off' holds only "
+        "the baseline's config: it measures the baseline, not augmentation.",
         "",
     ]
     ratios = list(carves)

@@ -30,17 +30,24 @@ import numpy as np
 
 ALPHA = 0.01  # the shift test's level
 DRAWS = 300  # bootstrap draws of its null distribution
-# What it flagged on targets without any shift (benchmarks/shift_level.json, "validation
-# halves": one half of validation against the other, for every full-budget model of the ratio
-# benchmark's searches). Its false alarms are not ALPHA's 1 in 100, so wherever the test is
-# reported this is said beside it (tests/benchmarks/test_shift_level.py holds it to the JSON).
-FALSE_ALARMS = {"flagged": 2, "targets": 324}
+# What it flagged on targets without shift (benchmarks/shift_level.json): one half of
+# validation against the other, for every full-budget model and answer of the ratio
+# benchmark's searches; and images held out of the training split, which may share patients
+# with training (a real difference or false alarms: nobody knows). Wherever the test is
+# reported both are said beside it (tests/benchmarks/test_shift_level.py holds them to the
+# JSON): at p < 0.01 it cannot promise 1 in 100 on a new site's images.
+FALSE_ALARMS = {
+    "validation_halves": {"flagged": 2, "targets": 324},
+    "held_out_training_images": {"flagged": 32, "targets": 405},
+}
 
 
 def false_alarm_words() -> str:
+    halves, held = FALSE_ALARMS["validation_halves"], FALSE_ALARMS["held_out_training_images"]
     return (
-        f"without any shift this test flagged {FALSE_ALARMS['flagged']} of "
-        f"{FALSE_ALARMS['targets']} validation halves (benchmarks/shift_level.json)"
+        f"without shift it flagged {halves['flagged']} of {halves['targets']} validation "
+        f"halves, and {held['flagged']} of {held['targets']} sets of held-out training images "
+        "(which may share patients with training; benchmarks/shift_level.json)"
     )
 
 
