@@ -140,14 +140,14 @@ def verdict_summary(carves: dict) -> list[str]:
             "first and seed 2's start points were one model. Those seeds are not independent "
             "there, and their interval over seeds is too narrow.",
         ]
-    own = [r for r in wins if not all(carves[r].get("answer_is_reference_config", []))]
+    own = [r for r in wins if not any(carves[r].get("answer_is_reference_config", []))]
     lines += [
         "",
         f"The answer is at least the best of the references and their ensembles at "
         f"{len(wins)} of the {len(measured)} severe carves measured"
         + (f" ({', '.join('1:' + r for r in wins)})" if wins else "")
-        + f"; at {len(own)} of them did the search supply a config of its own at every seed "
-        "rather than a reference's.",
+        + f"; at {len(own)} of those the answer was a config the search found, not a "
+        "reference's, at every seed.",
         "",
     ]
     return lines
