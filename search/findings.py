@@ -1,7 +1,8 @@
 """Which imbalance technique worked on this data, and by how much: said first.
 
-    bests = family_bests(models)                       # per axis, per family: its best model
-    found = technique_finding(families, plain, recipe, answer_words)
+    bests = family_bests(models)         # per axis, per family: its best model and count
+    words = answer_words([(kind, config), ...], start_points)   # what the answer's configs are
+    found = technique_finding(families, plain_test, words)      # families: Family records
 
 Every trained model belongs to one technique family (the sampler and the loss, read off its
 config, so focal loss with gamma 0 and alpha 0.5 is plain cross-entropy) and to one
