@@ -133,7 +133,8 @@ def load_answer(experiment: Path) -> Answer:
         try:
             state = load_checkpoint(path)
             model_from_state(state, channels, len(classes), size, torch_cpu())
-            state["pixel_mean"], state["pixel_std"]  # noqa: B018 (what prediction reads)
+            if not {"pixel_mean", "pixel_std"} <= set(state):  # what prediction reads
+                raise KeyError("pixel_mean")
         except (UserError, KeyError, TypeError, RuntimeError, ValueError) as e:
             why = str(e).split(" (")[0] if isinstance(e, UserError) else f"{type(e).__name__}"
             raise damaged(path, f"not one of this answer's models: {why}") from None

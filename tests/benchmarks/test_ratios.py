@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scores import decisions_wrong_on
 
 from benchmarks import ratios_analysis
 from benchmarks.ratios_analysis import balanced, family_table, pooled_margin, seed_sd
@@ -15,13 +16,7 @@ LABELS = np.repeat([0, 1], [161, 463])  # the no-shift test's class counts
 
 
 def wrong_on(share: float, seed: int) -> np.ndarray:
-    """Decisions that get `share` of each class wrong."""
-    rng = np.random.default_rng(seed)
-    said = LABELS.copy()
-    for cls in (0, 1):
-        where = np.flatnonzero(LABELS == cls)
-        said[rng.choice(where, int(share * len(where)), replace=False)] ^= 1
-    return said
+    return decisions_wrong_on(LABELS, share, seed)
 
 
 def test_a_clear_margin_over_every_seed_is_above_zero_and_a_tie_is_not():

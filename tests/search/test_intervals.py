@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from scores import decisions_wrong_on as wrong_decisions
 from sklearn.metrics import balanced_accuracy_score
 
 from search.answer import Scored, Trial, verdict
@@ -19,13 +20,7 @@ LABELS = np.repeat([0, 1], [234, 390])  # PneumoniaMNIST's test split: 234 norma
 
 
 def decisions_wrong_on(share: float, seed: int) -> np.ndarray:
-    """The labels with a random `share` of each class's images flipped."""
-    rng = np.random.default_rng(seed)
-    said = LABELS.copy()
-    for cls in (0, 1):
-        where = np.flatnonzero(LABELS == cls)
-        said[rng.choice(where, int(share * len(where)), replace=False)] ^= 1
-    return said
+    return wrong_decisions(LABELS, share, seed)
 
 
 def as_scored(said: np.ndarray, val: float) -> Scored:
