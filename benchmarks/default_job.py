@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.efficiency import wall_summary
+from benchmarks.pages import render_blocks
 
 DOC = Path("docs/default-job.md")
 EFFICIENCY = Path("benchmarks/efficiency.json")
@@ -131,12 +131,7 @@ def setup_line() -> str:
 
 def render(text: str) -> str:
     """The document with every table replaced by its rendering from the JSON."""
-
-    def table(match: re.Match) -> str:
-        return f"{match.group(1)}\n{TABLES[match.group(2)]()}\n{match.group(3)}"
-
-    pattern = r"(<!-- table (\w+) -->)\n(?:(?:(?!<!-- end -->).)*?\n)?(<!-- end -->)"
-    return re.sub(pattern, table, text, flags=re.DOTALL)
+    return render_blocks(text, TABLES)
 
 
 def main(argv: list[str] | None = None) -> int:
