@@ -28,11 +28,11 @@ from contextlib import closing
 from pathlib import Path
 
 from search.damage import BACK, check_json, damaged
+from search.layout import BOARD
 from search.manifest import MANIFEST, SHAPE, STUDY_FILE
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.errors import UserError
 
-BOARD = "leaderboard.csv"
 # Tune's record of an experiment (the search's, and each phase's runs'), in its folder: the
 # tuner, the experiment's state, its search algorithm's (pickles, whatever the name says).
 SEARCH_STATES = ("tuner.pkl", "experiment_state-*.json", "searcher-state-*.pkl")

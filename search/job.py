@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import optuna
+import pandas as pd
 import ray
 from ray import tune
 from ray.tune import ResultGrid
@@ -40,8 +41,11 @@ from search.answer import (
 from search.asha import OrderedASHA, early_rungs, expected_epochs
 from search.board import TrialCurves
 from search.card import model_card, write_model_card
+from search.intact import listed_trials
 from search.interrupt import fit
+from search.layout import BOARD
 from search.manifest import experiment_lock
+from search.names import tensorboard_url
 from search.optuna_search import PruningOptunaSearch
 from search.preflight import check_writable, start_ray
 from search.progress import Progress, job_clock
@@ -55,11 +59,12 @@ from search.report import write_confirm, write_report
 from search.reruns import (
     REFERENCES,
     confirm_configs,
+    member_dirname,
     reference_configs,
     reference_dirname,
     reference_role,
     run_configs,
-    trial_dirname,
+    search_dirname,
 )
 from search.resume import check_resume, record_or_check, restore_or_build
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
@@ -101,6 +106,7 @@ def build_tuner(
         max_concurrent=settings.max_concurrent,
         num_samples=settings.num_samples,
         settle_epoch=max(rungs) if asha else None,  # where a trial's stop is known
+        start_points=started,
     )
     # What Tune builds from max_concurrent_trials, built here to be an ExperimentSearch.
     limited = ConcurrencyLimiter(searcher, max_concurrent=settings.max_concurrent)
@@ -123,7 +129,7 @@ def build_tuner(
             "seed": settings.seed,
         },
         tune_config=tune.TuneConfig(
-            trial_dirname_creator=trial_dirname,
+            trial_dirname_creator=partial(search_dirname, start_points=started),
             metric=settings.metric,
             mode="max",
             search_alg=ExperimentSearch(limited),
@@ -238,7 +244,18 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
     print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
     print(f"review: tensorboard --logdir {job.settings.tune_path}")
+    if "://" not in job.settings.tune_path:
+        print(f"  the answer's and the references' runs in colour: {highlight_url(experiment)}")
     return True
+
+
+def highlight_url(experiment: Path) -> str:
+    """TensorBoard's address with the runs the answer averages and the references each in a
+    colour, the rest grey (search.names.tensorboard_url), read off the leaderboard."""
+    rows = pd.read_csv(experiment / BOARD)
+    shown = rows["in_answer"].astype(bool) | rows["role"].isin(list(REFERENCES))
+    folders = [f for f, keep in zip(listed_trials(experiment), shown, strict=True) if keep]
+    return tensorboard_url([f.relative_to(experiment).as_posix() for f in folders])
 
 
 def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:
@@ -337,7 +354,13 @@ def member_phase(job: Job, search: list[Trial], references: list[Trial]) -> list
     if to_train:
         print(member_line(plan, settings.epochs), flush=True)
     grids = train_members(
-        settings, job.train, to_train, settings.tune_path, [*search, *references], job.image
+        settings,
+        job.train,
+        to_train,
+        settings.tune_path,
+        [*search, *references],
+        job.image,
+        dirname=partial(member_dirname, plan=plan),
     )
     return member_records(grids, settings.metric, settings.epochs, plan)
 
@@ -392,6 +415,7 @@ def train_members(
     tune_path: str,
     models: list[Trial],
     image: float,
+    dirname=None,
 ) -> list[ResultGrid]:
     """The plan's runs, a Tune experiment per wave (members/, members_2/, ...): `models` (the
     search's and the references') and each wave's decide whether the next is trained
@@ -410,6 +434,7 @@ def train_members(
             settings.metric,
             at_once,
             runs_after=(*counts[i + 1 :], *confirm_runs(settings)),
+            dirname=dirname,
         )
         done += max(count, len(grid))  # an experiment from before the waves holds them all
         grids.append(grid)

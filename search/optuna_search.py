@@ -41,7 +41,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 from ray.tune.search.optuna import OptunaSearch
 
-from search.reruns import trial_folder
+from search.names import search_folder
 
 logger = logging.getLogger(__name__)
 
@@ -113,10 +113,13 @@ class PruningOptunaSearch(OptunaSearch):
         max_concurrent: int = 1,
         num_samples: int = 0,
         settle_epoch: int | None = None,
+        start_points: dict[str, dict] | None = None,
         **kwargs,
     ):
         """`settle_epoch`: the last epoch at which the scheduler may stop a trial (ASHA's last
-        rung; None: max_epochs, no early stops)."""
+        rung; None: max_epochs, no early stops); `start_points`: the references among
+        points_to_evaluate, by name, for each trial's folder (search.names)."""
+        self.start_points = start_points or {}
         self.max_epochs = max_epochs
         self.best_scores: dict[str, float] = {}  # Tune trial id -> best reported score
         self.num_samples = num_samples
@@ -142,7 +145,7 @@ class PruningOptunaSearch(OptunaSearch):
         ot_trial = self._ot_trials.get(trial_id)
         if ot_trial is not None:
             ot_trial.set_user_attr("tune_trial_id", trial_id)
-            ot_trial.set_user_attr("folder", trial_folder(trial_id))
+            ot_trial.set_user_attr("folder", search_folder(trial_id, config, self.start_points))
         return config
 
     def restore(self, checkpoint_path: str) -> None:
@@ -152,6 +155,7 @@ class PruningOptunaSearch(OptunaSearch):
         self.__dict__.setdefault("untold", {})
         self.__dict__.setdefault("last_step", {})
         self.__dict__.setdefault("num_samples", 0)
+        self.__dict__.setdefault("start_points", {})
         # _trial_id is the storage key of both Trial and FrozenTrial; optuna has no public one.
         tracked = {trial._trial_id for trial in self._ot_trials.values()}
         storage = self._ot_study._storage

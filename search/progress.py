@@ -14,8 +14,8 @@ trials at the mean length of those ended (ASHA stops most search trials after a 
 then the full-budget runs still to come (the references, the answer's members), `concurrency`
 at a time, and a little for each phase's start and the report. The pace is the median epoch
 of the trials' own reports (Tune's `time_this_iter_s`), not the phase's elapsed time over its
-epochs: that counted the phase's start-up and a running epoch as no work, and read 1.4-3x the
-true time left at half-time (BENCHMARKS.md, "The whole job's time left on the console").
+epochs: that counted the phase's start-up and a running epoch as no work, and overstated the
+time left (`python -m benchmarks.efficiency eta` holds the estimate against a run's log).
 """
 
 from __future__ import annotations
@@ -24,12 +24,13 @@ import math
 import statistics
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import optuna
 from optuna.storages import BaseStorage
 from ray import tune
 
-from spaces.catalog import is_point
+from search.names import start_point_role
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
 PHASE_START_S = 10.0  # Tune's start of a phase's runs, and the report: seconds, measured ~7-9
@@ -85,11 +86,12 @@ class Progress(tune.Callback):
         self.last_status = time.monotonic()
 
     def on_trial_result(self, iteration, trials, trial, result, **info):
+        name = folder_name(trial)
         if self._role(trial):
-            self.full_budget.add(trial.trial_id)
-        before = self.latest.get(trial.trial_id, (0, math.nan))[0]
+            self.full_budget.add(name)
+        before = self.latest.get(name, (0, math.nan))[0]
         epoch = result.get("epoch", 0)
-        self.latest[trial.trial_id] = (epoch, result.get(self.objective, math.nan))
+        self.latest[name] = (epoch, result.get(self.objective, math.nan))
         seconds = result.get("time_this_iter_s")
         if seconds:  # a trial reports every eval_every epochs
             self.epoch_seconds.append(seconds / max(1, epoch - before))
@@ -100,7 +102,7 @@ class Progress(tune.Callback):
 
     def on_trial_complete(self, iteration, trials, trial, **info):
         last = trial.last_result or {}
-        epoch, score = self.latest.pop(trial.trial_id, None) or (
+        epoch, score = self.latest.pop(folder_name(trial), None) or (
             last.get("epoch", 0),
             last.get(self.objective, math.nan),
         )
@@ -115,7 +117,7 @@ class Progress(tune.Callback):
         # the trial's best epoch, the score the leaderboard and "best so far" use
         last = "" if score == best_of_trial else f" (last epoch {score:.4f})"
         number = optuna_number(*self.study, trial.trial_id) if self.study else None
-        named = f"trial_{trial.trial_id}" + ("" if number is None else f" (Optuna #{number})")
+        named = folder_name(trial) + ("" if number is None else f" (Optuna #{number})")
         role = self._role(trial)
         named += f" = reference {role}" if role else ""
         print(
@@ -126,18 +128,18 @@ class Progress(tune.Callback):
         )
 
     def on_trial_error(self, iteration, trials, trial, **info):
-        self.latest.pop(trial.trial_id, None)
+        self.latest.pop(folder_name(trial), None)
         self.ended["errored"] += 1
         print(
             f"{self._clock()} {self.phase} {sum(self.ended.values())}/{self.total} errored: "
-            f"trial_{trial.trial_id} ({trial.error_file})",
+            f"{folder_name(trial)} ({trial.error_file})",
             flush=True,
         )
 
     def status_line(self, now: float) -> str:
         running = ", ".join(
-            f"trial_{tid} epoch {epoch}/{self.max_epochs} {score:.4f}"
-            for tid, (epoch, score) in sorted(self.latest.items())
+            f"{name} epoch {epoch}/{self.max_epochs} {score:.4f}"
+            for name, (epoch, score) in sorted(self.latest.items())
         )
         done = sum(self.ended.values())
         counts = ", ".join(f"{n} {word}" for word, n in self.ended.items())
@@ -148,7 +150,7 @@ class Progress(tune.Callback):
 
     def _role(self, trial) -> str | None:
         """The reference a trial's config is the start point of, if any."""
-        return next((n for n, p in self.start_points.items() if is_point(trial.config, p)), None)
+        return start_point_role(trial.config, self.start_points) or None
 
     def time_left(self) -> str:
         """The whole job's time left, estimated at the pace so far (see the module's doc)."""
@@ -173,6 +175,13 @@ class Progress(tune.Callback):
 
     def _clock(self, now: float | None = None) -> str:
         return job_clock(now)
+
+
+def folder_name(trial) -> str:
+    """The trial's folder, as the disk, the leaderboard and TensorBoard name it
+    (search.names)."""
+    path = getattr(trial, "path", None)
+    return Path(path).name if path else f"trial_{trial.trial_id}"
 
 
 def job_clock(now: float | None = None) -> str:

@@ -45,7 +45,7 @@ from search.answer import (
 from search.board import write_hparams
 from search.findings import Family, answer_words, family_bests, technique_finding
 from search.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
-from search.layout import VAL_SCORES
+from search.layout import BOARD, VAL_SCORES
 from search.plots import write_plots, write_tensorboard
 from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
@@ -123,7 +123,7 @@ def write_report(
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
         table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
-    table.to_csv(experiment / "leaderboard.csv", index=False)
+    table.to_csv(experiment / BOARD, index=False)
     write_hparams(experiment, table, {t.trial: t for t in (*search, *members, *references)})
     if not ranked(search):
         return Report(objective, table, {}, None)

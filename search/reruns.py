@@ -21,9 +21,10 @@ from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from search.answer import Trial, extra_seed, ranked
+from search.answer import Member, Trial, extra_seed, ranked
 from search.board import TrialCurves
 from search.interrupt import fit
+from search.names import member_folder, search_folder, technique_label
 from search.progress import Progress
 from trainable.config import BASELINE, SEED_RECIPE, TrainConfig
 
@@ -113,12 +114,21 @@ def reference_dirname(trial, references: dict[str, dict]) -> str:
 
 
 def trial_dirname(trial) -> str:
-    """Short trial folder names (Tune's default packs every knob in), e.g. trial_a1b2c3d4."""
-    return trial_folder(trial.trial_id)
+    """A run's folder: Tune's id and what sets it apart, e.g. trial_e36a1_00000_oversample-focal
+    (Tune's default packs every knob in)."""
+    return f"trial_{trial.trial_id}_{technique_label(trial.config)}"
 
 
-def trial_folder(trial_id: str) -> str:
-    return f"trial_{trial_id}"
+def search_dirname(trial, start_points: dict[str, dict]) -> str:
+    """A search trial's folder: its role where it is a reference's start point."""
+    return search_folder(trial.trial_id, trial.config, start_points)
+
+
+def member_dirname(trial, plan: Sequence[Member]) -> str:
+    """A member run's folder: which kind of which search trial, matched to the plan by config
+    (every knob and the seed)."""
+    member = next((m for m in plan if same_config(m.config, trial.config)), None)
+    return member_folder(trial.trial_id, member)
 
 
 def confirm_configs(

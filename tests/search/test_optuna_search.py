@@ -1,6 +1,7 @@
 from optuna.storages import RDBStorage
 from optuna.trial import TrialState
 
+from search.names import technique_label
 from search.optuna_search import PruningOptunaSearch
 from spaces import SPACES
 
@@ -74,7 +75,7 @@ def test_restore_fails_study_trials_the_snapshot_never_saw(tmp_path):
 
 def test_a_finished_trial_is_told_its_best_epoch_and_where_it_lives():
     s = searcher(max_epochs=3)
-    s.suggest("abc")
+    config = s.suggest("abc")
     for epoch, value in ((1, 0.7), (2, 0.95)):
         s.on_trial_result("abc", result(value, epoch))
     s.on_trial_complete("abc", result(0.9, 3))  # the last epoch is not the best
@@ -83,7 +84,7 @@ def test_a_finished_trial_is_told_its_best_epoch_and_where_it_lives():
     assert trial.intermediate_values == {1: 0.7, 2: 0.95, 3: 0.9}  # the last epoch too
     assert trial.user_attrs == {
         "tune_trial_id": "abc",
-        "folder": "trial_abc",
+        "folder": f"trial_abc_{technique_label(config)}",  # as Tune names its folder
         f"best_{METRIC}": 0.95,
     }
     assert s._ot_study.metric_names == [METRIC]

@@ -129,10 +129,10 @@ def test_start_points_run_their_budget_and_say_nothing_of_how_long_the_others_ru
     start.config, other.config = dict(point), {"gamma": 2.0, "alpha": 0.5}
     for t in (start, other):
         progress.on_trial_result(0, [], t, {"epoch": 1, OBJECTIVE: 0.8, "time_this_iter_s": 10.0})
-    progress.latest.pop("other")
+    progress.latest.pop("trial_other")  # by folder, as the console names it
     other.last_result = {"epoch": 1, OBJECTIVE: 0.8}
     progress.on_trial_complete(0, [], other)  # ASHA stopped it at epoch 1
     # the start point runs its 9 epochs left; the 4 unstarted trials are as long as the one
     # judged trial (1 epoch), not the start point's 10: max(9 + 4, 9) / 2 ... at least 9 epochs
-    assert progress.ended_judged == 1 and progress.full_budget == {"start"}
+    assert progress.ended_judged == 1 and progress.full_budget == {"trial_start"}
     assert progress.time_left() == "about 2 min left in all"  # 9 x 10 s + phase start
