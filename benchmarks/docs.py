@@ -13,12 +13,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from benchmarks import default_job, ratios_analysis
+from benchmarks import (
+    adapted_cut_page,
+    answer_rule_page,
+    asha_page,
+    calibration_page,
+    default_job,
+    ratios_analysis,
+    speed_page,
+)
 
 # page -> its renderer's command line (each takes --check)
 RENDERERS = {
     "docs/default-job.md": default_job.main,
     "docs/imbalance-ratios.md": ratios_analysis.main,
+    "docs/answer-rule.md": answer_rule_page.main,
+    "docs/calibration.md": calibration_page.main,
+    "docs/adapted-cut.md": adapted_cut_page.main,
+    "docs/asha.md": asha_page.main,
+    "docs/speed.md": speed_page.main,
 }
 
 

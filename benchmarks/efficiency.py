@@ -3,7 +3,7 @@ points, within the default search's own wall clock?
 
     python -m benchmarks.efficiency run --setting pneumoniamnist --seed 0 1 2
     python -m benchmarks.efficiency run --setting pneumoniamnist_iid small500_iid --seed 0 1 2
-    python -m benchmarks.efficiency table          # the table BENCHMARKS.md shows
+    python -m benchmarks.efficiency table          # the rounds as one table
     python -m benchmarks.efficiency sizes          # the answer with fewer new seeds, rescored
     python -m benchmarks.efficiency eta            # the console's time left against the truth
 
@@ -42,7 +42,7 @@ REFERENCES = ("baseline", "seed_recipe")
 # Each round of figures measures one version of the search; rows without a round are the first.
 FIRST_ROUND = "start points"  # the references as the search's first trials (twins)
 # Measured and rejected: "told references" (trained first, told to TPE as finished trials,
-# not searched again); BENCHMARKS.md. Then start points with validation every tenth epoch; the
+# not searched again). Then start points with validation every tenth epoch; the
 # product: the answer chosen among every full-budget model (search.answer.answer_members).
 ROUND = "full-budget answer"
 

@@ -5,7 +5,7 @@
     python -m benchmarks.fidelity analyse --out results/fidelity        # tables, fidelity.json
 
 On one H200, 8 workers, the 81 trainings of --folds 3 took 147 s (kermany64), 85 s
-(pneumoniamnist) and 32 s (small500); BENCHMARKS.md has the commands behind its tables.
+(pneumoniamnist) and 32 s (small500); docs/answer-rule.md has the commands behind its tables.
 
 `train` draws a fixed, seeded set of configs from the `full` space (Optuna's RandomSampler,
 saved to <out>/configs.json so every setting and machine trains the same ones), adds the two

@@ -5,7 +5,7 @@ are left out; every metric, config, status and epoch is compared exactly.
     python -m benchmarks.same_figures results/before results/after
 
 Prints one line per report file and exits 1 when any differs. Two runs of one seed on one
-machine at the same --max-concurrent repeat (README, "Reproducibility").
+machine at the same --max-concurrent repeat (docs/resume.md).
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@
     python -m benchmarks.target_cut --fidelity results/fidelity/pneumoniamnist ...  # candidates
 
 Under the Kermany test acquisition the models still rank images well but the cut tuned on
-validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). A site has its own
+validation lands in the wrong place (docs/adapted-cut.md). A site has its own
 images before their labels, so the cut can be read off their scores. For each search that
 `benchmarks.efficiency` finished, this scores the answer (the mean of its members'
 probabilities, from their checkpoints) on validation and test, and compares cuts on the test

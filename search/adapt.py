@@ -5,7 +5,7 @@ alone: no label of theirs is used.
     decision.cut, decision.p_value, decision.shifted
 
 Under a new acquisition the models may still rank images well while the cut tuned on
-validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). Two steps:
+validation lands in the wrong place (docs/adapted-cut.md). Two steps:
 
 1. Is there a shift that matters? Balanced accuracy does not move with the class mix, so a
    site that merely has more normal images should keep its cut. The test reweights validation
@@ -16,10 +16,9 @@ validation lands in the wrong place (BENCHMARKS.md, "Selection fidelity"). Two s
 2. If so, the cut is where a 2-component Gaussian mixture of the site's logits hands an image
    from one component to the other (scikit-learn's GaussianMixture).
 
-Opt-in (`search.predict --adapt`): measured in BENCHMARKS.md, "The answer's cut read off the
-target's own images", and on answers in "The answer's mean in logit space" (the mixture of
-logits kept over a mixture of probabilities, Otsu's cut and a mixture started at validation's
-classes).
+Opt-in (`search.predict --adapt`); what it gains and costs, its false alarms, and how adapted
+references compare: docs/adapted-cut.md (the mixture of logits was kept over a mixture of
+probabilities, Otsu's cut and a mixture started at validation's classes).
 """
 
 from __future__ import annotations

@@ -18,18 +18,11 @@ references, trained anyway) within one validation image of the best of them, at 
 best first: a reference that validation cannot tell from the best is as good a member as a
 search trial, and a new seed that came out worse than its trial is left out.
 The plan's runs train in waves of the search's concurrency; once a wave adds no model to the
-answer, the rest are not trained: over the nine searches of the answer-rules benchmark that
-rule kept every answer as it was and spared a wave in two of them (BENCHMARKS.md, "Fifth
-session").
+answer, the rest are not trained.
 
-Why a mean and not the best model: benchmarks/fidelity.py trained 24 configs to their full
-budget in shifted and unshifted settings; over random 12-trial searches under shift the
-single best trial by validation scored a mean test balanced accuracy of 0.837, the mean of the
-top 5 0.868; without shift the two were level (0.941 vs 0.939). Why models within one image of
-the best, the references among them: on the efficiency benchmark's searches that rule was the
-only one of seven at or above the better reference on test both under shift and without it,
-and its validation score reached both references' where the plan's five alone mostly did not
-(benchmarks/answer_rules.py; BENCHMARKS.md, "The answer chosen among every full-budget model").
+Why a mean and not the best model, why models within one image of the best with the
+references among them, and how many: docs/answer-rule.md, rendered from the fidelity and
+answer-rules benchmarks' JSON.
 """
 
 from __future__ import annotations
@@ -311,11 +304,9 @@ def average(probs: list[np.ndarray]) -> np.ndarray:
     probabilities, normalised again (the softmax of the mean logit: for two classes, the
     probability of the mean of the members' logits).
 
-    Not the mean of the probabilities: on 60 random top-5 answers per fidelity setting the two
-    scored alike at the validation cut, but the mean of logits was what let the site-adapted
-    cut (search/adapt.py) pay off: on a test split without shift it cost 0.0003 of balanced
-    accuracy against 0.0094, under shift it gained more and lost less at worst (BENCHMARKS.md,
-    "The answer's mean in logit space")."""
+    Not the mean of the probabilities: the two scored alike at the validation cut, but the mean
+    of logits was what let the site-adapted cut (search/adapt.py) pay off without shift
+    (docs/answer-rule.md, docs/adapted-cut.md)."""
     from scipy.special import softmax
 
     from search.calibration import FLOOR

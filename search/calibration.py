@@ -8,8 +8,8 @@ Temperature scaling (Guo et al., "On Calibration of Modern Neural Networks", ICM
 the log-probabilities by one number that minimises the validation negative log-likelihood. It
 keeps every image's rank and, for two classes, the decision at the tuned cut, so balanced
 accuracy and ROC-AUC do not move. Chosen over Platt scaling (slope and intercept on the logit)
-and isotonic regression on the answers of finished searches (BENCHMARKS.md, "Calibration"):
-all three bring validation's ECE under 0.05, but under the test acquisition's shift Platt's
+and isotonic regression on the answers of finished searches (docs/calibration.md): all three
+calibrate validation, but under the test acquisition's shift Platt's
 intercept (it puts back the class prior that balanced training removed) and isotonic's steps
 made test calibration worse than no calibration, where the temperature made it better.
 """

@@ -35,8 +35,7 @@ from trainable.errors import UserError
 
 PROGRESS_EVERY = 500  # images between progress lines on stderr; more get a progress bar
 DEFAULT_BATCH = 1024  # images scored at once by every member (as the report scores them)
-# The shift test kept its level on validation halves of 262 images (BENCHMARKS.md); fewer are
-# not measured.
+# The smallest site the shift test was measured on (docs/adapted-cut.md); fewer are not measured.
 MIN_SITE_IMAGES = 250
 
 

@@ -88,7 +88,7 @@ def make_parser() -> argparse.ArgumentParser:
         "--grace-period",
         type=int,
         help="ASHA: epochs every trial gets before it may be stopped (default: a tenth of "
-        "--epochs, at least 1; see BENCHMARKS.md)",
+        "--epochs, at least 1; see docs/asha.md)",
     )
     p.add_argument(
         "--eval-every",

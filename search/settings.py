@@ -33,8 +33,8 @@ OPERATING_PREFIX = "spec@sens="
 # TPE models the scores once this many finished trials are visible to it (search.optuna_search.
 # Visibility), the references' start points
 # (spaces.start_points) among them; Optuna's default, 10, left a 12-trial search 10 random
-# draws; 5 itself was not compared with other counts (BENCHMARKS.md measures the three
-# changes together). Multivariate and grouped: the knobs are modelled jointly, per branch.
+# draws; 5 itself was not compared with other counts. Multivariate and grouped: the knobs are
+# modelled jointly, per branch.
 TPE_STARTUP_TRIALS = 5
 
 
@@ -72,7 +72,7 @@ def default_eval_every(epochs: int) -> int:
 
 
 def default_grace(epochs: int) -> int:
-    """A tenth of the budget: 1 epoch of 10 (measured best in BENCHMARKS.md), 9 of 94."""
+    """A tenth of the budget: 1 epoch of 10 (docs/asha.md), 9 of 94."""
     return max(1, round(epochs / 10))
 
 

@@ -123,9 +123,9 @@ def start_points(space: str, class_counts: Sequence[int]) -> list[dict[str, Any]
     """The two references (plain baseline, seed recipe) written in `space`'s own knobs, where
     the space can express them: the search's first trials, before TPE's random start.
 
-    Starting from what a user would otherwise do is what the default search lacked: 10 of its
-    12 trials were random draws, and the answer lost to both references on validation
-    (BENCHMARKS.md, "A search that starts from the references"). Focal loss with gamma 0 is
+    Starting from what a user would otherwise do: without it 10 of a default search's 12
+    trials were random draws, and its answer could lose to both references on validation.
+    Focal loss with gamma 0 is
     alpha-weighted cross-entropy, so the focal space holds both: alpha 0.5 is plain
     cross-entropy, and the seed recipe's class weights (N / n_c) ** 0.5 are an alpha fixed by
     the training set's class counts (exact for two classes while it is inside the focal

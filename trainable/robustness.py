@@ -72,7 +72,7 @@ def perturb_validation(images: np.ndarray) -> np.ndarray:
 # severities each. Re-written on tensors (their code needs ImageMagick through Wand); blur's
 # kernel sizes are read as theirs at 224 px and scaled to the image size, so at 28 px blur is
 # nearly the identity (sigma 0.3 px; mean change under 0.01 grey levels). The fidelity
-# benchmark ran with this battery and rejected it as an objective (BENCHMARKS.md).
+# benchmark ran with this battery and rejected it as an objective (benchmarks/fidelity.json).
 
 
 def _pixelate(x: torch.Tensor, keep: float) -> torch.Tensor:

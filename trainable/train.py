@@ -92,7 +92,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     add_data_flags(p)
     p.add_argument(
         "--config",
-        help="JSON object of knobs (see README) (default: every knob at its default; with "
+        help="JSON object of knobs, docs/training.md (default: every knob at its default; with "
         "--resume, the checkpoint's)",
     )
     p.add_argument(
