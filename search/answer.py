@@ -252,12 +252,12 @@ def verdict(
     metric: str = "balanced_accuracy",
     spread: SeedSpread | None = None,
 ) -> dict:
-    """Did the answer beat each reference on validation by more than one image of the
-    smallest validation class (`image`, the most one image moves balanced accuracy), and on
-    test? On test (two classes) also the margin's 95% interval, paired over the test images,
-    and what it says: better, worse or no clear difference. And how many search trials reached
-    each reference's validation `metric` (the objective), of how many, for a `members`-model
-    answer.
+    """Is the answer ahead of each reference on validation by more than one image of the
+    smallest validation class (`image`, the most one image moves balanced accuracy; in-sample,
+    as validation chose the answer), and is it better on test? On test (two classes) also the
+    margin's 95% interval, paired over the test images, and what it says: better, worse or no
+    clear difference. And how many search trials reached each reference's validation `metric`
+    (the objective), of how many, for a `members`-model answer.
 
     The test interval counts the training seeds as well as the images: the answer and a
     reference trained with other seeds score differently, by up to 0.15 under shift, so an
@@ -275,7 +275,9 @@ def verdict(
         test_margin = a["test"]["balanced_accuracy"] - r["test"]["balanced_accuracy"]
         found[name] = {
             "val_margin": val_margin,
-            "beats_on_val": bool(val_margin > image),
+            # in-sample: validation chose the answer's trials, members, cut and temperature,
+            # so this says only whether validation can tell the two apart, never "better"
+            "ahead_on_val_in_sample": bool(val_margin > image),
             "test_margin": test_margin,
             "beats_on_test": False,
         }

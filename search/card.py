@@ -119,7 +119,8 @@ def model_card(
         "|---|---:|---|",
         *metric_rows(test_probs, data.test_y, answer.get("threshold")),
         "",
-        f"Validation balanced accuracy {answer['val']['balanced_accuracy']:.4f}; test "
+        f"Validation balanced accuracy {answer['val']['balanced_accuracy']:.4f} (in-sample: "
+        "validation chose the answer, so this flatters it); test "
         f"{answer['test']['balanced_accuracy']:.4f} (gap {answer['val_test_gap']:+.4f}).",
     ]
     for name in ("baseline", "seed_recipe"):

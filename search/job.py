@@ -47,6 +47,7 @@ from search.layout import BOARD
 from search.manifest import experiment_lock
 from search.names import tensorboard_url
 from search.optuna_search import PruningOptunaSearch
+from search.plots import MIN_TRIALS_FOR_IMPORTANCES
 from search.preflight import check_writable, start_ray
 from search.progress import Progress, job_clock
 from search.records import member_records, trial_records
@@ -242,7 +243,12 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         confirm_phase(job, search_trials)
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
-    print(f"report: {experiment}/leaderboard.csv, best.json, test_metrics.json, *.png")
+    pictures = sorted(p.name for p in experiment.glob("*.png"))
+    print(f"report: {experiment}/ leaderboard.csv, best.json, test_metrics.json, MODEL_CARD.md, "
+          f"{', '.join(pictures)}")  # fmt: skip
+    if "importances.png" not in pictures:
+        print(f"  importances.png not drawn: Optuna ranks knobs from at least "
+              f"{MIN_TRIALS_FOR_IMPORTANCES} scored trials whose knobs vary")  # fmt: skip
     print(f"review: tensorboard --logdir {job.settings.tune_path}")
     if "://" not in job.settings.tune_path:
         print(f"  the answer's and the references' runs in colour: {highlight_url(experiment)}")

@@ -265,8 +265,9 @@ def history_figures(
         numbers.append(t.number)
         scores.append(score)
         colour = colours(i % 10)
-        label = f"#{t.number} {folder}".strip() + f" ({role}{', stopped' if stopped else ''})"
-        label += ", in the answer" if chosen else ""
+        notes = [] if folder.endswith(roles.get(folder, "search")) else [role]  # named already
+        notes += ["stopped"] * stopped + ["in the answer"] * chosen
+        label = f"#{t.number} {folder}".strip() + (f" ({', '.join(notes)})" if notes else "")
         epochs = sorted(t.intermediate_values)
         ax_c.plot(
             epochs,

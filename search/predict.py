@@ -431,7 +431,8 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     if decision.shifted:
         says = (
             f"adapt: these images' scores differ from validation's beyond a change of class mix "
-            f"(p {decision.p_value:.3g} < 0.01; {false_alarm_words()}); decision_adapted cuts "
+            f"(p {decision.p_value:.3g}; at that threshold {false_alarm_words()}); "
+            f"decision_adapted cuts "
             f"at {decision.cut:.4f}, "
             f"read off their own scores, instead of {answer.threshold:.4f}"
         )

@@ -68,6 +68,10 @@ def format_summary(report: Report) -> str:
                 for m in SUMMARY_METRICS
             )
             lines.append(f"{name.replace('_', ' ') + '  ' + split:<24}{cells}")
+    lines.append(
+        "val figures are in-sample: validation chose each model's epoch and cut, and the "
+        "answer's trials, members and temperature; test is read once, after"
+    )
     best_id = figures.get("best_trial", {}).get("trial_id")
     for name in (n for n in REFERENCES if n in figures):
         if best_id and figures[name].get("trial_id") == best_id:
@@ -77,11 +81,12 @@ def format_summary(report: Report) -> str:
     if answer.get("adapted"):
         a = answer["adapted"]
         moved = (
-            f"shifted (p {a['shift_p_value']:.3g} < 0.01; {false_alarm_words()}): at the cut "
+            f"shifted (p {a['shift_p_value']:.3g}; at that threshold {false_alarm_words()}): "
+            f"at the cut "
             f"{a['cut']:.4f} read off the "
             f"test images' own scores, test balanced accuracy {a['test']['balanced_accuracy']:.4f}"
             if a["shifted"]
-            else f"no shift detected (p {a['shift_p_value']:.3g}, not below 0.01): the tuned "
+            else f"no shift detected (p {a['shift_p_value']:.3g}, above the threshold): the tuned "
             "cut stands"
         )
         lines.append(
@@ -215,14 +220,14 @@ def verdict_lines(scored: dict[str, dict], verdict: dict) -> list[str]:
         )
         lines.append(
             f"  vs {label}: test {v['test_margin']:+.4f} ({test_word}), validation "
-            f"{v['val_margin']:+.4f}{reach}"
+            f"(in-sample) {v['val_margin']:+.4f}{reach}"
         )
         if v["val_margin"] < 0:
             lines.append(
                 f"  warning: on validation the answer is below the {label}: the search found "
                 "nothing better than it (more trials, or another space, may)"
             )
-        elif not v["beats_on_val"]:
+        elif not v["ahead_on_val_in_sample"]:
             lines.append(
                 f"  warning: on validation the answer is not ahead of the {label} by more "
                 f"than one image ({verdict['one_validation_image']:.4f}); the search found "

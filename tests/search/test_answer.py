@@ -239,11 +239,12 @@ def test_the_verdict_weighs_margins_against_one_image_and_the_test_interval():
     assert found["one_validation_image"] == IMAGE
     assert found["trials"] == 3 and found["answer_models"] == 3  # d never scored
     base, recipe = found["baseline"], found["seed_recipe"]
-    assert base["beats_on_val"] and base["on_test"] == "better" and base["trials_reaching_it"] == 2
+    assert base["ahead_on_val_in_sample"] and base["on_test"] == "better"
+    assert base["trials_reaching_it"] == 2
     assert base["beats_on_test"]
     # half an image ahead on validation is no win there; on test the interval straddles 0,
     # so half a point ahead on test is no win either
-    assert not recipe["beats_on_val"] and not recipe["beats_on_test"]
+    assert not recipe["ahead_on_val_in_sample"] and not recipe["beats_on_test"]
     assert recipe["on_test"] == "no clear difference" and recipe["trials_reaching_it"] == 1
     low, high = recipe["test_margin_interval"]
     assert low < 0 < high and np.isclose(recipe["test_margin"], 0.005)

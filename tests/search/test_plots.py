@@ -178,7 +178,7 @@ def test_the_history_scores_every_trial_at_its_best_epoch_pruned_ones_too(tmp_pa
     labels = [line.get_label() for line in curves.get_lines()]
     assert labels[:3] == [
         "#0 trial_00 (baseline)",
-        "#1 trial_01 (search), in the answer",
+        "#1 trial_01 (search, in the answer)",
         "#2 trial_02 (search, stopped)",
     ]
     assert curves.get_lines()[1].get_linewidth() > curves.get_lines()[2].get_linewidth()

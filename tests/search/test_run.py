@@ -156,7 +156,8 @@ def test_a_small_search_writes_a_consistent_report(small_search):
     for entry in (test["answer"], test["best_trial"], test["baseline"], test["seed_recipe"]):
         low, high = entry["test_intervals"]["balanced_accuracy"]
         assert 0 <= low <= high <= 1
-        assert v["beats_on_val"] == (v["val_margin"] > test["verdict"]["one_validation_image"])
+        image = test["verdict"]["one_validation_image"]
+        assert v["ahead_on_val_in_sample"] == (v["val_margin"] > image)
 
     # every checkpoint the experiment names is relative to it (it may be copied or moved)
     for entry in (test["best_trial"], test["baseline"], *test["answer"]["members"]):
