@@ -14,14 +14,22 @@ answers, seeds 0-2) with efficiency.json (the same searches' references), target
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pages import page_main
+from benchmarks.pages import (
+    by_setting,
+    figures,
+    file_words,
+    load_json,
+    page_main,
+    rows_provenance_words,
+    shown,
+    spread,
+)
 
 DOC = Path("docs/adapted-cut.md")
 BENCH = Path("benchmarks")
@@ -56,20 +64,6 @@ COLUMNS = {  # a pooled column -> (settings, target kind)
 }
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def measured(*paths: Path) -> str:
-    """Where the figures of a block come from, and whether the code had uncommitted changes."""
-    parts = []
-    for path in paths:
-        p = load(path)["provenance"]
-        dirty = " **with uncommitted changes**" if p.get("uncommitted_changes") else ""
-        parts.append(f"`{path}` (commit {p['commit']}{dirty}, {p['cores']} CPU cores)")
-    return "Figures: " + "; ".join(parts) + "."
-
-
 def kind(target: str) -> str:
     """A fidelity target's kind, as benchmarks.target_cut.target_kind names it."""
     if target.startswith("val_half"):
@@ -81,7 +75,7 @@ def kind(target: str) -> str:
 
 def fidelity_models() -> dict[str, dict[str, dict]]:
     """setting -> model name -> target -> the candidate rules' figures."""
-    return {Path(draw).name: models for draw, models in load(FIDELITY)["draws"].items()}
+    return {Path(draw).name: models for draw, models in load_json(FIDELITY)["draws"].items()}
 
 
 def answer_groups() -> dict[tuple[str, str, str], dict]:
@@ -89,7 +83,7 @@ def answer_groups() -> dict[tuple[str, str, str], dict]:
     return {
         (g["setting"], g["answer"], g["target"]): g
         for path in ANSWERS
-        for g in load(path)["groups"]
+        for g in load_json(path)["groups"]
     }
 
 
@@ -117,10 +111,10 @@ def references_table() -> str:
     """The test split of each setting: the answers (mean over random searches) and the
     recorded references, each at the validation cut and under the product's rule."""
     models, groups = fidelity_models(), answer_groups()
-    draws = load(ANSWERS[0])["draws"]
-    spread = load(RATIOS)["carves"]["shipped"]["seed_spread"]
+    draws = load_json(ANSWERS[0])["draws"]
+    seed_spread = load_json(RATIOS)["carves"]["shipped"]["seed_spread"]
     lines = [
-        measured(FIDELITY, *ANSWERS),
+        figures(*map(file_words, (FIDELITY, *ANSWERS))),
         "",
         "| setting | model | val cut | adapted (product's rule) | change | shift test "
         "| oracle cut (test labels) |",
@@ -158,7 +152,7 @@ def references_table() -> str:
                 gap = adapted(r) - answer
                 verb = "**wins**" if gap > 0 else "ties" if gap == 0 else "does not win"
                 compared.append((setting, words, gap))
-                sd = spread[name][SPREAD_TEST[setting]]["sd"]
+                sd = seed_spread[name][SPREAD_TEST[setting]]["sd"]
                 within = "within" if abs(gap) <= sd else "beyond"
                 said.append(
                     f"the {words} {verb} ({f4(adapted(r))} adapted, {s4(gap)}, {within} its "
@@ -190,12 +184,12 @@ def references_table() -> str:
         "training seeds at its validation cut, on the shipped test for the shifted settings "
         "and on held-out training images for the others ("
         + "; ".join(
-            f"{w}: {f4(spread[k]['test']['sd'])} and {f4(spread[k]['no_shift']['sd'])}, "
-            f"{spread[k]['test']['models']} models"
+            f"{w}: {f4(seed_spread[k]['test']['sd'])} and {f4(seed_spread[k]['no_shift']['sd'])}, "
+            f"{seed_spread[k]['test']['models']} models"
             for k, w in REFERENCES.items()
         )
         + "; "
-        + measured(RATIOS).removeprefix("Figures: ").removesuffix(".")
+        + file_words(RATIOS)
         + ", PneumoniaMNIST with its full training split, unadapted).",
     ]
     return "\n".join(lines)
@@ -241,7 +235,7 @@ def search_rows(name: str, answer_val: float) -> list[dict]:
     setting, seed = name.rsplit("-seed", 1)
     rows = [
         r
-        for r in load(EFFICIENCY)["searches"]
+        for r in load_json(EFFICIENCY)["searches"]
         if r["setting"] == setting and r["seed"] == int(seed) and r["answer_test"] == answer_val
     ]
     if len({(r["baseline_test"], r["seed_recipe_test"]) for r in rows}) != 1:
@@ -255,28 +249,19 @@ def search_references(name: str, answer_val: float) -> dict[str, float]:
     return {"baseline": r["baseline_test"], "seed_recipe": r["seed_recipe_test"]}
 
 
-def efficiency_provenance(searches: dict) -> str:
-    """The commits of the efficiency.json rows that give the searches' references."""
+def efficiency_words(searches: dict) -> str:
+    """The efficiency.json rows that give the searches' references, with their provenance."""
     rows = [r for n, s in searches.items() for r in search_rows(n, s["test"]["val"])]
-    commits = sorted({r["provenance"]["commit"] for r in rows})
-    dirty = sum(bool(r["provenance"].get("uncommitted_changes")) for r in rows)
-    return (
-        f"References: `{EFFICIENCY}`, the same searches' rows (commits {', '.join(commits)}; "
-        + (
-            f"**{dirty} of {len(rows)} rows with uncommitted changes**"
-            if dirty
-            else "no uncommitted changes"
-        )
-        + ")."
-    )
+    words = rows_provenance_words([r["provenance"] for r in rows])
+    return f"{shown(EFFICIENCY)}, the same searches' rows for the references ({words})"
 
 
 def searches_table() -> str:
     """The default search's answers (seeds 0-2): test at the validation cut, adapted and at the
     oracle's cut; the same searches' references at their validation cut; validation halves."""
-    searches = load(SEARCHES)["searches"]
+    searches = load_json(SEARCHES)["searches"]
     lines: list[str] = [
-        measured(SEARCHES) + " " + efficiency_provenance(searches),
+        figures(file_words(SEARCHES), efficiency_words(searches)),
         "",
         "| setting | seed | answer, val cut | answer, adapted (shift test p) | answer, oracle cut "
         "| baseline, val cut | seed recipe, val cut | validation halves: answer val cut -> "
@@ -306,7 +291,7 @@ def searches_table() -> str:
                 f"| {f4(halves['val'])} -> {f4(halves['detected_corrected'])} |"
             )
         cells = [
-            f"{f4(np.mean(columns[k]))} ({f4(min(columns[k]))}-{f4(max(columns[k]))})"
+            spread(columns[k], 4, between="-")
             for k in ("val", "adapted", "oracle", "baseline", "seed_recipe")
         ]
         lines.append(f"| {setting} | mean (min-max) | " + " | ".join(cells) + " | |")
@@ -316,19 +301,12 @@ def searches_table() -> str:
 # --- site size, corrupted sites -------------------------------------------------------------
 
 
-def by_setting(searches: dict) -> dict[str, list[dict]]:
-    out: dict[str, list[dict]] = {}
-    for name, record in searches.items():
-        out.setdefault(name.rsplit("-seed", 1)[0], []).append(record)
-    return out
-
-
 def sites_table() -> str:
     """Per setting and site size: the share of random sites adapted and balanced accuracy at
     the validation cut, the product's cut and the oracle's (seeds pooled; per-seed min-max)."""
-    record = load(SITES)
+    record = load_json(SITES)
     lines = [
-        measured(SITES),
+        figures(file_words(SITES)),
         "",
         "| setting | site size (images) | adapted: mean (min-max over seeds) | val cut "
         "| product | change: mean (min-max over seeds) | oracle cut |",
@@ -353,9 +331,9 @@ def corrupt_table() -> str:
     """Per setting and severity, (search, family) pairs pooled: how many the product adapted,
     balanced accuracy at the validation cut, the product's and the oracle's, the per-seed
     spread of the change, and the adapted pairs the moved cut made worse."""
-    record = load(CORRUPT)
+    record = load_json(CORRUPT)
     lines = [
-        measured(CORRUPT),
+        figures(file_words(CORRUPT)),
         "",
         "| setting | severity | pairs adapted | val cut | product | change: mean (min-max "
         "over seeds) | adapted pairs made worse (worst) | oracle cut |",
@@ -413,7 +391,7 @@ def rules_table() -> str:
         "oracle cut (reads the labels)": cut("oracle", None),
     }
     lines = [
-        measured(FIDELITY),
+        figures(file_words(FIDELITY)),
         "",
         "| rule (single models) | " + " | ".join(COLUMNS) + " |",
         "|---|" + "---|" * len(COLUMNS),
@@ -451,7 +429,7 @@ def answers_table() -> str:
         ("mean of probabilities", "logit mixture", "mean of probabilities, logit mixture"),
     ]
     lines = [
-        measured(*ANSWERS),
+        figures(*map(file_words, ANSWERS)),
         "",
         "| answer, cut where the test rejects | " + " | ".join(COLUMNS) + " |",
         "|---|" + "---|" * len(COLUMNS),
@@ -479,7 +457,7 @@ def answers_table() -> str:
 
 def level_table() -> str:
     """shift_level.json: the share of targets flagged without shift, and on the shipped test."""
-    record = load(LEVEL)
+    record = load_json(LEVEL)
     words = {
         "validation_halves": "one half of validation against the other (no shift)",
         "no_shift": "images held out of the training split, whole, halves and 250-image sites "
@@ -487,7 +465,7 @@ def level_table() -> str:
         "shipped_test": "PneumoniaMNIST's shipped test (another acquisition): the power",
     }
     lines = [
-        measured(LEVEL),
+        figures(file_words(LEVEL)),
         "",
         f"| target (test at p < {record['level']}) | targets | flagged | share | 95% interval "
         "(Clopper-Pearson) |",

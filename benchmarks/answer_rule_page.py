@@ -14,14 +14,23 @@ benchmarks/answer_cut.json with benchmarks/answer_cut_pneumoniamnist_iid.json
 
 from __future__ import annotations
 
-import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pages import page_main
+from benchmarks.pages import (
+    by_setting,
+    entry_words,
+    figures,
+    file_words,
+    load_json,
+    page_main,
+    rows_provenance_words,
+    shown,
+    spread,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs/answer-rule.md"
@@ -99,26 +108,9 @@ PRODUCT_CUT = "logit mixture"  # answer_cut.json's rule that search/adapt.py app
 ORDERED = "ordered"  # efficiency.json's label for the default search as the product runs it
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def spread(values: Iterable[float], digits: int = 3, signed: bool = False) -> str:
-    """Mean and range: `0.868 (0.815 to 0.900)`."""
-    v = list(values)
-    f = f"{{:{'+' if signed else ''}.{digits}f}}"
-    return f"{f.format(np.mean(v))} ({f.format(min(v))} to {f.format(max(v))})"
-
-
 def share_range(shares: list[float]) -> str:
     low, high = min(shares), max(shares)
     return f"{low:.0%}" if f"{low:.0%}" == f"{high:.0%}" else f"{low:.0%} to {high:.0%}"
-
-
-def provenance_words(name: str, p: dict) -> str:
-    """Where a JSON's figures were recorded, and whether the working tree was clean."""
-    tree = "with uncommitted changes" if p.get("uncommitted_changes") else "a clean tree"
-    return f"`{name}`: recorded {p['date']} at commit {p['commit']} ({tree})"
 
 
 def fidelity_group(key: str) -> str:
@@ -132,7 +124,7 @@ def fidelity_group(key: str) -> str:
 def fidelity_groups() -> dict[str, list[dict]]:
     """fidelity.json's setting-draws by kind of test: shifted first, then without shift."""
     found: dict[str, list[dict]] = {}
-    for key, draw in load(FIDELITY).items():
+    for key, draw in load_json(FIDELITY).items():
         found.setdefault(fidelity_group(key), []).append(draw)
     order = ("shifted test", "no shift, 500 training images", "no shift, 4,708 training images")
     return {name: found[name] for name in order}
@@ -199,7 +191,7 @@ def cuts_table() -> str:
 
 
 def ordered_rows() -> list[dict]:
-    rows = [r for r in load(EFFICIENCY)["searches"] if r.get("round") == ORDERED]
+    rows = [r for r in load_json(EFFICIENCY)["searches"] if r.get("round") == ORDERED]
     return sorted(rows, key=lambda r: (r["setting"], r["seed"]))
 
 
@@ -219,23 +211,11 @@ def product_table() -> str:
         )
     gains = [r["answer_test"] - r["best_trial_test"] for r in rows]
     lines.append(f"| mean (min to max) | | | | | {spread(gains, digits=4, signed=True)} |")
-    dirty = [str(r["seed"]) for r in rows if r["provenance"].get("uncommitted_changes")]
-    commits = sorted({r["provenance"]["commit"] for r in rows})
-    lines += [
-        "",
-        f"Recorded at commit {', '.join(commits)}"
-        + (f"; seed(s) {', '.join(dirty)} with uncommitted changes in the working tree" if dirty
-           else "; a clean tree")
-        + ".",
-    ]  # fmt: skip
+    words = rows_provenance_words(
+        [r["provenance"] for r in rows], [f"seed {r['seed']}" for r in rows]
+    )
+    lines += ["", figures(f"{shown(EFFICIENCY)}, round `{ORDERED}` ({words})")]
     return "\n".join(lines)
-
-
-def by_setting(searches: dict) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for name, row in searches.items():
-        found.setdefault(name.rsplit("-seed", 1)[0], []).append(row)
-    return found
 
 
 def reached_both(group: list[dict], rule: str) -> int:
@@ -271,7 +251,7 @@ def rules_head(groups: dict[str, list[dict]], last: str) -> list[str]:
 
 
 def rules_table() -> str:
-    record = load(RULES)
+    record = load_json(RULES)
     groups = by_setting(record["searches"])
     lines = rules_head(groups, "settings at or above the better reference on test")
     for rule, label in MAIN_RULES.items():
@@ -282,12 +262,12 @@ def rules_table() -> str:
             else f"{at_or_above_better_reference(groups, rule)} of {len(groups)}"
         )
         lines.append(f"| {label} | " + " | ".join(cells) + f" | {above} |")
-    lines += ["", provenance_words(RULES.name, record["provenance"]) + "."]
+    lines += ["", figures(file_words(RULES))]
     return "\n".join(lines)
 
 
 def variants_table() -> str:
-    record = load(RULES)
+    record = load_json(RULES)
     groups = by_setting(record["searches"])
     lines = rules_head(groups, "searches with the product's members")
     for rule, label in VARIANTS.items():
@@ -304,7 +284,7 @@ def variants_table() -> str:
 
 
 def sizes_table() -> str:
-    sizes = load(EFFICIENCY)["answer_sizes"]
+    sizes = load_json(EFFICIENCY)["answer_sizes"]
     groups = by_setting(sizes)
     lines = [
         "| setting | searches | validation: 5 models minus 3 | test: 5 models minus 3 | member "
@@ -322,7 +302,7 @@ def sizes_table() -> str:
             f"| {spread(test, 4, True)} | {min(saved):.0f} to {max(saved):.0f} |"
         )
     lines.append(f"| all | {len(everything)} | {spread(everything, 4, True)} | | |")
-    lines += ["", "`answer_sizes` carries no provenance record of its own."]
+    lines += ["", figures(entry_words(EFFICIENCY, "answer_sizes", sizes))]
     return "\n".join(lines)
 
 
@@ -331,7 +311,7 @@ def cut_cell(rule: dict) -> str:
 
 
 def logits_table() -> str:
-    records = [load(path) for path in ANSWER_CUTS]
+    records = [load_json(path) for path in ANSWER_CUTS]
     groups = {
         (g["setting"], g["target"], g["answer"]): g for record in records for g in record["groups"]
     }
@@ -373,10 +353,7 @@ def logits_table() -> str:
         f"On the {len(corrupted)} rows of corrupted sites the adapted cut gains more with the mean "
         f"of logits in {gains} and its worst answer loses less in {safer}.",
     ]
-    words = [
-        provenance_words(p.name, r["provenance"]) for p, r in zip(ANSWER_CUTS, records, strict=True)
-    ]
-    lines += ["", "; ".join(words) + "."]
+    lines += ["", figures(*map(file_words, ANSWER_CUTS))]
     return "\n".join(lines)
 
 

@@ -12,14 +12,13 @@ budget) and "early rungs" (the first third) on `pneumoniamnist`, and its first r
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pages import page_main
+from benchmarks.pages import entry_words, figures, load_json, page_main, spread
 
 DOC = Path("docs/asha.md")
 RESULTS = Path("benchmarks/results.json")
@@ -45,24 +44,8 @@ EVAL_SETTING = "small500_iid"
 ANSWER = "answer val / test"  # the column whose mean a round's last row gives
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def entry_words(name: str, entry: dict) -> str:
-    """Where a results.json entry came from, as its JSON says."""
-    p = entry.get("provenance")
-    if p is None:
-        return (
-            f"`{name}` entry of benchmarks/results.json, dated {entry['date']}; it carries no "
-            "provenance record (commit, versions and machine not recorded)."
-        )
-    changes = " with uncommitted changes" if p.get("uncommitted_changes") else ""
-    return f"`{name}` entry of benchmarks/results.json: {p['date']}, commit {p['commit']}{changes}."
-
-
 def thrift_table() -> str:
-    t = load(RESULTS)["thrift"]
+    t = load_json(RESULTS)["thrift"]
     runs, summary, image = t["runs"], t["summary"], t["one_validation_image"]
     names = list(runs)
     random = {r["seed"]: r for r in runs["random_full"]}
@@ -111,7 +94,7 @@ def thrift_table() -> str:
         f"One validation image of the smaller class moves balanced accuracy by {image:.4f}. "
         "Seeds whose best fell more than one image below random search's: " + "; ".join(lost) + ".",
         "",
-        entry_words("thrift", t),
+        figures(entry_words(RESULTS, "thrift", t)),
     ]
     return "\n".join(lines)
 
@@ -127,15 +110,10 @@ def differences(rows: list[dict], random: dict[int, dict]) -> list[float]:
 def efficiency_rows(round_: str, setting: str) -> list[dict]:
     rows = [
         r
-        for r in load(EFFICIENCY)["searches"]
+        for r in load_json(EFFICIENCY)["searches"]
         if r.get("round", FIRST_ROUND) == round_ and r["setting"] == setting
     ]
     return sorted(rows, key=lambda r: r["seed"])
-
-
-def spread(values: list[float], digits: int = 0) -> str:
-    """Mean (min-max) of per-seed values."""
-    return f"{np.mean(values):.{digits}f} ({min(values):.{digits}f}-{max(values):.{digits}f})"
 
 
 def rounds_table(
@@ -161,9 +139,10 @@ def rounds_table(
         means = {k: float(np.mean([r[k] for r in group])) for k in ("answer_val", "answer_test")}
         answer = f"mean {means['answer_val']:.4f} / {means['answer_test']:.4f}"
         cells = [answer if name == ANSWER else "" for name in columns]
+        walls = [r["wall_s"] for r in group]
         lines.append(
-            f"| {label} | mean (min-max) | {spread([r['wall_s'] for r in group])} | "
-            + (spread(searches) if len(searches) == len(group) else "-")
+            f"| {label} | mean (min-max) | {spread(walls, 0, between='-')} | "
+            + (spread(searches, 0, between="-") if len(searches) == len(group) else "-")
             + " | "
             + " | ".join(cells)
             + " | | |"
@@ -215,7 +194,7 @@ def eval_table() -> str:
 
 
 def overhead_table() -> str:
-    o = load(RESULTS)["overhead"]
+    o = load_json(RESULTS)["overhead"]
     rows = [
         ("bare loop, one process", o["bare_loop_s"]),
         ("of which its epochs", o["bare_epochs_s"]),
@@ -232,7 +211,7 @@ def overhead_table() -> str:
         "|---|---:|",
         *(f"| {name} | {seconds:.1f} |" for name, seconds in rows),
         "",
-        entry_words("overhead", o),
+        figures(entry_words(RESULTS, "overhead", o)),
     ]
     return "\n".join(lines)
 

@@ -11,14 +11,11 @@ top-label ECE (10 bins) and Brier on validation and test.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
-
-from benchmarks.pages import page_main
+from benchmarks.pages import by_setting, figures, file_words, load_json, page_main, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 DOC = ROOT / "docs/calibration.md"
@@ -36,22 +33,13 @@ SETTINGS = {
 ECE_GOAL = 0.05  # the validation ECE a calibrated answer should stay under
 
 
-def load() -> dict:
-    return json.loads(FIGURES.read_text())
-
-
 def search_words(name: str) -> str:
     setting, seed = name.rsplit("-seed", 1)
     return f"{SETTINGS[setting]}, seed {seed}"
 
 
-def provenance_words(p: dict) -> str:
-    tree = "with uncommitted changes" if p.get("uncommitted_changes") else "a clean tree"
-    return f"`{FIGURES.name}`: recorded {p['date']} at commit {p['commit']} ({tree})."
-
-
 def searches_table() -> str:
-    record = load()
+    record = load_json(FIGURES)
     lines = [
         "| search | " + " | ".join(METHODS.values()) + " |",
         "|---|" + "---|" * len(METHODS),
@@ -63,23 +51,12 @@ def searches_table() -> str:
             for m in METHODS
         ]
         lines.append(f"| {search_words(name)} | " + " | ".join(cells) + " |")
-    lines += ["", provenance_words(record["provenance"])]
+    lines += ["", figures(file_words(FIGURES))]
     return "\n".join(lines)
 
 
-def by_setting(searches: dict) -> dict[str, list[dict]]:
-    found: dict[str, list[dict]] = {}
-    for name, row in searches.items():
-        found.setdefault(name.rsplit("-seed", 1)[0], []).append(row)
-    return found
-
-
-def mean_range(values: list[float]) -> str:
-    return f"{np.mean(values):.3f} ({min(values):.3f} to {max(values):.3f})"
-
-
 def summary_table() -> str:
-    groups = by_setting(load()["searches"])
+    groups = by_setting(load_json(FIGURES)["searches"])
     lines = [
         "| setting | method | validation ECE at most "
         f"{ECE_GOAL} | test ECE, mean (min to max) | test ECE at most no calibration's "
@@ -96,8 +73,8 @@ def summary_table() -> str:
             brier_ok = sum(r[method]["test"]["brier"] <= r["none"]["test"]["brier"] for r in rows)
             versus = ("", "") if method == "none" else (f"{ece_ok} of {n}", f"{brier_ok} of {n}")
             lines.append(
-                f"| {SETTINGS[setting]} | {label} | {val_ok} of {n} | {mean_range(ece)} "
-                f"| {versus[0]} | {mean_range(brier)} | {versus[1]} |"
+                f"| {SETTINGS[setting]} | {label} | {val_ok} of {n} | {spread(ece)} "
+                f"| {versus[0]} | {spread(brier)} | {versus[1]} |"
             )
     return "\n".join(lines)
 

@@ -14,14 +14,13 @@ line quotes `setup_line()`.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.efficiency import wall_summary
-from benchmarks.pages import render_blocks
+from benchmarks.pages import load_json, render_blocks
 
 DOC = Path("docs/default-job.md")
 EFFICIENCY = Path("benchmarks/efficiency.json")
@@ -34,12 +33,8 @@ ROUNDS = {"before": "before (times not idle)", "ordered": "now (idle)"}
 CONCURRENCY = 2  # the default --max-concurrent the rounds ran at
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
 def rows(round_: str) -> list[dict]:
-    found = [r for r in load(EFFICIENCY)["searches"] if r.get("round") == round_]
+    found = [r for r in load_json(EFFICIENCY)["searches"] if r.get("round") == round_]
     return sorted((r for r in found if r["setting"] == SETTING), key=lambda r: r["seed"])
 
 
@@ -76,7 +71,7 @@ def determinism_table() -> str:
         "| runs compared | leaderboard.csv | best.json | test_metrics.json |",
         "|---|---|---|---|",
     ]
-    for label, record in load(DETERMINISM).items():
+    for label, record in load_json(DETERMINISM).items():
         cells = ["same" if record["same_figures"][f] else "DIFFERS"
                  for f in ("leaderboard.csv", "best.json", "test_metrics.json")]  # fmt: skip
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -84,7 +79,7 @@ def determinism_table() -> str:
 
 
 def speed_table() -> str:
-    s = load(SPEED)
+    s = load_json(SPEED)
     peak, per_image = s["peak_gflops_one_thread"], s["flops_per_image_train"]
     lines = [
         f"One thread's matrix-product peak: {peak['fp32']:.0f} GFLOP/s in fp32, "

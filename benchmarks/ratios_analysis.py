@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.pages import load_json
 from benchmarks.ratios import ENSEMBLE_SEED0, OUT, RATIOS, REFERENCES
 from search.answer import average
 from search.calibration import fit_temperature, scale
@@ -368,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from benchmarks.ratios_page import render
 
-    fresh = render(json.loads(FIGURES.read_text()))
+    fresh = render(load_json(FIGURES))
     if args.check:
         if PAGE.read_text() != fresh:
             print(f"error: {PAGE} differs from {FIGURES}; run python -m benchmarks.ratios_analysis")

@@ -4,6 +4,9 @@ page to it)."""
 
 from __future__ import annotations
 
+from benchmarks.pages import figures, source_words
+from benchmarks.ratios import FIGURES
+
 NAMES = {
     "answer": "answer",
     "baseline": "baseline (1 model)",
@@ -26,7 +29,6 @@ def judged(low: float, high: float) -> str:
 
 
 def render(results: dict) -> str:
-    p = results["provenance"]
     carves = results["carves"]
     lines = [
         "# The search where imbalance is severe",
@@ -40,11 +42,8 @@ def render(results: dict) -> str:
         "seeds as the answer has models, every model at its own validation-tuned cut. "
         "Balanced accuracy; means over seeds.",
         "",
-        f"Measured {p['date']} at commit {p['commit']}"
-        + (" (with uncommitted changes)" if p.get("uncommitted_changes") else "")
-        + f" on {p['cores']} CPU cores by "
-        "`python -m benchmarks.ratios run`, then `python -m benchmarks.ratios analyse` "
-        "(figures: `benchmarks/ratios.json`).",
+        "Measured by `python -m benchmarks.ratios run`, then `python -m benchmarks.ratios "
+        "analyse`. " + figures(source_words(f"`{FIGURES}`", results)),
         "",
     ]
     lines += verdict_summary(carves)

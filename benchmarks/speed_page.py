@@ -14,13 +14,12 @@ committed JSON holds one.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
-from benchmarks.pages import page_main
+from benchmarks.pages import entry_words, figures, file_words, load_json, page_main
 
 DOC = Path("docs/speed.md")
 SPEED = Path("benchmarks/speed.json")
@@ -29,32 +28,13 @@ GPU = Path("benchmarks/gpu_results.json")  # what `python -m benchmarks.gpu` wri
 BENCHMARKS = Path("benchmarks")
 
 
-def load(path: Path) -> dict:
-    return json.loads(path.read_text())
-
-
-def provenance_words(p: dict) -> str:
-    changes = " with uncommitted changes" if p.get("uncommitted_changes") else ""
-    return (
-        f"commit {p['commit']}{changes}, {p['date']}, {p['cores']} CPU cores, torch "
-        f"{p['versions']['torch']}, {p['torch_threads']} torch thread(s) in the driver"
-    )
-
-
-def entry_words(name: str, entry: dict) -> str:
-    """Where a results.json entry came from, as its JSON says."""
-    if "provenance" in entry:
-        return (
-            f"`{name}` entry of benchmarks/results.json: {provenance_words(entry['provenance'])}."
-        )
-    return (
-        f"`{name}` entry of benchmarks/results.json, dated {entry['date']}; it carries no "
-        "provenance record (commit, versions and machine not recorded)."
-    )
+def torch_words(p: dict) -> str:
+    """What a timing depends on beyond the provenance sentence: torch and its threads."""
+    return f"torch {p['versions']['torch']}, {p['torch_threads']} torch thread(s) in the driver"
 
 
 def epoch_table() -> str:
-    s = load(SPEED)
+    s = load_json(SPEED)
     lines = [
         "| reference, 10 epochs, two at once, one thread each | precision | epoch s, mean "
         "(min-max over the 10) | of which optimisation s, mean | the rest s (validation, "
@@ -86,11 +66,12 @@ def epoch_table() -> str:
     lines += [
         "",
         f"One validation image of the smaller class is {image:.4f} of balanced accuracy. "
-        f"benchmarks/speed.json: {provenance_words(p)}; the CPU "
+        f"Timed with {torch_words(p)}; the CPU "
         + ("has" if s["cpu_has_bf16"] else "lacks")
         + " bf16 instructions; GPU: "
         + (p["gpu"] or "none")
-        + ".",
+        + ". "
+        + figures(file_words(SPEED)),
     ]
     return "\n".join(lines)
 
@@ -103,7 +84,7 @@ def pairs(references: list[dict]) -> dict[str, tuple[dict, dict]]:
 
 
 def throughput_table() -> str:
-    t = load(RESULTS)["throughput"]
+    t = load_json(RESULTS)["throughput"]
     return "\n".join(
         [
             f"| training loop ({t['epochs']} epochs, optimisation steps timed) | images/s |",
@@ -114,13 +95,13 @@ def throughput_table() -> str:
             f"NCHW | {t['reference_img_s']:.0f} |",
             f"| ratio | {t['ratio']:.2f}x |",
             "",
-            entry_words("throughput", t),
+            figures(entry_words(RESULTS, "throughput", t)),
         ]
     )
 
 
 def memory_table() -> str:
-    m = load(RESULTS)["memory"]
+    m = load_json(RESULTS)["memory"]
     return "\n".join(
         [
             "| process of `python -m search.run --space focal --num-samples 2 --epochs 2` "
@@ -129,7 +110,7 @@ def memory_table() -> str:
             f"| the driver | {m['driver_peak_mib']:.0f} |",
             f"| the largest trial process | {m['trial_peak_mib']:.0f} |",
             "",
-            entry_words("memory", m),
+            figures(entry_words(RESULTS, "memory", m)),
         ]
     )
 
@@ -147,7 +128,7 @@ def names_a_gpu(value: object) -> bool:
 
 def gpu_records() -> list[str]:
     """The JSON files under benchmarks/ whose provenance names a GPU."""
-    return [p.name for p in sorted(BENCHMARKS.glob("*.json")) if names_a_gpu(load(p))]
+    return [p.name for p in sorted(BENCHMARKS.glob("*.json")) if names_a_gpu(load_json(p))]
 
 
 def gpu_table() -> str:
@@ -158,15 +139,16 @@ def gpu_table() -> str:
             if named
             else "no JSON under benchmarks/ names a GPU in its provenance."
         )
-    g = load(GPU)
+    g = load_json(GPU)
     p = g["provenance"]
     if not p.get("gpu"):
         return (
             f"benchmarks/gpu_results.json was written on {g['device']} (no GPU: a smoke run "
-            f"of the code path, {provenance_words(p)}): not a GPU measurement."
+            f"of the code path, {torch_words(p)}): not a GPU measurement. "
+            + figures(file_words(GPU))
         )
     lines = [
-        f"{g['device']} ({p['gpu']}), {provenance_words(p)}.",
+        f"{g['device']}, {torch_words(p)}. {figures(file_words(GPU))}",
         "",
         "| image size | model | epochs | trial s, eager | trial s, compiled | steady img/s, "
         "eager | steady img/s, compiled | compile pays within the trial |",

@@ -56,12 +56,27 @@ def test_a_plan_of_three_moved_validation_by_less_than_one_image_on_average():
     assert row(page.sizes_table(), "| all |")[2].startswith(f"{moved:+.4f} (")
 
 
-def test_an_uncommitted_record_says_so_beside_its_table():
-    record = json.loads(page.ANSWER_CUTS[0].read_text())
-    assert record["provenance"]["uncommitted_changes"]
-    assert f"commit {record['provenance']['commit']} (with uncommitted changes)" in (
-        page.logits_table()
+def test_each_record_says_beside_its_table_whether_it_had_uncommitted_changes():
+    p = json.loads(page.ANSWER_CUTS[0].read_text())["provenance"]
+    assert p["uncommitted_changes"]
+    assert (
+        f"`benchmarks/{page.ANSWER_CUTS[0].name}` (commit {p['commit']} with uncommitted "
+        f"changes, {p['date']}, {p['cores']} CPU cores)"
+    ) in page.logits_table()
+    clean = json.loads(page.RULES.read_text())["provenance"]
+    assert not clean["uncommitted_changes"]
+    rules = page.rules_table().splitlines()[-1]
+    assert rules == (
+        f"Figures: `benchmarks/answer_rules.json` (commit {clean['commit']}, {clean['date']}, "
+        f"{clean['cores']} CPU cores)."
     )
+
+
+def test_the_product_rows_name_the_seeds_recorded_with_uncommitted_changes():
+    rows = page.ordered_rows()
+    dirty = [f"seed {r['seed']}" for r in rows if r["provenance"]["uncommitted_changes"]]
+    assert dirty  # the committed rows have some; the page must name them
+    assert f"; {', '.join(dirty)} with uncommitted changes;" in page.product_table()
 
 
 def test_a_figure_edited_by_hand_is_caught(tmp_path, monkeypatch):

@@ -38,7 +38,10 @@ def test_under_the_shift_only_the_temperature_is_no_worse_than_none_on_test():
 def test_the_uncommitted_record_says_so_beside_its_table():
     provenance = json.loads(page.FIGURES.read_text())["provenance"]
     assert provenance["uncommitted_changes"]
-    assert "with uncommitted changes" in page.searches_table()
+    assert page.searches_table().endswith(
+        f"Figures: `benchmarks/calibration.json` (commit {provenance['commit']} with uncommitted "
+        f"changes, {provenance['date']}, {provenance['cores']} CPU cores)."
+    )
 
 
 def test_a_figure_edited_by_hand_is_caught(tmp_path, monkeypatch):

@@ -44,7 +44,12 @@ def test_epoch_rows_are_the_json_rounded(monkeypatch):
         diff = bf16["best_val_balanced_accuracy"] - fp32["best_val_balanced_accuracy"]
         assert ratios[name][1] == f"{sum(bf16['epoch_s']) / sum(fp32['epoch_s']):.2f}"
         assert ratios[name][3] == f"{diff:+.4f}"
-    assert "with uncommitted changes" in block("epoch")  # the JSON's own flag, said beside it
+    p = speed["provenance"]  # the JSON's own flag, said beside it
+    assert p["uncommitted_changes"]
+    assert (
+        f"Figures: `benchmarks/speed.json` (commit {p['commit']} with uncommitted changes, "
+        f"{p['date']}, {p['cores']} CPU cores)."
+    ) in block("epoch")
 
 
 def test_throughput_and_memory_are_the_json_rounded(monkeypatch):
@@ -92,8 +97,18 @@ def test_the_gpu_block_renders_a_gpu_run_and_refuses_a_cpu_smoke_run(tmp_path, m
     assert "not a GPU measurement" in speed_page.gpu_table()
     path.write_text(json.dumps(gpu_results("NVIDIA H100, 81559 MiB")))
     table = speed_page.gpu_table()
+    assert "(commit abc1234, d, 16 CPU cores, GPU NVIDIA H100, 81559 MiB)." in table
     assert "| 28 | small_cnn | 10 | 4.2 | 6.1 | 30000 | - | no |" in table
     assert "| 4 | 10.0 | 2880 | 4.00x | 80% |" in table
+
+
+def test_an_entry_without_provenance_says_so_with_its_date(monkeypatch):
+    monkeypatch.chdir(ROOT)
+    memory = json.loads(speed_page.RESULTS.read_text())["memory"]
+    assert "provenance" not in memory
+    assert (
+        f"Figures: `benchmarks/results.json`, `memory` ({memory['date']}; no provenance record"
+    ) in block("memory")
 
 
 def test_the_committed_page_says_not_measured_without_a_gpu_json():
