@@ -6,8 +6,8 @@
 Sources: benchmarks/efficiency.json (rounds "before" and "ordered" of the default search on
 PneumoniaMNIST, seeds 0-2), benchmarks/determinism.json (benchmarks.same_figures on two runs
 of one seed) and benchmarks/speed.json (benchmarks.speed). Each table sits in the document
-between `<!-- table NAME -->` and `<!-- end -->`; the text around it is written by hand (its
-few figures are read off the same JSON, but this check does not cover them). README's set-up
+between `<!-- table NAME -->` and `<!-- end -->`; the text around it is written by hand and
+quotes no measured figure. README's set-up
 line quotes `setup_line()`.
 """
 
