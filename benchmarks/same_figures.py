@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,20 @@ import pandas as pd
 UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "run_time_s")
 
 
+# Tune's id inside a run's folder name (trial_a1b2c3d4_baseline, trial_e36a1_00000_...),
+# which a report quotes where it names a model (the technique finding's best of a family)
+TUNE_ID = re.compile(r"trial_[0-9a-f]+(?:_\d{5})?")
+
+
 def without_run_details(value: Any) -> Any:
-    """A report's JSON without what UNCOMPARED names, at any depth."""
+    """A report's JSON without what UNCOMPARED names, at any depth, and with Tune's ids taken
+    out of the folder names it quotes."""
     if isinstance(value, dict):
         return {k: without_run_details(v) for k, v in value.items() if k not in UNCOMPARED}
     if isinstance(value, list):
         return [without_run_details(v) for v in value]
+    if isinstance(value, str):
+        return TUNE_ID.sub("trial_<id>", value)
     return value
 
 

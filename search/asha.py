@@ -12,9 +12,11 @@ passed that rung or ended: the decision ASHA would make if the trials ran one af
 A trial that gets to a rung before an earlier one is held at that report (Tune's NOOP: its
 training thread waits for the next request) and released, continued or stopped, as soon as
 the earlier ones are there. A trial retried after an error is judged again at the rung it
-was held at; a resumed search keeps the order (Tune's experiment tags carry it), but the rung
-scores of trials that ended before the interruption are not restored, so its later stops can
-differ from an uninterrupted run's.
+was held at; a resumed search keeps the order (Tune's experiment tags carry it) and reads each
+restored trial's rung scores back from the results it reported (Tune keeps the scheduler as it
+was built, in tuner.pkl, so its book starts empty): without them a resumed search judged its
+next trials against fewer scores, let a trial past a rung that the uninterrupted run stopped
+it at, and from there proposed other configs.
 
 Rungs sit where Ray's do (grace * 3^k) but only in the first third of the budget: a trial past
 that runs to its end, since the trials that reach a late rung are the search's best and a good
@@ -142,20 +144,33 @@ class OrderedASHA(FIFOScheduler):
             self.book.ended.add(trial.trial_id)
         else:
             self.book.ended.discard(trial.trial_id)
+        reported = (getattr(trial, "last_result", None) or {}).get(self.time_attr) is not None
+        if reported and not self.book.scores[trial.trial_id]:  # restored by a resume
+            for result in tune_compat.reported_results(trial):
+                self._record(trial.trial_id, result)
 
-    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+    def _record(self, tid: str, result: dict) -> list[int]:
+        """A result's time and its score at a rung (like Ray's bracket: one rung per result,
+        the highest one crossed and not yet decided); the rungs it crossed."""
         time_, score = result.get(self.time_attr), result.get(self._metric)
         if time_ is None or score is None:
+            return []
+        self.book.reached[tid] = max(self.book.reached.get(tid, 0), time_)
+        crossed = [r for r in self.rungs if r <= time_ and r not in self.book.decided[tid]]
+        if crossed:
+            self.book.scores[tid].setdefault(max(crossed), float(score))  # a retry keeps the first
+        return crossed
+
+    def on_trial_result(self, tune_controller, trial, result: dict) -> str:
+        time_ = result.get(self.time_attr)
+        if time_ is None or result.get(self._metric) is None:
             return TrialScheduler.CONTINUE
         tid = trial.trial_id
         self.book.add(tid)
-        self.book.reached[tid] = time_
-        # like Ray's bracket: one rung per result, the highest one crossed
-        crossed = [r for r in self.rungs if r <= time_ and r not in self.book.decided[tid]]
+        crossed = self._record(tid, result)
         decision = CONTINUE
         if crossed:
             rung = max(crossed)
-            self.book.scores[tid].setdefault(rung, float(score))  # a retry keeps the first
             decision = self.book.decide(tid, rung, self.reduction_factor, self._running())
             if decision == WAIT:
                 self.held[tid] = rung

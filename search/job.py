@@ -30,6 +30,7 @@ from ray.tune import ResultGrid
 from ray.tune.search import ConcurrencyLimiter
 
 from search.answer import (
+    PLAN_SIZE,
     Member,
     Trial,
     one_image,
@@ -43,12 +44,12 @@ from search.board import TrialCurves
 from search.card import model_card, write_model_card
 from search.intact import listed_trials
 from search.interrupt import fit
-from search.layout import BOARD
+from search.layout import BEST, BOARD
 from search.manifest import experiment_lock
 from search.names import tensorboard_url
 from search.optuna_search import PruningOptunaSearch
 from search.plots import MIN_TRIALS_FOR_IMPORTANCES
-from search.preflight import check_writable, start_ray
+from search.preflight import check_space, check_writable, start_ray
 from search.progress import Progress, job_clock
 from search.records import member_records, trial_records
 from search.relocate import (
@@ -194,6 +195,8 @@ def search(settings: SearchSettings) -> bool:
             f"{settings.data} has no test split, which the search scores its answer on once it "
             "ends; add a test/ folder (or test_images to the npz)"
         )
+    if "://" not in settings.tune_path:
+        check_space(experiment, *space_needed(settings, data))
     if settings.sensitivity_level is not None and data.num_classes != 2:
         # its metric is reported for two classes only: every trial ended without a score
         raise UserError(
@@ -262,6 +265,26 @@ def highlight_url(experiment: Path) -> str:
     shown = rows["in_answer"].astype(bool) | rows["role"].isin(list(REFERENCES))
     folders = [f for f, keep in zip(listed_trials(experiment), shown, strict=True) if keep]
     return tensorboard_url([f.relative_to(experiment).as_posix() for f in folders])
+
+
+def space_needed(settings: SearchSettings, data: Data) -> tuple[int, str]:
+    """Bytes the job's checkpoints take, about, and what they are for: a checkpoint holds the
+    model and Adam's two moments (float32); a run keeps up to two, most are stopped early with
+    one, so 1.2 a run, and the report a few MiB: a default search on PneumoniaMNIST (3.4 MB
+    checkpoints) is estimated at 80 MB and took 59. A resume needs room for the runs still to
+    come at least (the members and a reference); a finished one's, for its report."""
+    from trainable.config import TrainConfig
+    from trainable.models import make_model
+
+    channels, size = data.train_x.shape[1], data.train_x.shape[-1]
+    model = make_model(TrainConfig().model, channels, data.num_classes, size)
+    checkpoint = 3 * 4 * sum(p.numel() for p in model.parameters())
+    finished = settings.resume and (settings.report_dir / BEST).exists()  # the report again
+    runs = 0 if finished else PLAN_SIZE + len(REFERENCES)
+    if not settings.resume:
+        runs += settings.num_samples + sum(confirm_runs(settings))
+    what = f"{'the rest of this search' if settings.resume else 'this search'} ({runs} runs)"
+    return int(runs * 1.2 * checkpoint + 10 * 2**20), what
 
 
 def prepare(settings: SearchSettings, experiment: Path, data: Data) -> Job:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import socket
 import tempfile
 from pathlib import Path
@@ -20,6 +21,7 @@ import ray
 
 from search.interrupt import stop_on_sigterm
 from search.settings import SearchSettings
+from search.tune_compat import own_session_for_ray_processes
 from trainable.config import UserError
 
 RAY_TEMP = Path(os.environ.get("RAY_TMPDIR", tempfile.gettempdir())) / "ray"
@@ -85,12 +87,13 @@ def start_ray(settings: SearchSettings) -> None:
         if address:
             ray.init(address=address, logging_level=level, log_to_driver=verbose)
         else:
-            ray.init(
-                address=local_address(RAY_TEMP / "ray_current_cluster"),
-                include_dashboard=False,
-                logging_level=level,
-                log_to_driver=verbose,
-            )
+            with own_session_for_ray_processes():  # a stop to the group is the driver's
+                ray.init(
+                    address=local_address(RAY_TEMP / "ray_current_cluster"),
+                    include_dashboard=False,
+                    logging_level=level,
+                    log_to_driver=verbose,
+                )
     except (ConnectionError, RuntimeError) as e:
         first_line = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise UserError(
@@ -138,3 +141,19 @@ def check_gpus(per_trial: float, autoscaling: bool) -> None:
         f"--gpus-per-trial {per_trial:g} but the largest node has {most:g} GPU(s); "
         "use --gpus-per-trial 0 (CPU), a fraction such as 0.25, or a GPU cluster"
     )
+
+
+def check_space(folder: Path, needed: int, what: str) -> None:
+    """Refuse, before anything is written, a results folder whose disk has less free space
+    than the job needs: a search that filled the disk ended in hundreds of lines of Ray,
+    Optuna and SQLite tracebacks, and a resume on a full disk cut Tune's state files to
+    nothing. Cloud storage is not checked."""
+    existing = folder
+    while not existing.exists():
+        existing = existing.parent
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise UserError(
+            f"{existing} has {free / 2**20:.1f} MiB free and {what} needs about "
+            f"{needed / 2**20:.0f} MiB; free space there or choose another --storage"
+        )

@@ -3,11 +3,20 @@ versions they were written for (constraints.txt pins the tested ones).
 
     tune_compat.decide_held(tune_controller, trial, "CONTINUE")   # or "STOP"
     tune_compat.proposal_number(trial)                            # 0, 1, 2, ... as created
+    tune_compat.reported_results(trial)         # a restored trial's results, as reported
+    with tune_compat.own_session_for_ray_processes(): ray.init()  # a group signal: the driver's
 """
 
 from __future__ import annotations
 
+import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
 import ray
+from ray.air.constants import EXPR_RESULT_FILE
 
 WRITTEN_FOR = "2.60"  # the Ray minor version these calls were read from
 
@@ -47,3 +56,56 @@ def proposal_number(trial) -> int | None:
     counter ("3_lr=0.003,..."), which a restored experiment keeps; None where it does not."""
     head = str(getattr(trial, "experiment_tag", "")).split("_", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+@contextmanager
+def own_session_for_ray_processes() -> Iterator[None]:
+    """Ray's head processes (GCS, raylet, their agents and the trial workers they fork) start
+    in a session of their own while this is open (`ray.init`), not in the driver's process
+    group. A scheduler's stop (`timeout`, `kill -- -PGID`) signals the whole group: Ray's
+    processes died with the driver's SIGTERM, and the driver, left without its GCS, waited a
+    minute and exited 1 with no resume line. Outside the group, the driver alone gets the
+    signal, stops its trials through Tune, saves and exits 130; `ray.shutdown()` (and the
+    kernel's parent-death signal Ray sets on Linux) still ends them. Ray starts them through
+    `ray._private.services.ConsolePopen`, a Popen with no hook for this."""
+    from ray._private import services
+
+    plain = services.ConsolePopen
+
+    class OwnSession(plain):
+        def __init__(self, *args, **kwargs):
+            if sys.platform != "win32":
+                kwargs.setdefault("start_new_session", True)
+            super().__init__(*args, **kwargs)
+
+    services.ConsolePopen = OwnSession
+    try:
+        yield
+    finally:
+        services.ConsolePopen = plain
+
+
+def reported_results(trial) -> list[dict]:
+    """Every result a trial reported before the job stopped, in order: Tune's `result.json`
+    (one JSON object per line) in the trial's folder, where its logger writes it (the driver's
+    copy), else on the experiment's storage (a cloud URI). [] where neither can be read; a last
+    line cut short by the stop is left out. Tune restores a trial's last result only."""
+    lines: list[str] = []
+    try:  # a trial Tune has not given a folder yet raises RuntimeError here
+        local = Path(trial.local_path or "", EXPR_RESULT_FILE)
+        if local.is_file():
+            lines = local.read_text().splitlines()
+        else:
+            storage = trial.storage
+            path = f"{storage.trial_fs_path}/{EXPR_RESULT_FILE}"
+            with storage.storage_filesystem.open_input_stream(path) as stream:
+                lines = stream.read().decode().splitlines()
+    except (OSError, RuntimeError, UnicodeDecodeError):
+        return []
+    results = []
+    for line in lines:
+        try:
+            results.append(json.loads(line))
+        except json.JSONDecodeError:
+            break
+    return results

@@ -22,13 +22,16 @@ def experiment(folder, trial_ids, score=0.9, checkpoint="trial_a/checkpoint_0000
     member = {"trial_id": trial_ids[0], "search_trial": trial_ids[0], "checkpoint": checkpoint}
     answer = {"members": [member | {"config": {"seed": 0}}], "val": {"balanced_accuracy": score}}
     (folder / "best.json").write_text(json.dumps({"answer": answer}))
-    (folder / "test_metrics.json").write_text(json.dumps({"answer": answer | {"test": {}}}))
+    # the technique finding names each family's best model by its folder
+    finding = {"families": [{"best": f"{trial_ids[0]}_natural-focal", "val": score}]}
+    report = {"answer": answer | {"test": {}}, "technique_finding": finding}
+    (folder / "test_metrics.json").write_text(json.dumps(report))
     return folder
 
 
 def test_new_trial_ids_paths_and_times_are_the_same_figures(tmp_path, capsys):
-    a = experiment(tmp_path / "a", ["trial_a", "trial_b_00000"])
-    b = experiment(tmp_path / "b", ["trial_x", "trial_y_00000"], checkpoint="elsewhere/ckpt")
+    a = experiment(tmp_path / "a", ["trial_a1", "trial_b2_00000"])
+    b = experiment(tmp_path / "b", ["trial_c3", "trial_d4_00000"], checkpoint="elsewhere/ckpt")
     pd.read_csv(b / "leaderboard.csv").assign(run_time_s=99.0).to_csv(
         b / "leaderboard.csv", index=False
     )

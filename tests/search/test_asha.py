@@ -1,8 +1,10 @@
 """OrderedASHA: Ray's rungs in the first third of the budget, each trial judged against the
 trials made before it, whichever reports first; start points never stopped."""
 
+import json
 from types import SimpleNamespace
 
+import pyarrow.fs
 from ray.tune.schedulers import TrialScheduler
 
 from search.asha import OrderedASHA, early_rungs
@@ -195,3 +197,39 @@ def test_a_trials_expected_length_keeps_a_third_at_each_rung():
 
     assert expected_epochs([1, 3], 10, 3) == 1 + 2 / 3 + 7 / 9
     assert expected_epochs([], 10, 3) == 10  # no rung: every trial runs its budget
+
+
+def test_a_resumed_search_reads_the_rung_scores_its_trials_reported_and_stops_the_same(tmp_path):
+    # uninterrupted: a and b report at rung 1, b is stopped there; c is judged against both
+    scheduler, controller = asha()
+    a, b, c = trial("a", "0_"), trial("b", "1_"), trial("c", "2_")
+    for t in (a, b, c):
+        scheduler.on_trial_add(controller, t)
+    assert run(scheduler, controller, a, [0.90] * 10) == 10
+    assert run(scheduler, controller, b, [0.80] * 10) == 1
+    uninterrupted = report(scheduler, controller, c, 1, 0.85)
+
+    # resumed: Tune restores a and b as ended, each with its last result and its result.json
+    # (one JSON per line), and a scheduler as built, whose book is empty
+    resumed, controller = asha()
+    for t, scores in ((a, [0.90] * 10), (b, [0.80])):
+        (tmp_path / t.trial_id).mkdir()
+        results = [{"epoch": e, "score": s} for e, s in enumerate(scores, start=1)]
+        (tmp_path / t.trial_id / "result.json").write_text(
+            "\n".join(json.dumps(r) for r in results) + "\n{cut sho"  # the stop cut a line
+        )
+        t.status, t.last_result, t.local_path = "TERMINATED", results[-1], tmp_path / t.trial_id
+        resumed.on_trial_add(controller, t)
+    c = trial("c", "2_")
+    resumed.on_trial_add(controller, c)
+    assert report(resumed, controller, c, 1, 0.85) == uninterrupted == TrialScheduler.STOP
+    # without the scores read back (no result.json here, nor on the storage), c had nothing
+    # to be judged against and went on
+    forgetful, controller = asha()
+    for t in (a, b):
+        t.local_path = tmp_path / "gone"
+        t.storage = SimpleNamespace(trial_fs_path=str(tmp_path / "gone"),
+                                    storage_filesystem=pyarrow.fs.LocalFileSystem())  # fmt: skip
+        forgetful.on_trial_add(controller, t)
+    forgetful.on_trial_add(controller, c := trial("c", "2_"))
+    assert report(forgetful, controller, c, 1, 0.85) == TrialScheduler.CONTINUE

@@ -135,11 +135,15 @@ def test_a_stop_signal_saves_state_skips_the_report_and_says_how_to_resume(tmp_p
     proc, family = start_until(tmp_path, KILL_POINTS["mid-trial"])
     hint = interrupted(proc, family, lambda pid: os.killpg(pid, signal.SIGINT), experiment)
 
-    # the printed command, as a user would paste it, stopped by SIGTERM to the driver alone
-    # once it has finished a trial of its own
+    # the printed command, as a user would paste it, stopped once it has finished a trial of
+    # its own as a scheduler stops a job (timeout, kill -- -PGID): SIGTERM to the whole process
+    # group, Ray's processes included. They died with it, and the driver waited a minute for
+    # its GCS and exited 1 without a resume line; now the driver alone gets it
     printed = shlex.split(hint.removeprefix("interrupted; continue with: python "))
     proc, family = start_until(tmp_path, f"/{TRIALS} done:", [sys.executable, *printed])
-    interrupted(proc, family, lambda pid: os.kill(pid, signal.SIGTERM), experiment)
+    began = time.monotonic()
+    interrupted(proc, family, lambda pid: os.killpg(pid, signal.SIGTERM), experiment)
+    assert time.monotonic() - began < 30
 
     # a copy of the experiment elsewhere resumes its own study; the original is left
     before = study_states(experiment)

@@ -420,6 +420,23 @@ def test_storage_that_cannot_be_written_is_refused_before_anything_runs(tmp_path
     assert (tmp_path / "a_file").read_text() == "not a folder"  # nothing touched
 
 
+def test_a_disk_without_room_for_the_checkpoints_is_refused_before_anything_is_written(
+    tmp_path, capsys, monkeypatch
+):
+    # a search that filled the disk printed hundreds of lines of Ray, Optuna and SQLite
+    # tracebacks; a resume on a full disk cut Tune's state files to nothing
+    from search import preflight
+
+    usage = shutil.disk_usage(tmp_path)
+    tight = usage._replace(free=2 * 2**20)  # 2 MiB left: a small partition, nearly full
+    monkeypatch.setattr(preflight.shutil, "disk_usage", lambda path: tight)
+    assert search(tmp_path, "--space focal --name x --data synthetic") == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"error: {tmp_path} has 2.0 MiB free and this search (17 runs)")
+    assert err.endswith("free space there or choose another --storage") and "\n" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing written, not even search.json
+
+
 def test_data_without_a_test_split_is_refused_before_anything_trains(tmp_path, capsys):
     import shutil
 
