@@ -40,7 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
-from trainable.files import IMAGE_SUFFIXES
+from trainable.files import IMAGE_SUFFIXES, printable
 
 SPLITS = ("train", "val", "test")
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
@@ -412,7 +412,10 @@ def load_folder(
             train_x[val_idx],
             train_y[val_idx],
         )
-    return Data(train_x, train_y, val_x, val_y, decoded["test"], files["test"][1], classes)
+    # class names are labels shown and written everywhere: a folder name that is not UTF-8
+    # becomes text with \xNN escapes (printing or writing the raw name raised)
+    names = [printable(c) for c in classes]
+    return Data(train_x, train_y, val_x, val_y, decoded["test"], files["test"][1], names)
 
 
 def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.ndarray]:
@@ -489,7 +492,9 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     key = hashlib.sha256(f"{size}:{channels}".encode())
     for p in paths:
         st = p.stat()
-        key.update(f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}\n".encode())
+        # os.fsencode: the name's own bytes, which need not be UTF-8 (Latin-1 names are
+        # common on hospital shares; str.encode raised on them)
+        key.update(os.fsencode(p.resolve()) + f":{st.st_size}:{st.st_mtime_ns}\n".encode())
     cached = cache / "decoded" / f"{key.hexdigest()[:24]}.npy"
     if cached.exists():
         try:
@@ -618,6 +623,8 @@ def resize_arrays(x: np.ndarray, size: int) -> np.ndarray:
     """uint8 (N, C, H, W) images resized to size x size as arrays are: bilinear, antialiased."""
     if x.shape[-2:] == (size, size):
         return x
+    if not x.flags.writeable:  # a read-only array (an image's buffer): torch warned of it
+        x = x.copy()
     t = F.interpolate(
         torch.from_numpy(x).float(),
         size=(size, size),

@@ -403,3 +403,18 @@ def test_a_class_folder_without_training_images_is_refused(tmp_path, capsys):
     (root / "train" / "COVID").mkdir()
     with pytest.raises(UserError, match=r"class folder\(s\) \['COVID'\] hold no images"):
         load_data(str(root), size=32, cache_dir=tmp_path / "cache", val_fraction=0.25)
+
+
+def test_file_and_class_names_that_are_not_utf8_are_read_and_shown_escaped(tmp_path):
+    # Latin-1 names, common on hospital file shares: the decode cache's key raised on them
+    root = small_folder(tmp_path / "xray", per_class=12)
+    for split in ("train", "test"):
+        folder = os.fsencode(root / split)
+        os.rename(folder + b"/NORMAL", folder + b"/NORMAL_\xe9")  # NORMAL_é in Latin-1
+        first = sorted(os.listdir(folder + b"/PNEUMONIA"))[0]
+        os.rename(folder + b"/PNEUMONIA/" + first, folder + b"/PNEUMONIA/radiograf\xeda.jpeg")
+    data = load_data(str(root), size=32, cache_dir=tmp_path / "cache", val_fraction=0.25)
+    assert data.classes == ["NORMAL_\\xe9", "PNEUMONIA"]  # text UTF-8 can hold
+    assert len(data.train_y) + len(data.val_y) == 24 and len(data.test_y) == 24
+    print(data.describe())  # printable, whatever the terminal's error handler
+    data.describe().encode("utf-8")
