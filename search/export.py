@@ -26,6 +26,7 @@ onnxscript to write it) for runtimes other than torch, the description in its me
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from importlib import metadata
@@ -33,7 +34,6 @@ from pathlib import Path
 
 from search.predict import Answer, check_out, load_answer
 from trainable.errors import UserError
-from trainable.files import write_json
 
 EXTRA_FILE = "answer.json"
 
@@ -71,26 +71,41 @@ def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
     example = torch.zeros(2, answer.channels, answer.size, answer.size, dtype=torch.uint8)
     info = description(answer)
     text = json.dumps(info, indent=2)
-    tmp = out.with_suffix(f".tmp{out.suffix}")  # torch.export.save wants the .pt2 ending
-    try:
-        with quiet_export():
-            if form == "onnx":
-                save_onnx(module, example, tmp, text)
-            else:
-                batch = torch.export.Dim("batch")
-                program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
-                torch.export.save(program, tmp, extra_files={EXTRA_FILE: text})
-        tmp.replace(out)
-        write_json(out.with_suffix(".json"), info)
-    except (OSError, RuntimeError) as e:  # a full disk: torch's writer raises RuntimeError
-        tmp.unlink(missing_ok=True)
-        raise UserError(
-            f"cannot write {out} ({str(e)[:120]}); free space or fix permissions"
-        ) from None
+    with quiet_export():
+        if form == "onnx":
+            model = onnx_bytes(module, example, text)
+        else:
+            batch = torch.export.Dim("batch")
+            program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
+            buffer = io.BytesIO()
+            torch.export.save(program, buffer, extra_files={EXTRA_FILE: text})
+            model = buffer.getvalue()
+    write_beside(out, model, text + "\n")
     return info
 
 
-def save_onnx(module, example, path: Path, text: str) -> None:
+def write_beside(out: Path, model: bytes, text: str) -> None:
+    """The model and its description, each written beside its place and renamed into it once
+    both are whole. Serialised in memory first: torch's own file writer, out of disk space,
+    aborted the process in C++ (no error line, a temporary file left)."""
+    pairs = [(out, model), (out.with_suffix(".json"), text.encode())]
+    temps = [path.with_name(f".{path.name}.tmp") for path, _ in pairs]
+    try:
+        for tmp, (_, data) in zip(temps, pairs, strict=True):
+            tmp.write_bytes(data)
+        for tmp, (path, _) in zip(temps, pairs, strict=True):
+            tmp.replace(path)
+    except OSError as e:
+        for tmp in temps:
+            tmp.unlink(missing_ok=True)
+        raise UserError(
+            f"cannot write {out} ({e.strerror or e}); it needs about "
+            f"{(len(model) + len(text)) / 2**20:.1f} MiB in {out.parent}: free space there or "
+            "give another --out"
+        ) from None
+
+
+def onnx_bytes(module, example, text: str) -> bytes:
     """torch.onnx's exporter (dynamo; onnxscript), any batch size, the description as the
     model's metadata; one file (no external data: the members are small)."""
     import onnx
@@ -107,7 +122,7 @@ def save_onnx(module, example, path: Path, text: str) -> None:
     )
     model = program.model_proto
     onnx.helper.set_model_props(model, {EXTRA_FILE: text})
-    onnx.save(model, str(path))
+    return model.SerializeToString()
 
 
 class quiet_export:
@@ -138,11 +153,11 @@ FORMATS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainable.cli import HelpWithDefaults, command_name
+    from trainable.cli import HelpWithDefaults, command_name, help_text
 
     p = argparse.ArgumentParser(
         prog=command_name("search.export", "imbalance-export"),
-        description=__doc__,
+        description=help_text(__doc__, "search.export", "imbalance-export"),
         formatter_class=HelpWithDefaults,
     )
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")

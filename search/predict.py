@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from trainable.errors import UserError
+from trainable.files import printable
 
 PROGRESS_EVERY = 500  # images between progress lines on stderr; more get a progress bar
 DEFAULT_BATCH = 1024  # images scored at once by every member (as the report scores them)
@@ -71,7 +72,27 @@ class Answer:
             if errors:
                 name, reason = next(iter(errors.items()))
                 raise UserError(f"{len(errors)} of {len(names)} images unreadable: {reason}")
-        return answer_probabilities(self, images, device, batch_size)
+        return answer_probabilities(self, self.checked(images), device, batch_size)
+
+    def checked(self, images: np.ndarray) -> np.ndarray:
+        """`images` as the members take them, (N, C, H, W) uint8 at the answer's size; (N, H, W)
+        gains its channel. Anything else is a UserError: float images in 0..1 (torchvision's
+        habit) scored as near-black gave confident, wrong probabilities, and another size was
+        scored as it was, unlike a file, which is resized."""
+        if images.ndim == 3 and self.channels == 1:
+            images = images[:, None]
+        want = (self.channels, self.size, self.size)
+        if images.ndim != 4 or tuple(images.shape[1:]) != want:
+            raise UserError(
+                f"images of shape {tuple(images.shape)}; this answer takes (N, {want[0]}, "
+                f"{want[1]}, {want[2]}): resize them as training's were, or pass the files"
+            )
+        if images.dtype != np.uint8:
+            raise UserError(
+                f"images are {images.dtype}; this answer takes uint8 pixels 0..255 (float "
+                "images in 0..1: multiply by 255, round, convert), or pass the files"
+            )
+        return images
 
     def predict(self, probs: np.ndarray) -> list[str]:
         """Each image's class at the cut tuned on validation (two classes), else the most
@@ -179,8 +200,9 @@ def answer_probabilities(
         for state in answer.states
     ]
     chunks = []
-    quiet = len(images) <= PROGRESS_EVERY
-    with tqdm(total=len(images), unit="image", disable=quiet, delay=2, file=sys.stderr) as bar:
+    # None is tqdm's own test: a bar on a terminal only (in a log its last line came twice)
+    disable = True if len(images) <= PROGRESS_EVERY else None
+    with tqdm(total=len(images), unit="image", disable=disable, delay=2, file=sys.stderr) as bar:
         for i in range(0, len(images), batch_size):
             batch = images[i : i + batch_size]
             probs = [
@@ -245,9 +267,9 @@ def prediction_rows(answer: Answer, names: list[str], probs: np.ndarray, errors:
     """One dict per image: its probabilities and decisions, or its error."""
     rows, scored = [], iter(probs)
     for name in names:
-        row: dict = {"image": name}
+        row: dict = {"image": printable(name)}  # a name that is not UTF-8, escaped
         if name in errors:
-            rows.append(row | {"error": errors[name]})
+            rows.append(row | {"error": printable(errors[name])})
             continue
         p = next(scored)
         row |= {f"p_{c}": float(v) for c, v in zip(answer.classes, p, strict=True)}
@@ -314,11 +336,11 @@ def check_out(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainable.cli import HelpWithDefaults, command_name
+    from trainable.cli import HelpWithDefaults, command_name, help_text
 
     p = argparse.ArgumentParser(
         prog=command_name("search.predict", "imbalance-predict"),
-        description=__doc__,
+        description=help_text(__doc__, "search.predict", "imbalance-predict"),
         formatter_class=HelpWithDefaults,
     )
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")

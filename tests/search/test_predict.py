@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import shutil
 from pathlib import Path
 
@@ -12,8 +13,10 @@ from PIL import Image
 
 from search.answer import average
 from search.calibration import scale
+from search.predict import Answer
 from search.predict import main as predict
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from trainable.config import UserError
 from trainable.data import load_data
 from trainable.inference import predict_checkpoint
 from trainable.metrics import evaluate
@@ -112,6 +115,20 @@ def test_unreadable_images_get_a_row_with_the_reason(experiment, tmp_path, capsy
     assert "cannot decode image" in rows[str(broken)]["error"]
     assert rows[str(broken)]["p_pneumonia"] == ""
     assert "1 images scored, 1 unreadable" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_image_names_that_are_not_utf8_are_scored_and_written_escaped(experiment, tmp_path):
+    # the CSV's writer raised on a Latin-1 name after every image was scored, losing them all
+    folder = os.fsencode(tmp_path / "site")
+    os.mkdir(folder)
+    image = load_data(str(PNEUMONIAMNIST)).test_x[0, 0]
+    Image.fromarray(image).save(os.fsdecode(folder + b"/radiograf\xeda.png"))
+    out = tmp_path / "predictions.csv"
+    assert predict([str(experiment), os.fsdecode(folder), "--out", str(out)]) == 0
+    (row,) = read_rows(out)
+    assert row["image"] == f"{tmp_path / 'site'}/radiograf\\xeda.png" and row["error"] == ""
+    assert row["decision"] in ("normal", "pneumonia")
 
 
 def test_a_folder_that_is_not_an_experiment_is_refused_in_one_line(tmp_path, capsys):
@@ -342,3 +359,15 @@ def test_adapt_refuses_a_small_site_without_importing_torch(experiment, tmp_path
     )  # fmt: skip
     assert done.stdout.strip() == "2 []", done.stdout + done.stderr
     assert "got 41" in done.stderr
+
+
+def test_arrays_of_another_dtype_or_size_are_refused_not_scored():
+    classes = ["normal", "pneumonia"]
+    answer = Answer([], 1.0, 0.5, {}, classes, channels=1, size=28, resize="bilinear")
+    images = np.full((3, 28, 28), 200, dtype=np.uint8)  # as the MedMNIST npz stores them
+    assert answer.checked(images).shape == (3, 1, 28, 28)
+    # torchvision's float images in 0..1 read as near-black and got confident probabilities
+    with pytest.raises(UserError, match="images are float32; this answer takes uint8"):
+        answer.checked((images / 255).astype(np.float32))
+    with pytest.raises(UserError, match=r"shape \(3, 1, 64, 64\); this answer takes \(N, 1, 28"):
+        answer.checked(np.zeros((3, 1, 64, 64), dtype=np.uint8))
