@@ -57,7 +57,7 @@ def roc_pr_figure(
     fig, (roc, pr) = plt.subplots(1, 2, figsize=(12, 5.4))
     roc_zoom = roc.inset_axes([0.38, 0.1, 0.45, 0.45], xlim=(0, 0.3), ylim=(0.7, 1.0))
     pr_zoom = pr.inset_axes([0.1, 0.1, 0.45, 0.45], xlim=(0.7, 1.0), ylim=(0.7, 1.0))
-    prevalence = None
+    prevalence, points = None, []
     for i, (name, (labels, scores)) in enumerate(curves.items()):
         style = {"color": f"C{i}", "linewidth": 1.4 if name.startswith("answer") else 1.1}
         style["linestyle"] = "-" if name.startswith("answer") else "--"
@@ -75,19 +75,29 @@ def roc_pr_figure(
             said = scores >= cut
             x, y = said[labels == 0].mean(), said[labels == 1].mean()
             precise = (labels[said] == 1).mean() if said.any() else 1.0
+            # the answer's points last and larger: a reference's at the same place hid them
+            mark = {"color": f"C{i}", "markeredgecolor": "k",
+                    "markersize": 9 if name.startswith("answer") else 6,
+                    "zorder": 6 if name.startswith("answer") else 5}  # fmt: skip
             for ax in (roc, roc_zoom):
-                ax.plot(x, y, marker, color=f"C{i}", markeredgecolor="k",
-                        label=f"{name} at {label}" if ax is roc else None)  # fmt: skip
+                ax.plot(x, y, marker, label=f"{name} at {label}" if ax is roc else None, **mark)
             for ax in (pr, pr_zoom):
-                ax.plot(y, precise, marker, color=f"C{i}", markeredgecolor="k",
-                        label=f"{name} at {label}" if ax is pr else None)  # fmt: skip
+                ax.plot(y, precise, marker, label=f"{name} at {label}" if ax is pr else None,
+                        **mark)  # fmt: skip
+            points.append((x, y, precise))
     roc.plot([0, 1], [0, 1], color="grey", linewidth=1, linestyle=":", label="chance")
     if prevalence is not None:
         pr.axhline(prevalence, color="grey", linewidth=1, linestyle=":",
                    label=f"chance (test prevalence {prevalence:.3f})")  # fmt: skip
+    if points:  # zoom on the operating points, where the choice between models is made
+        xs, ys, ps = (np.array(v) for v in zip(*points, strict=True))
+        roc_zoom.set_xlim(max(0, xs.min() - 0.05), min(1, xs.max() + 0.05))
+        roc_zoom.set_ylim(max(0, ys.min() - 0.03), 1.005)
+        pr_zoom.set_xlim(max(0, ys.min() - 0.03), 1.005)
+        pr_zoom.set_ylim(max(0, ps.min() - 0.05), min(1.005, ps.max() + 0.05))
     for zoom, ax in ((roc_zoom, roc), (pr_zoom, pr)):
         zoom.tick_params(labelsize=7)
-        zoom.set_title("zoomed", fontsize=7)
+        zoom.set_title("zoomed on the operating points" if points else "zoomed", fontsize=7)
         ax.indicate_inset_zoom(zoom, edgecolor="grey")
     roc.set_xlabel(f"1 - specificity ({negative} called {positive})")
     roc.set_ylabel(f"sensitivity ({positive} found)")
@@ -395,6 +405,7 @@ def write_tensorboard(
     classes: list[str],
     cut: float | None = None,
     reference_runs: dict[str, tuple[Path, tuple[np.ndarray, np.ndarray]]] | None = None,
+    roc_pr: plt.Figure | None = None,
 ) -> None:
     """The answer's PR curves ('answer val', 'answer test'), ROC and test confusion matrix
     as a TensorBoard run; each reference's test PR curve in its own run (`reference_runs`:
@@ -404,7 +415,8 @@ def write_tensorboard(
         for name, (labels, scores) in curves.items():
             split = name.split()[-1]
             writer.add_pr_curve(f"{split}/pr_curve", labels, scores, global_step=0)
-        writer.add_figure("roc_pr", roc_pr_figure(curves, classes), global_step=0)
+        # roc_pr.png's figure where the report drew it (the references' curves and cuts too)
+        writer.add_figure("roc_pr", roc_pr or roc_pr_figure(curves, classes), global_step=0)
         if test_pred is not None:
             figure = confusion_figure(curves["answer test"][0], test_pred, classes, cut)
             writer.add_figure("test/confusion_matrix", figure, global_step=0)

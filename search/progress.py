@@ -225,4 +225,5 @@ def seconds_left(
 
 
 def _short(value) -> str:
-    return f"{value:.2f}" if isinstance(value, float) else str(value)
+    """Two significant digits: 0.0006 is not 0.00 (augmentation off reads 0)."""
+    return f"{value:.2g}" if isinstance(value, float) else str(value)

@@ -43,10 +43,10 @@ from search.answer import (
     why_not_in_answer,
 )
 from search.board import write_hparams
-from search.findings import Family, answer_words, family_bests, technique_finding
+from search.findings import Family, answer_words, family_bests, technique, technique_finding
 from search.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
 from search.layout import BOARD, VAL_SCORES
-from search.plots import write_plots, write_tensorboard
+from search.plots import roc_pr_figure, write_plots, write_tensorboard
 from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
 from trainable.config import TrainConfig
@@ -71,6 +71,9 @@ def leaderboard_rows(trials: Sequence[Trial]) -> pd.DataFrame:
     rows = []
     for trial in trials:
         row: dict[str, Any] = {"trial_id": trial.trial, "role": trial.role, "status": trial.status}
+        # the technique in the finding's words: focal loss at gamma 0 and alpha 0.5 is
+        # cross-entropy, which the loss knob alone (focal) did not say
+        row["technique"] = technique(full_config(trial))
         row["epochs_run"] = trial.epochs_run
         if trial.score is not None:
             row["best_epoch"] = int(trial.best["epoch"])
@@ -80,7 +83,7 @@ def leaderboard_rows(trials: Sequence[Trial]) -> pd.DataFrame:
             history = trial.history
             row["run_time_s"] = float(history["time_total_s"].max())
             row |= {k: float(history[k].max()) for k in history.columns if k.startswith("peak_")}
-        row |= {f"config/{k}": v for k, v in sorted(trial.config.items())}
+        row |= {f"config/{k}": v for k, v in sorted(full_config(trial).items())}  # every knob
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -331,17 +334,19 @@ def write_pictures(
             for name in REFERENCES
             if name in scored and "://" not in scored[name].figures["checkpoint"]
         }
-        write_tensorboard(
-            experiment / "answer", curves, test_pred, data.classes, answer["threshold"], runs
-        )
         cuts = {
             "answer test": {f"tuned {answer['threshold']:.3f}": answer["threshold"], "0.5": 0.5}
         }
+        answer_curves = dict(curves)  # the answer run's own PR curves
         for name in (n for n in REFERENCES if n in scored):
             label = f"{name.replace('_', ' ')} test"
             curves[label] = (data.test_y, scored[name].test_probs[:, 1])
             cut = scored[name].figures["threshold"]
             cuts[label] = {f"tuned {cut:.3f}": cut}
+        write_tensorboard(
+            experiment / "answer", answer_curves, test_pred, data.classes, answer["threshold"],
+            runs, roc_pr=roc_pr_figure(curves, data.classes, cuts),
+        )  # fmt: skip
     c = answer["calibration"]
     title = (
         f"answer calibrated on validation (temperature {c['temperature']:.2f}): top-label "

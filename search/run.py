@@ -24,7 +24,7 @@ import optuna
 
 from search.settings import SCHEDULERS, SEARCH_SAMPLERS, SearchSettings
 from spaces import SPACES, describe_spaces
-from trainable.cli import HelpWithDefaults, add_data_flags, command_name
+from trainable.cli import HelpWithDefaults, add_data_flags, command_name, help_text
 from trainable.config import UserError
 
 
@@ -44,7 +44,7 @@ def make_parser() -> argparse.ArgumentParser:
     defaults = SearchSettings  # its field defaults are the flags' defaults
     p = argparse.ArgumentParser(
         prog=command_name("search.run", "imbalance-search"),
-        description=__doc__.split("\n")[0],
+        description=help_text(__doc__, "search.run", "imbalance-search", paragraphs=3),
         formatter_class=HelpWithDefaults,
     )
     p.add_argument("--space", help=f"one of: {', '.join(SPACES)} (required)")

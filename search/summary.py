@@ -81,17 +81,18 @@ def format_summary(report: Report) -> str:
     if answer.get("adapted"):
         a = answer["adapted"]
         moved = (
-            f"shifted (p {a['shift_p_value']:.3g}; at that threshold {false_alarm_words()}): "
-            f"at the cut "
-            f"{a['cut']:.4f} read off the "
-            f"test images' own scores, test balanced accuracy {a['test']['balanced_accuracy']:.4f}"
+            f"shifted (p {a['shift_p_value']:.3g}; at that threshold {false_alarm_words()}). "
+            f"predict --adapt would cut at {a['cut']:.4f}, read off the images' own scores; "
+            f"scored with the test labels afterwards, that cut gives balanced accuracy "
+            f"{a['test']['balanced_accuracy']:.4f}: a second figure, not the answer's"
             if a["shifted"]
             else f"no shift detected (p {a['shift_p_value']:.3g}, above the threshold): the tuned "
             "cut stands"
         )
         lines.append(
-            f"the test images against validation, no test label read: {moved} "
-            f"(the figures above use the validation-tuned cut {answer['threshold']:.4f})"
+            f"the test images against validation (the test: no label read): {moved} "
+            f"(the answer's figures above are at the validation-tuned cut "
+            f"{answer['threshold']:.4f})"
         )
     c = answer["calibration"]
     lines.append(

@@ -75,3 +75,11 @@ def command_name(module: str, script: str) -> str:
     """What usage lines call the command: the installed script's name when that is what ran
     (`imbalance-search`), else `python -m MODULE`."""
     return script if Path(sys.argv[0]).name == script else f"python -m {module}"
+
+
+def help_text(doc: str, module: str, script: str, paragraphs: int | None = None) -> str:
+    """A module docstring as its command's --help description: its first `paragraphs`
+    (None: all), the examples naming the command as the user ran it (`imbalance-predict`
+    where that is what ran, else `python -m search.predict`)."""
+    kept = "\n\n".join(doc.strip().split("\n\n")[:paragraphs])
+    return kept.replace(f"python -m {module}", command_name(module, script))

@@ -1,4 +1,4 @@
-"""Train one config from the command line: a line per epoch, metrics.json and a checkpoint.
+r"""Train one config from the command line: a line per epoch, metrics.json and a checkpoint.
 
     python -m trainable.train --data ../shared/data/pneumoniamnist/pneumoniamnist.npz \
         --config '{"loss": "focal", "gamma": 2.0, "aug_strength": 0.5}' --epochs 10 --out runs/x
@@ -17,7 +17,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from trainable.cli import HelpWithDefaults, add_data_flags, command_name, data_options
+from trainable.cli import (
+    HelpWithDefaults,
+    add_data_flags,
+    command_name,
+    data_options,
+    help_text,
+)
 from trainable.config import TrainConfig, UserError
 
 
@@ -86,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog=command_name("trainable.train", "imbalance-train"),
-        description=__doc__.split("\n")[0],
+        description=help_text(__doc__, "trainable.train", "imbalance-train", paragraphs=2),
         formatter_class=HelpWithDefaults,
     )
     add_data_flags(p)

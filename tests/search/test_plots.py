@@ -115,8 +115,14 @@ def test_roc_names_the_classes_and_marks_the_operating_points():
     assert marks["answer test at tuned 0.35"] == (1.0, 3 / 4)
     chance = [line for line in pr.lines if "chance" in line.get_label().lower()]
     assert len(chance) == 1 and set(chance[0].get_ydata()) == {0.5}
-    # each panel has a zoomed view of its crowded corner
-    assert [[c.get_title() for c in ax.child_axes] for ax in (roc, pr)] == [["zoomed"]] * 2
+    # each panel has a zoomed view of its operating points, where the curves crowd
+    zooms = [ax.child_axes[0] for ax in (roc, pr)]
+    assert [z.get_title() for z in zooms] == ["zoomed on the operating points"] * 2
+    for zoom in zooms:  # every operating point (a single marker) inside its zoomed view
+        (x0, x1), (y0, y1) = zoom.get_xlim(), zoom.get_ylim()
+        dots = [line for line in zoom.lines if len(line.get_xdata()) == 1]
+        assert dots and all(x0 <= d.get_xdata()[0] <= x1 and y0 <= d.get_ydata()[0] <= y1
+                            for d in dots)  # fmt: skip
 
 
 def test_a_knob_searched_over_choices_is_drawn_as_choices():

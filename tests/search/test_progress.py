@@ -49,7 +49,7 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
     assert (
         len(done_a) == 1
         and "val_balanced_accuracy 0.9500 (last epoch 0.9000), best so far 0.9500 (loss focal, "
-        "sampler none, aug_strength 0.30)"
+        "sampler none, aug_strength 0.3)"
         in done_a[0]
     )
     assert "trial 3/3 errored: trial_c (e.txt)" in lines[-1]
