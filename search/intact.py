@@ -51,7 +51,10 @@ def check_intact(experiment: Path, study_name: str, tune_files: bool = True) -> 
     stopped before its report, those it has must be whole (a phase killed as it began may not
     have saved its state yet, and Tune starts it again)."""
     check_json(experiment / MANIFEST, shape=SHAPE)
-    check_study(experiment / STUDY_FILE, study_name)
+    # the name the search began with: a copy under another --name keeps its study's (and
+    # its saved searcher's), and was refused as "damaged" though it was whole
+    began = json.loads((experiment / MANIFEST).read_text())["settings"].get("name")
+    check_study(experiment / STUDY_FILE, began or study_name)
     if not tune_files:
         return
     finished = (experiment / BOARD).exists()

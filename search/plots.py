@@ -75,10 +75,13 @@ def roc_pr_figure(
             said = scores >= cut
             x, y = said[labels == 0].mean(), said[labels == 1].mean()
             precise = (labels[said] == 1).mean() if said.any() else 1.0
-            # the answer's points last and larger: a reference's at the same place hid them
-            mark = {"color": f"C{i}", "markeredgecolor": "k",
-                    "markersize": 9 if name.startswith("answer") else 6,
-                    "zorder": 6 if name.startswith("answer") else 5}  # fmt: skip
+            # the answer's points on top, large and hollow: a reference's at the same place
+            # hid them, and a filled one in front would hide the reference's
+            if name.startswith("answer"):
+                mark = {"markerfacecolor": "none", "markeredgecolor": f"C{i}",
+                        "markeredgewidth": 2, "markersize": 11, "zorder": 6}  # fmt: skip
+            else:
+                mark = {"color": f"C{i}", "markeredgecolor": "k", "markersize": 6, "zorder": 5}
             for ax in (roc, roc_zoom):
                 ax.plot(x, y, marker, label=f"{name} at {label}" if ax is roc else None, **mark)
             for ax in (pr, pr_zoom):

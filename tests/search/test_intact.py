@@ -59,7 +59,9 @@ def experiment(tmp_path_factory) -> Path:
     with an Optuna number), a reference trained apart, the report's files."""
     folder = tmp_path_factory.mktemp("results") / NAME
     folder.mkdir()
-    (folder / "search.json").write_text(json.dumps({"settings": {"space": "focal"}, "data": {}}))
+    (folder / "search.json").write_text(
+        json.dumps({"settings": {"space": "focal", "name": NAME}, "data": {}})
+    )
     optuna.create_study(study_name=NAME, storage=f"sqlite:///{folder / 'optuna.db'}")
     tune_state(folder, ("searcher-state-*.pkl", "search_gen_state-*.json"))
     trial(folder / "trial_ab12cd34", reports=3)
@@ -167,6 +169,14 @@ def test_a_study_file_without_this_study_is_refused(experiment, tmp_path):
     optuna.create_study(study_name="another", storage=f"sqlite:///{copy / 'optuna.db'}")
     with pytest.raises(UserError, match="no study named 'focal-small'"):
         check_intact(copy, NAME)
+
+
+def test_a_copy_under_another_name_is_intact(experiment, tmp_path):
+    # its study (and its saved searcher) keep the name it began with, which search.json
+    # records: it was refused as "damaged", though whole
+    copy = tmp_path / "renamed"
+    shutil.copytree(experiment, copy)
+    check_intact(copy, "renamed")
 
 
 def test_a_deleted_leaderboard_is_consent_to_rebuild_the_report(experiment, tmp_path):
