@@ -6,8 +6,8 @@
 Sources: results.json's "thrift" entry (`python -m benchmarks.run --only thrift`: random search
 without early stopping against TPE + ASHA at grace 1 and 3, seeds 0-2) and its "overhead" entry
 (`--only overhead`); efficiency.json's rounds "full-budget answer" (Ray's rungs, up to the
-budget) and "early rungs" (the first third) on `pneumoniamnist`, and its first round
-(validation every epoch) against "start points, eval_every" and its rerun on `small500_iid`.
+budget) and "early rungs" (the first third) on `pneumoniamnist`, and its rows without a round
+label (validation every epoch) against "start points, eval_every" and its rerun on `small500_iid`.
 """
 
 from __future__ import annotations
