@@ -107,7 +107,7 @@ def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSett
         return SearchSettings(**flags)  # nothing there yet: the job says there is no experiment
     recorded = record["settings"]
     for key, value in given.items():
-        if key in FREE_ON_RESUME or key not in recorded or recorded[key] == value:
+        if key in (*FREE_ON_RESUME, "data") or key not in recorded or recorded[key] == value:
             continue
         flag = "--" + key.replace("_", "-")
         raise UserError(
@@ -115,7 +115,22 @@ def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSett
             f"leave {flag} out (the record in {MANIFEST} is used) or start a new --name"
         )
     free = {key: flags[key] for key in FREE_ON_RESUME if key in flags}
+    # the data may have moved: --data names its new place, typed (a default is no new place),
+    # and check_same_data refuses other data by its classes, counts and shape
+    if "data" in given:
+        free["data"] = given["data"]
+    elif moved(recorded["data"]):
+        raise UserError(
+            f"--resume: the data this experiment began with is not at {recorded['data']} any "
+            "more; give its new place with --data (the same data: its classes, counts and "
+            "image shape are checked)"
+        )
     return SearchSettings(**{**recorded, **free})
+
+
+def moved(source: str) -> bool:
+    """A recorded --data that was a file or folder (not a MedMNIST name) and is gone."""
+    return ("/" in source or Path(source).suffix == ".npz") and not Path(source).exists()
 
 
 def check_same_data(folder: Path, data: Data) -> None:

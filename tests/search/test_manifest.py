@@ -67,6 +67,25 @@ def test_resume_on_other_data_is_refused(recorded, tmp_path):
     check_same_data(settings.report_dir, load_data("synthetic"))  # the same data passes
 
 
+def test_data_that_moved_is_resumed_from_its_new_place(tmp_path):
+    # --data NEWPATH on resume was refused as a contradiction, with no way to go on
+    import shutil
+
+    from datasets import PNEUMONIAMNIST
+
+    first = tmp_path / "a.npz"
+    shutil.copy(PNEUMONIAMNIST, first)
+    settings = SearchSettings(space="focal", data=str(first), name="x", storage=str(tmp_path))
+    data = load_data(str(first))
+    write_manifest(settings.report_dir, settings.for_train_images(len(data.train_y)), data)
+    moved = first.rename(tmp_path / "b.npz")
+    where = ["--name", "x", "--storage", str(tmp_path), "--resume"]
+    with pytest.raises(UserError, match=f"not at {first} any more; give its new place with"):
+        resume(where)
+    assert resume([*where, "--data", str(moved)]).data == str(moved)
+    check_same_data(settings.report_dir, load_data(str(moved)))  # the same data: it goes on
+
+
 def test_a_second_search_on_a_running_experiment_is_refused(tmp_path):
     with experiment_lock(tmp_path):
         with pytest.raises(UserError, match=f"being run by process {os.getpid()}"):
