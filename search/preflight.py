@@ -101,9 +101,20 @@ def start_ray(settings: SearchSettings) -> None:
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
     stop_on_sigterm()  # ray.init set its own handler, which exits 15 without a word
+    if address:  # joining a cluster that is not the one meant went on without a word
+        print(cluster_line(), flush=True)
     check_cpus(settings.cpus_per_trial, autoscaling=bool(address))
     if settings.gpus_per_trial > 0:
         check_gpus(settings.gpus_per_trial, autoscaling=bool(address))
+
+
+def cluster_line() -> str:
+    """Which Ray cluster the search joined, and what it holds."""
+    alive = [n for n in ray.nodes() if n["Alive"]]
+    cpus = sum(n["Resources"].get("CPU", 0) for n in alive)
+    gpus = sum(n["Resources"].get("GPU", 0) for n in alive)
+    where = ray.get_runtime_context().gcs_address
+    return f"joined the Ray cluster at {where}: {len(alive)} node(s), {cpus:g} CPUs, {gpus:g} GPUs"
 
 
 def check_cpus(per_trial: float, autoscaling: bool) -> None:

@@ -54,9 +54,12 @@ def finished_once(experiment, name: str) -> None:
     assert sum(t.state.is_finished() for t in study.trials) == 4
 
 
-def test_fractional_gpu_trials_run_on_two_nodes_at_once(cluster, tmp_path):
+def test_fractional_gpu_trials_run_on_two_nodes_at_once(cluster, tmp_path, capsys):
     c, _ = cluster
     assert search(c, tmp_path, "spread") == 0
+    # which cluster it joined is said (joining another than the one meant went on silently)
+    joined = f"joined the Ray cluster at {c.address}: 3 node(s), 2 CPUs, 2 GPUs"  # a CPU-less head
+    assert joined in capsys.readouterr().out
     spans = intervals(tmp_path / "spread")
     overlapping = any(
         a[0] < b[1] and b[0] < a[1] for i, a in enumerate(spans) for b in spans[i + 1 :]
