@@ -28,6 +28,7 @@ from search.intervals import (
 )
 from search.settings import SearchSettings
 from trainable.data import Data
+from trainable.files import write_text
 
 SHOWN_KNOBS = ("loss", "sampler", "sampler_power", "weight_power", "gamma", "alpha",
                "aug_strength", "minority_aug", "lr", "weight_decay", "batch_size", "epochs",
@@ -233,9 +234,7 @@ def comparison_words(v: dict | None) -> str:
 
 def write_model_card(experiment: Path, text: str) -> None:
     """MODEL_CARD.md, whole or absent (written beside, then moved into place)."""
-    tmp = experiment / "MODEL_CARD.md.tmp"
-    tmp.write_text(text)
-    tmp.replace(experiment / "MODEL_CARD.md")
+    write_text(experiment / "MODEL_CARD.md", text)
 
 
 def shift_lines(answer: dict) -> list[str]:

@@ -216,22 +216,24 @@ def answer_probabilities(
     return np.concatenate(chunks)
 
 
-def image_files(inputs: list[Path]) -> list[Path]:
-    """The image files among `inputs`, folders searched recursively, in a stable order."""
-    from trainable.files import IMAGE_SUFFIXES
+def image_files(inputs: list[Path]) -> tuple[list[Path], dict[Path, str]]:
+    """The image files among `inputs`, folders searched recursively, in a stable order, and
+    the folders that could not be read, with the reason (each becomes an error row)."""
+    from trainable.files import IMAGE_SUFFIXES, find_images
 
-    files = []
+    files, unreadable = [], {}
     for path in inputs:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
-            if not found:
+            found, skipped = find_images(path)
+            if not found and not skipped:
                 raise UserError(f"{path} holds no images ({', '.join(sorted(IMAGE_SUFFIXES))})")
             files += found
+            unreadable |= skipped
         elif path.exists():
             files.append(path)
         else:
             raise UserError(f"{path} not found; give image files, folders of them or an .npz")
-    return files
+    return files, unreadable
 
 
 def read_inputs(answer: Answer, inputs: list[Path]) -> tuple[list[str], np.ndarray, dict]:
@@ -240,7 +242,10 @@ def read_inputs(answer: Answer, inputs: list[Path]) -> tuple[list[str], np.ndarr
     from trainable.data import read_image, read_npz_images, resize_arrays
 
     names, images, errors = [], [], {}
-    files = image_files(inputs)
+    files, unreadable = image_files(inputs)
+    for folder, why in unreadable.items():  # accounted for: a row each, counted unreadable
+        names.append(str(folder))
+        errors[str(folder)] = f"folder cannot be read ({why}); its images were not scored"
     for i, path in enumerate(files, start=1):
         if path.suffix.lower() == ".npz":
             x = read_npz_images(path)
@@ -323,7 +328,7 @@ def check_out(
     given = {p.resolve() for p in inputs if p.is_file()}
     for folder in (p for p in inputs if p.is_dir()):
         try:
-            given |= {p.resolve() for p in image_files([folder])}
+            given |= {p.resolve() for p in image_files([folder])[0]}
         except UserError:
             pass  # a folder without images: refused, and said so, when it is read
     if target in given:
@@ -408,7 +413,7 @@ def check_adapt(experiment: Path, inputs: list[Path]) -> None:
                 "leave out --adapt"
             )
         read_val_scores(experiment / VAL_SCORES)
-    files = image_files(inputs)
+    files = image_files(inputs)[0]
     if any(f.suffix.lower() == ".npz" for f in files):
         return  # counted once read
     if len(files) < MIN_SITE_IMAGES:

@@ -101,6 +101,8 @@ def start_ray(settings: SearchSettings) -> None:
             "one with 'ray up cluster.yaml' or leave out --address"
         ) from None
     stop_on_sigterm()  # ray.init set its own handler, which exits 15 without a word
+    if not verbose:  # a failed trial is one console line (search.progress), its error.txt
+        logging.getLogger("ray.tune").setLevel(logging.CRITICAL)  # the traceback, not 60 lines
     if address:  # joining a cluster that is not the one meant went on without a word
         print(cluster_line(), flush=True)
     check_cpus(settings.cpus_per_trial, autoscaling=bool(address))

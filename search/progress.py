@@ -132,7 +132,7 @@ class Progress(tune.Callback):
         self.ended["errored"] += 1
         print(
             f"{self._clock()} {self.phase} {sum(self.ended.values())}/{self.total} errored: "
-            f"{folder_name(trial)} ({trial.error_file})",
+            f"{folder_name(trial)}: {last_error_line(trial.error_file)} ({trial.error_file})",
             flush=True,
         )
 
@@ -175,6 +175,16 @@ class Progress(tune.Callback):
 
     def _clock(self, now: float | None = None) -> str:
         return job_clock(now)
+
+
+def last_error_line(error_file: str | None) -> str:
+    """The reason a trial failed, the last line of its traceback (Ray prints the whole of it
+    with --verbose; error.txt keeps it): "OSError: [Errno 28] No space left on device"."""
+    try:
+        lines = [line for line in Path(error_file or "").read_text().splitlines() if line.strip()]
+    except (OSError, UnicodeDecodeError):
+        return "see its error file"
+    return lines[-1].strip()[:200] if lines else "see its error file"
 
 
 def folder_name(trial) -> str:

@@ -12,6 +12,9 @@ QUIET = {
     "RAY_AIR_NEW_OUTPUT": "0",
     "TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S": "0",
     "RAY_TRAIN_ENABLE_V2_MIGRATION_WARNINGS": "0",
+    # a failed trial's traceback, again, from Ray's worker: its console line and error.txt
+    # say it once (search.progress)
+    "RAY_IGNORE_UNHANDLED_ERRORS": "1",
 }
 for name, value in QUIET.items():
     os.environ.setdefault(name, value)

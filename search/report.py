@@ -51,7 +51,7 @@ from search.reruns import REFERENCES, rank_of
 from search.scoring import score_answer, score_trial
 from trainable.config import TrainConfig
 from trainable.data import Data
-from trainable.files import write_json
+from trainable.files import write_json, write_text
 
 
 @dataclass(frozen=True)
@@ -126,7 +126,7 @@ def write_report(
     if study is not None:  # optuna-dashboard's trial numbers, matched by folder
         numbers = {t.user_attrs.get("folder"): t.number for t in study.trials}
         table.insert(1, "optuna_trial", table["trial_id"].map(numbers).astype("Int64"))
-    table.to_csv(experiment / BOARD, index=False)
+    write_text(experiment / BOARD, table.to_csv(index=False))
     write_hparams(experiment, table, {t.trial: t for t in (*search, *members, *references)})
     if not ranked(search):
         return Report(objective, table, {}, None)
@@ -404,7 +404,7 @@ def write_confirm(
             }
         )
     table = pd.DataFrame(rows).sort_values(["rank", "seed"])
-    table.to_csv(experiment / "confirm.csv", index=False)
+    write_text(experiment / "confirm.csv", table.to_csv(index=False))
     shown = [
         "val_balanced_accuracy",
         "val_robust_balanced_accuracy",  # scored by searches that optimise it

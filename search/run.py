@@ -16,6 +16,7 @@ The command line only: the job itself is `search.job.search`, imported once the 
 from __future__ import annotations
 
 import argparse
+import errno
 import shlex
 import signal
 import sys
@@ -204,7 +205,31 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(interrupted_line(argv, settings), file=sys.stderr)
         return 130
+    except Exception as e:  # a disk that filled while the search ran; anything else raises
+        reason = disk_full(e)
+        if reason is None or settings is None:
+            raise
+        print(
+            f"error: the disk under {settings.storage} filled up ({reason}); free space "
+            f"there, then continue with: {resume_command(argv, settings)}",
+            file=sys.stderr,
+        )
+        return 1
     return 0
+
+
+def disk_full(error: BaseException) -> str | None:
+    """The reason, where `error` or one it came from is a full disk (OSError ENOSPC, SQLite's
+    "database or disk is full" through Optuna): 186 lines of Ray, Optuna and SQLAlchemy
+    traceback said so before."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, OSError) and seen.errno == errno.ENOSPC:
+            return "No space left on device"
+        if "database or disk is full" in str(seen) or "No space left on device" in str(seen):
+            return "No space left on device"
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 if __name__ == "__main__":

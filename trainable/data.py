@@ -40,7 +40,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
-from trainable.files import IMAGE_SUFFIXES, printable
+from trainable.files import IMAGE_SUFFIXES, find_images, printable
 
 SPLITS = ("train", "val", "test")
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
@@ -424,8 +424,15 @@ def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.nd
         folder = split_dir / name
         if not folder.is_dir():
             continue
-        # rglob: a site's class folder often holds one subfolder per batch or patient
-        found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        # recursive: a site's class folder often holds one subfolder per batch or patient
+        found, unreadable = find_images(folder)
+        if unreadable:
+            where, why = next(iter(unreadable.items()))
+            raise UserError(
+                f"{len(unreadable)} folder(s) under {folder} cannot be read ({where}: {why}); "
+                f"their images would be left out of class {name}: fix the permissions or "
+                "move them out"
+            )
         for p in found:
             if not p.exists():  # a link whose target is gone
                 raise UserError(f"{p} is a broken link; remove it or restore what it points to")
@@ -523,11 +530,20 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     return x
 
 
-def _decode(path: Path, size: int | None, mode: str) -> np.ndarray:
+def _decode(path: Path, size: int | None, mode: str, min_side: int = 0) -> np.ndarray:
+    """`min_side`: an image smaller than this on a side is refused, not scaled up."""
     try:
         with Image.open(path) as im:
+            if min(im.size) < min_side:
+                raise UserError(
+                    f"{path} is {im.size[0]}x{im.size[1]} pixels, far below the "
+                    f"{size}x{size} the answer was trained at (at least {min_side} a side); "
+                    "give the original image"
+                )
             im = _eight_bit(im).convert(mode)
             return np.asarray(im if size is None else im.resize((size, size), Image.BILINEAR))
+    except ValueError as e:  # pixels no scale can show (NaN, infinite)
+        raise UserError(f"cannot decode image {path} ({e}); re-export it") from None
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as e:
         # PIL refuses images over 2 x MAX_IMAGE_PIXELS (179 M pixels) before decoding them
         raise UserError(f"cannot decode image {path} ({e}); remove or replace the file") from None
@@ -536,11 +552,17 @@ def _decode(path: Path, size: int | None, mode: str) -> np.ndarray:
 def _eight_bit(im: Image.Image) -> Image.Image:
     """A 16-bit or 32-bit grayscale image scaled linearly to 8 bits from the range of the
     smallest depth that holds its brightest pixel (10, 12, 14 or 16 bits: X-ray detectors
-    store 12 bits in 16-bit PNGs); PIL's convert("L") clips such images to white instead."""
+    store 12 bits in 16-bit PNGs), or from 0..1 for float pixels that fit there; PIL's
+    convert("L") clips such images to white, or to black, instead."""
     if im.mode not in ("I;16", "I;16B", "I;16L", "I", "F"):
         return im
     x = np.asarray(im, dtype=np.float64)
-    top = next((2**b - 1 for b in (8, 10, 12, 14, 16) if x.max() <= 2**b - 1), x.max())
+    if not np.isfinite(x).all():
+        raise ValueError("it holds NaN or infinite pixels")
+    if im.mode == "F" and 0 < x.max() <= 1.0:  # floats in 0..1 (a common export) read black
+        top = 1.0
+    else:
+        top = next((2**b - 1 for b in (8, 10, 12, 14, 16) if x.max() <= 2**b - 1), x.max())
     return Image.fromarray(np.round(np.clip(x, 0, top) * 255 / top).astype(np.uint8), "L")
 
 
@@ -650,7 +672,10 @@ def read_image(path: Path, size: int, channels: int, resize: str) -> np.ndarray:
     """One image file as uint8 (C, size, size), decoded and resized the way training's
     images were (`resize`, from resize_method); UserError when it cannot be decoded."""
     mode = "L" if channels == 1 else "RGB"
-    x = _decode(path, size if resize == RESIZE_BY_PIL else None, mode)
+    # a quarter of the training size (at least the models' 8 px): a thumbnail scaled up got a
+    # confident decision
+    smallest = min(size, max(8, size // 4))
+    x = _decode(path, size if resize == RESIZE_BY_PIL else None, mode, smallest)
     x = x[None] if channels == 1 else x.transpose(2, 0, 1)
     return resize_arrays(np.ascontiguousarray(x)[None], size)[0]
 

@@ -10,6 +10,20 @@ from pathlib import Path
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
 
 
+def find_images(folder: Path) -> tuple[list[Path], dict[Path, str]]:
+    """The image files below `folder`, recursively, sorted, and each folder below it that
+    could not be listed, with the reason. Path.rglob skipped an unreadable folder without a
+    word: a class lost a third of its images and its share moved from 33% to 43%."""
+    found, unreadable = [], {}
+
+    def note(error: OSError) -> None:
+        unreadable[Path(error.filename)] = error.strerror or str(error)
+
+    for root, _, names in os.walk(folder, onerror=note, followlinks=True):
+        found += [Path(root, n) for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(found), unreadable
+
+
 def printable(name: str | os.PathLike) -> str:
     """A file name as text UTF-8 can hold: bytes of the name that are not UTF-8 (Latin-1
     names are common on hospital shares; Python keeps them as lone surrogates, which printing
@@ -18,8 +32,19 @@ def printable(name: str | os.PathLike) -> str:
 
 
 def write_json(path: Path, obj: dict) -> None:
-    """Atomic: written to a temporary file, then renamed, so a run's metrics.json (or any
-    JSON written here) is whole or absent."""
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, default=str) + "\n")  # str: numpy scalars
-    tmp.replace(path)
+    """Atomic (write_text), so a run's metrics.json (or any JSON written here) is whole or
+    absent."""
+    write_text(path, json.dumps(obj, indent=2, default=str) + "\n")  # str: numpy scalars
+
+
+def write_text(path: Path, text: str) -> None:
+    """Written beside, then renamed into place: the file is whole, or as it was. On a full
+    disk the earlier copy stays (a leaderboard written in place was left empty, and the
+    resume that should have finished the job refused it as damaged); the partial one goes."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        tmp.write_text(text)
+        tmp.replace(path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        raise

@@ -131,6 +131,30 @@ def test_image_names_that_are_not_utf8_are_scored_and_written_escaped(experiment
     assert row["decision"] in ("normal", "pneumonia")
 
 
+@pytest.mark.slow
+def test_a_folder_that_cannot_be_read_is_a_row_not_a_silence(experiment, tmp_path, monkeypatch,
+                                                             capsys):  # fmt: skip
+    site, locked = tmp_path / "site", tmp_path / "site" / "locked"
+    locked.mkdir(parents=True)
+    image = load_data(str(PNEUMONIAMNIST)).test_x[0, 0]
+    Image.fromarray(image).save(site / "a.png")
+    Image.fromarray(image).save(locked / "b.png")
+    listing = os.scandir
+
+    def refused(path="."):  # what the system answers a user without read permission
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", refused)
+    out = tmp_path / "predictions.csv"
+    assert predict([str(experiment), str(site), "--out", str(out)]) == 0
+    rows = {row["image"]: row for row in read_rows(out)}
+    assert rows[str(site / "a.png")]["error"] == ""
+    assert rows[str(locked)]["error"].startswith("folder cannot be read (Permission denied)")
+    assert "1 images scored, 1 unreadable" in capsys.readouterr().out
+
+
 def test_a_folder_that_is_not_an_experiment_is_refused_in_one_line(tmp_path, capsys):
     assert predict([str(tmp_path), str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
     err = capsys.readouterr().err

@@ -26,7 +26,7 @@ def report(progress: Progress, t: SimpleNamespace, epoch: int, score: float) -> 
     progress.on_trial_result(0, [], t, t.last_result)
 
 
-def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
+def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys, tmp_path):
     progress = Progress(total=3, objective=OBJECTIVE, max_epochs=4, every_s=0)
     a, b = trial("a", loss="focal", sampler="none", aug_strength=0.3), trial("b", loss="ce")
     report(progress, a, 1, 0.80)
@@ -39,7 +39,12 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
     report(progress, a, 3, 0.95)
     report(progress, a, 4, 0.90)  # a's last epoch is not its best
     progress.on_trial_complete(0, [], a)
-    progress.on_trial_error(0, [], trial("c"))
+    failed = trial("c")
+    failed.error_file = str(tmp_path / "error.txt")  # Tune's: the traceback, last line the cause
+    (tmp_path / "error.txt").write_text(
+        "Traceback (most recent call last):\n  ...\nOSError: [Errno 28] No space left on device\n"
+    )
+    progress.on_trial_error(0, [], failed)
     lines = capsys.readouterr().out.splitlines()
     assert (
         "trial 1/3 done: trial_b stopped after 1/4 epochs, val_balanced_accuracy 0.7000" in lines[0]
@@ -52,7 +57,10 @@ def test_status_lines_name_running_trials_counts_and_an_upper_bound(capsys):
         "sampler none, aug_strength 0.3)"
         in done_a[0]
     )
-    assert "trial 3/3 errored: trial_c (e.txt)" in lines[-1]
+    assert (
+        f"trial 3/3 errored: trial_c: OSError: [Errno 28] No space left on device ({tmp_path}"
+        in lines[-1]
+    )
 
 
 def test_the_time_left_is_the_whole_jobs_at_the_pace_so_far():

@@ -437,6 +437,25 @@ def test_a_disk_without_room_for_the_checkpoints_is_refused_before_anything_is_w
     assert list(tmp_path.iterdir()) == []  # nothing written, not even search.json
 
 
+def test_a_disk_that_fills_during_the_search_is_named_not_a_traceback():
+    import sqlite3
+
+    import optuna
+
+    from search.run import disk_full
+
+    # what the job raised when the disk filled as Optuna told the study of a new trial
+    try:
+        try:
+            raise sqlite3.OperationalError("database or disk is full")
+        except sqlite3.OperationalError as e:
+            raise optuna.exceptions.StorageInternalError("An exception is raised") from e
+    except optuna.exceptions.StorageInternalError as raised:
+        assert disk_full(raised) == "No space left on device"
+    assert disk_full(OSError(28, "No space left on device")) == "No space left on device"
+    assert disk_full(ValueError("another problem")) is None  # re-raised, as it was
+
+
 def test_data_without_a_test_split_is_refused_before_anything_trains(tmp_path, capsys):
     import shutil
 
