@@ -29,6 +29,7 @@ from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search import ConcurrencyLimiter
 
+from search import tune_compat
 from search.answer import (
     PLAN_SIZE,
     Member,
@@ -185,6 +186,7 @@ def search(settings: SearchSettings) -> bool:
     the report; and with `confirm`, the top configs retrained with new seeds. False when no
     trial reported a score, so there is no answer."""
     experiment = settings.report_dir
+    tune_compat.atomic_local_uploads()  # a full disk leaves Tune's state files whole
     check_writable(experiment)
     check_resume(settings, experiment)
     # the data is read before the lock makes the experiment's folder: data that cannot be

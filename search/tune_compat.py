@@ -4,6 +4,7 @@ versions they were written for (constraints.txt pins the tested ones).
     tune_compat.decide_held(tune_controller, trial, "CONTINUE")   # or "STOP"
     tune_compat.proposal_number(trial)                            # 0, 1, 2, ... as created
     tune_compat.reported_results(trial)         # a restored trial's results, as reported
+    tune_compat.atomic_local_uploads()          # Tune's state copied whole or not at all
     with tune_compat.own_session_for_ray_processes(): ray.init()  # a group signal: the driver's
 """
 
@@ -109,3 +110,53 @@ def reported_results(trial) -> list[dict]:
         except json.JSONDecodeError:
             break
     return results
+
+
+def atomic_local_uploads() -> None:
+    """Tune's copies of the experiment's state into a local storage folder (experiment_state,
+    the searcher's state, tuner.pkl: the files --resume reads) land whole or not at all: each
+    is copied beside its place, then renamed into it. Ray copies them in place
+    (`ray.train._internal.storage._pyarrow_fs_copy_files`, pyarrow's copy_files), so a disk
+    that filled during a search cut one short, and the resume that should have finished the
+    job after space was freed refused it as damaged. In this process (the driver) only;
+    cloud storage is left as Ray does it."""
+    import os
+    import shutil
+
+    import pyarrow.fs
+    from ray.train._internal import storage
+
+    plain = storage._pyarrow_fs_copy_files
+    if getattr(plain, "atomic", False):
+        return
+
+    def copy_files(source, destination, source_filesystem=None, destination_filesystem=None,
+                   **kwargs):  # fmt: skip
+        local = destination_filesystem is None or isinstance(
+            destination_filesystem, pyarrow.fs.LocalFileSystem
+        )
+        if not local:
+            return plain(source, destination, source_filesystem=source_filesystem,
+                         destination_filesystem=destination_filesystem, **kwargs)  # fmt: skip
+        final = Path(destination)
+        beside = final.with_name(f".{final.name}.upload-{os.getpid()}")
+        try:
+            if final.is_dir():  # a folder's upload: Ray made the folder, pyarrow fills it
+                beside.mkdir(exist_ok=True)
+            plain(source, str(beside), source_filesystem=source_filesystem,
+                  destination_filesystem=destination_filesystem, **kwargs)  # fmt: skip
+            if beside.is_dir():
+                for copied in sorted(p for p in beside.rglob("*") if p.is_file()):
+                    target = final / copied.relative_to(beside)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(copied, target)
+            else:
+                os.replace(beside, final)
+        finally:
+            if beside.is_dir():
+                shutil.rmtree(beside, ignore_errors=True)
+            else:
+                beside.unlink(missing_ok=True)
+
+    copy_files.atomic = True
+    storage._pyarrow_fs_copy_files = copy_files
