@@ -25,7 +25,7 @@ onnxscript to write it) for runtimes other than torch, the description in its me
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import io
 import json
 import sys
@@ -97,7 +97,8 @@ def write_beside(out: Path, model: bytes, text: str) -> None:
             tmp.replace(path)
     except OSError as e:
         for tmp in temps:
-            tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # a read-only folder refuses this too
+                tmp.unlink(missing_ok=True)
         raise UserError(
             f"cannot write {out} ({e.strerror or e}); it needs about "
             f"{(len(model) + len(text)) / 2**20:.1f} MiB in {out.parent}: free space there or "
@@ -153,9 +154,9 @@ FORMATS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainable.cli import HelpWithDefaults, command_name, help_text
+    from trainable.cli import HelpWithDefaults, OneLineParser, command_name, help_text
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=command_name("search.export", "imbalance-export"),
         description=help_text(__doc__, "search.export", "imbalance-export"),
         formatter_class=HelpWithDefaults,
@@ -185,6 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the model and its description are renamed in together at the end
+        print(f"interrupted; {out} is as it was: run the same command again", file=sys.stderr)
+        return 130
     shape = f"{info['input']['channels']}x{info['input']['size']}x{info['input']['size']}"
     print(f"{out}: {info['members']} models, input uint8 (N, {shape}); {out.with_suffix('.json')}")
     return 0

@@ -20,7 +20,7 @@ otherwise; <out>.adapt.json says which, with the test's p-value.
 
 from __future__ import annotations
 
-import argparse
+import contextlib
 import csv
 import json
 import sys
@@ -245,7 +245,7 @@ def read_inputs(answer: Answer, inputs: list[Path]) -> tuple[list[str], np.ndarr
     files, unreadable = image_files(inputs)
     for folder, why in unreadable.items():  # accounted for: a row each, counted unreadable
         names.append(str(folder))
-        errors[str(folder)] = f"folder cannot be read ({why}); its images were not scored"
+        errors[str(folder)] = f"cannot be read ({why}); not scored"
     for i, path in enumerate(files, start=1):
         if path.suffix.lower() == ".npz":
             x = read_npz_images(path)
@@ -293,7 +293,7 @@ def write_csv(path: Path, rows: list[dict]) -> None:
     """Atomically: the image, its scores and decisions, then `error` (empty when read); no
     temporary file is left behind when the write fails."""
     columns = [*dict.fromkeys(k for row in rows for k in row if k != "error"), "error"]
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_name(f".{path.name}.tmp")  # scores.tmp may be the user's own file
     try:
         with tmp.open("w", newline="") as f:
             writer = csv.DictWriter(f, fieldnames=columns, restval="")
@@ -301,7 +301,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
             writer.writerows(rows)
         tmp.replace(path)
     except OSError as e:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a read-only folder refuses this too
+            tmp.unlink(missing_ok=True)
         raise UserError(
             f"cannot write {path} ({e.strerror or e}); free space or fix permissions"
         ) from None
@@ -341,9 +342,9 @@ def check_out(
 
 
 def main(argv: list[str] | None = None) -> int:
-    from trainable.cli import HelpWithDefaults, command_name, help_text
+    from trainable.cli import HelpWithDefaults, OneLineParser, command_name, help_text
 
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=command_name("search.predict", "imbalance-predict"),
         description=help_text(__doc__, "search.predict", "imbalance-predict"),
         formatter_class=HelpWithDefaults,
@@ -388,6 +389,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # the CSV is written whole at the end, or not at all
+        print(f"interrupted; {args.out} is as it was: run the same command again", file=sys.stderr)
+        return 130
     print(f"{len(rows) - len(errors)} images scored, {len(errors)} unreadable -> {args.out}")
     if args.adapt:
         print(reason["says"])

@@ -25,7 +25,13 @@ import optuna
 
 from search.settings import SCHEDULERS, SEARCH_SAMPLERS, SearchSettings
 from spaces import SPACES, describe_spaces
-from trainable.cli import HelpWithDefaults, add_data_flags, command_name, help_text
+from trainable.cli import (
+    HelpWithDefaults,
+    OneLineParser,
+    add_data_flags,
+    command_name,
+    help_text,
+)
 from trainable.config import UserError
 
 
@@ -43,7 +49,7 @@ def given_flags(argv: list[str] | None) -> dict:
 
 def make_parser() -> argparse.ArgumentParser:
     defaults = SearchSettings  # its field defaults are the flags' defaults
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=command_name("search.run", "imbalance-search"),
         description=help_text(__doc__, "search.run", "imbalance-search", paragraphs=3),
         formatter_class=HelpWithDefaults,

@@ -159,6 +159,14 @@ class SearchSettings:
         highest = MAX_SEED - EXTRA_SEEDS * SEED_STRIDE  # its new seeds stay valid seeds
         if not 0 <= self.seed <= highest:
             raise UserError(f"--seed must be in [0, {highest}]; got {self.seed}")
+        for flag, value in (("--name", self.name), ("--storage", self.storage),
+                            ("--data", self.data)):  # fmt: skip
+            if not utf8(value):  # Ray's and pyarrow's paths raised UnicodeEncodeError on them
+                shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+                raise UserError(
+                    f"{flag} '{shown}' holds bytes that are not UTF-8, which Ray cannot take "
+                    "in a path; rename it (files inside a data folder may have such names)"
+                )
         if self.name in (".", "..") or any(sep in self.name for sep in "/\\\0"):
             raise UserError(
                 f"--name {self.name!r} must be a plain folder name (no '/', '\\', NUL, '.' or "
@@ -244,3 +252,13 @@ def experiment_dir(storage: str, name: str) -> Path:
     if "://" in storage:
         return Path("results").resolve() / name
     return Path(storage_root(storage)) / name
+
+
+def utf8(text: str) -> bool:
+    """Whether a command-line value is text UTF-8 can hold (a Latin-1 byte arrives as a lone
+    surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

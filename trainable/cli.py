@@ -83,3 +83,11 @@ def help_text(doc: str, module: str, script: str, paragraphs: int | None = None)
     where that is what ran, else `python -m search.predict`)."""
     kept = "\n\n".join(doc.strip().split("\n\n")[:paragraphs])
     return kept.replace(f"python -m {module}", command_name(module, script))
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose refusals (an unknown option, a missing or bad value) are one `error:`
+    line like every other refusal here; its own printed the whole usage block first."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")

@@ -429,9 +429,9 @@ def _list_images(split_dir: Path, classes: list[str]) -> tuple[list[Path], np.nd
         if unreadable:
             where, why = next(iter(unreadable.items()))
             raise UserError(
-                f"{len(unreadable)} folder(s) under {folder} cannot be read ({where}: {why}); "
-                f"their images would be left out of class {name}: fix the permissions or "
-                "move them out"
+                f"{len(unreadable)} folder(s) or file(s) under {folder} cannot be read "
+                f"({where}: {why}); their images would be left out of class {name}: fix the "
+                "permissions or move them out"
             )
         for p in found:
             if not p.exists():  # a link whose target is gone
@@ -530,15 +530,18 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     return x
 
 
-def _decode(path: Path, size: int | None, mode: str, min_side: int = 0) -> np.ndarray:
-    """`min_side`: an image smaller than this on a side is refused, not scaled up."""
+def _decode(
+    path: Path, size: int | None, mode: str, min_side: int = 0, trained: int = 0
+) -> np.ndarray:
+    """`min_side`: an image smaller than this on a side is refused, not scaled up (`trained`:
+    the size the answer was trained at, for the message)."""
     try:
         with Image.open(path) as im:
             if min(im.size) < min_side:
                 raise UserError(
                     f"{path} is {im.size[0]}x{im.size[1]} pixels, far below the "
-                    f"{size}x{size} the answer was trained at (at least {min_side} a side); "
-                    "give the original image"
+                    f"{trained}x{trained} the answer was trained at (at least {min_side} a "
+                    "side); give the original image"
                 )
             im = _eight_bit(im).convert(mode)
             return np.asarray(im if size is None else im.resize((size, size), Image.BILINEAR))
@@ -675,7 +678,7 @@ def read_image(path: Path, size: int, channels: int, resize: str) -> np.ndarray:
     # a quarter of the training size (at least the models' 8 px): a thumbnail scaled up got a
     # confident decision
     smallest = min(size, max(8, size // 4))
-    x = _decode(path, size if resize == RESIZE_BY_PIL else None, mode, smallest)
+    x = _decode(path, size if resize == RESIZE_BY_PIL else None, mode, smallest, size)
     x = x[None] if channels == 1 else x.transpose(2, 0, 1)
     return resize_arrays(np.ascontiguousarray(x)[None], size)[0]
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from trainable.cli import (
     HelpWithDefaults,
+    OneLineParser,
     add_data_flags,
     command_name,
     data_options,
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
+    p = OneLineParser(
         prog=command_name("trainable.train", "imbalance-train"),
         description=help_text(__doc__, "trainable.train", "imbalance-train", paragraphs=2),
         formatter_class=HelpWithDefaults,
@@ -149,7 +150,12 @@ def run(args: argparse.Namespace) -> None:
         )
     print(data.describe())
     print(f"device {device}, config {json.dumps(cfg.to_dict())}", flush=True)
-    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        args.out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UserError(
+            f"cannot create --out {args.out} ({e.strerror or e}); choose another folder"
+        ) from None
 
     # The epochs before a resume, from the metrics.json written after each of them.
     history = earlier_history(args.out / "metrics.json", start["epoch"]) if start else []

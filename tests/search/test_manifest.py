@@ -1,5 +1,6 @@
 """The experiment's record (search.json) on --resume, and one search per experiment."""
 
+import dataclasses
 import os
 import subprocess
 import sys
@@ -65,6 +66,11 @@ def test_resume_on_other_data_is_refused(recorded, tmp_path):
     with pytest.raises(UserError, match="the data is not what this experiment began with"):
         check_same_data(settings.report_dir, other)
     check_same_data(settings.report_dir, load_data("synthetic"))  # the same data passes
+    # the same classes, counts and shape, other images: it rewrote a finished report
+    inverted = load_data("synthetic")
+    inverted = dataclasses.replace(inverted, train_x=255 - inverted.train_x)
+    with pytest.raises(UserError, match=r"\(fingerprint: \["):
+        check_same_data(settings.report_dir, inverted)
 
 
 def test_data_that_moved_is_resumed_from_its_new_place(tmp_path):

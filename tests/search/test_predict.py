@@ -151,7 +151,7 @@ def test_a_folder_that_cannot_be_read_is_a_row_not_a_silence(experiment, tmp_pat
     assert predict([str(experiment), str(site), "--out", str(out)]) == 0
     rows = {row["image"]: row for row in read_rows(out)}
     assert rows[str(site / "a.png")]["error"] == ""
-    assert rows[str(locked)]["error"].startswith("folder cannot be read (Permission denied)")
+    assert rows[str(locked)]["error"] == "cannot be read (Permission denied); not scored"
     assert "1 images scored, 1 unreadable" in capsys.readouterr().out
 
 

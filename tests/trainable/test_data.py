@@ -437,7 +437,7 @@ def test_a_class_folder_that_cannot_be_read_is_refused_not_skipped(tmp_path, mon
         return listing(path)
 
     monkeypatch.setattr(os, "scandir", refused)
-    with pytest.raises(UserError, match=r"1 folder\(s\) under .*NORMAL cannot be read "
+    with pytest.raises(UserError, match=r"1 folder\(s\) or file\(s\) under .*NORMAL cannot be read "
                                         r"\(.*batch2: Permission denied\); their images would "
                                         r"be left out of class NORMAL"):  # fmt: skip
         load_data(str(root), size=32, cache_dir=tmp_path / "cache", val_fraction=0.25)

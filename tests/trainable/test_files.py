@@ -38,3 +38,13 @@ def test_images_are_found_below_a_folder_and_names_are_shown_escaped(tmp_path):
     latin1 = os.fsdecode(b"radiograf\xeda.png")  # Python keeps the byte as a surrogate
     assert printable(latin1) == "radiograf\\xeda.png"
     assert printable("plain.png") == "plain.png"
+
+
+def test_a_link_loop_lists_each_image_once_and_a_pipe_is_named_not_waited_on(tmp_path):
+    (tmp_path / "PNEUMONIA").mkdir()
+    (tmp_path / "PNEUMONIA" / "a.png").write_bytes(b"")
+    (tmp_path / "PNEUMONIA" / "again").symlink_to(".")  # listed a.png ~40 times
+    os.mkfifo(tmp_path / "PNEUMONIA" / "pipe.png")  # reading it waited for ever
+    found, unreadable = find_images(tmp_path)
+    assert found == [tmp_path / "PNEUMONIA" / "a.png"]
+    assert unreadable == {tmp_path / "PNEUMONIA" / "pipe.png": "not a regular file"}
