@@ -1,18 +1,21 @@
 """The answer exported as one file, loaded where only torch is installed."""
 
+import errno
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from datasets import PNEUMONIAMNIST
 
-from search.export import EXTRA_FILE
+from search.export import EXTRA_FILE, write_beside
 from search.export import main as export
 from search.predict import answer_probabilities, load_answer
 from trainable.data import load_data
+from trainable.errors import UserError
 
 pytestmark = pytest.mark.integration  # a finished search on real data, a torch-only process
 
@@ -133,3 +136,25 @@ def test_an_export_that_would_overwrite_the_model_or_the_experiment_is_refused(
         assert err.count("\n") == 1 and says in err, err
     assert (experiment / "best.json").read_bytes() == best
     assert not list(tmp_path.rglob("*.tmp*"))
+
+
+def test_an_export_onto_a_full_disk_is_one_line_and_the_earlier_export_stays_whole(
+    tmp_path, monkeypatch
+):
+    # torch's own writer aborted the process in C++ (exit 134) and left a temporary file
+    out = tmp_path / "answer.pt2"
+    write_beside(out, b"the earlier model", '{"members": 3}\n')
+    real = Path.write_bytes
+
+    def full_disk(self, data):
+        if self.name.endswith(".json.tmp"):  # the model fitted, its description did not
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full_disk)
+    with pytest.raises(UserError, match=r"cannot write .*answer.pt2 \(No space left on device\)"):
+        write_beside(out, b"a newer model", '{"members": 5}\n')
+    monkeypatch.undo()
+    assert out.read_bytes() == b"the earlier model"  # model and description go in together
+    assert (tmp_path / "answer.json").read_text() == '{"members": 3}\n'
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["answer.json", "answer.pt2"]
