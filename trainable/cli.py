@@ -23,7 +23,9 @@ def add_data_flags(p: argparse.ArgumentParser, default_data: str = "pneumoniamni
         "breastmnist, ...) or 'synthetic'",
     )
     p.add_argument(
-        "--size", type=int, help="resize images to SIZE x SIZE on load (default: as stored)"
+        "--size",
+        type=int,
+        help="resize images to SIZE x SIZE on load (default: as stored; class folders 224)",
     )
     p.add_argument(
         "--channels",
