@@ -42,8 +42,8 @@ CORRUPT = BENCH / "target_cut_corrupt.json"
 LEVEL = BENCH / "shift_level.json"
 RATIOS = BENCH / "ratios.json"
 
-MEASURED_ALPHA = 0.01  # the shift test's level in every JSON here (search.adapt.ALPHA)
-PRODUCT = "mean of logits"  # the answer's combination (search.answer.average)
+MEASURED_ALPHA = 0.01  # the shift test's level in every JSON here (search.stats.adapt.ALPHA)
+PRODUCT = "mean of logits"  # the answer's combination (search.answer.rules.average)
 SETTINGS = ("pneumoniamnist", "small500", "pneumoniamnist_iid", "small500_iid")  # fidelity
 REFERENCES = {"baseline": "baseline", "seed_recipe": "seed recipe"}
 SHIPPED, HELD_OUT = "test as shipped", "held-out test"

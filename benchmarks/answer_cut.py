@@ -9,12 +9,12 @@ one config) was cut far off by the adapted rule. Here, for each setting folder t
 `benchmarks.fidelity train` recorded, `--draws` random searches of SEARCH_SIZE configs; each
 answer is the top ENSEMBLE_SIZE of its search by validation balanced accuracy (last epoch),
 combined two ways: the mean of the members' probabilities, and the mean of their logits
-(search.answer.average). Each answer meets the targets of target_cut.fidelity_targets: the
+(search.answer.rules.average). Each answer meets the targets of target_cut.fidelity_targets: the
 test split as shipped, that split with one MedMNIST-C family on every image (six families,
 severities 3 and 5), and validation halves (no shift). On each target, when the product's
-shift test rejects (search.adapt), each candidate cut replaces the validation cut:
+shift test rejects (search.stats.adapt), each candidate cut replaces the validation cut:
 
-- `logit mixture`: the product's (search.adapt.mixture_cut), a 2-component Gaussian mixture of
+- `logit mixture`: the product's (search.stats.adapt.mixture_cut), a 2-component Gaussian mixture of
   the target's logits;
 - `probability mixture`: the same mixture fitted to the probabilities;
 - `Otsu`: Otsu's threshold on the probabilities (the cut that maximises the between-group
@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.target_cut import fidelity_targets, target_kind
-from search.adapt import ALPHA, adapted_cut, logit, mixture_cut
-from search.answer import ENSEMBLE_SIZE, average_positive
+from search.answer.rules import ENSEMBLE_SIZE, average_positive
+from search.stats.adapt import ALPHA, adapted_cut, logit, mixture_cut
 
 FIGURES = Path("benchmarks/answer_cut.json")
 SEARCH_SIZE = 12  # configs per random search, as the default search's 12 trials

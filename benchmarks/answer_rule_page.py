@@ -104,7 +104,7 @@ TARGETS = {
     "one corruption per site, severity 3": "corrupted sites, severity 3",
     "one corruption per site, severity 5": "corrupted sites, severity 5",
 }
-PRODUCT_CUT = "logit mixture"  # answer_cut.json's rule that search/adapt.py applies
+PRODUCT_CUT = "logit mixture"  # answer_cut.json's rule that search/stats/adapt.py applies
 ORDERED = "ordered"  # efficiency.json's label for the default search as the product runs it
 
 

@@ -45,7 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.efficiency import OUT, finished_searches, write_figures
-from search.answer import average_positive
+from search.answer.rules import average_positive
 
 FIGURES = Path("benchmarks/answer_rules.json")
 GREEDY_ROUNDS = 10
@@ -96,8 +96,8 @@ def score_models(experiment: Path, cache: Path) -> None:
     """Each model's best-epoch checkpoint scored on validation and test, as the report does."""
     from ray.tune import ExperimentAnalysis, ResultGrid
 
-    from search.records import best_epoch
     from search.settings import SearchSettings
+    from search.tune.records import best_epoch
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.cli import data_options
     from trainable.data import load_data

@@ -7,7 +7,7 @@ validation, judged on validation and on the test split of finished searches.
 Each search's answer (the mean of its members' probabilities, from their checkpoints, cached by
 benchmarks.answer_rules) is calibrated on validation by each method and scored by top-label ECE
 (10 bins) and Brier on validation and test. Temperature scaling divides the logit by one
-number (Guo et al. 2017: search.calibration, the product); Platt scaling fits a slope and an
+number (Guo et al. 2017: search.stats.calibration, the product); Platt scaling fits a slope and an
 intercept on the logit (scikit-learn's LogisticRegression, unregularised); isotonic regression
 a monotone step function (scikit-learn's IsotonicRegression). Figures go to
 benchmarks/calibration.json.
@@ -24,8 +24,8 @@ import numpy as np
 
 from benchmarks.answer_rules import load_models
 from benchmarks.efficiency import OUT, finished_searches, write_figures
-from search.answer import average_positive
-from search.calibration import calibration_figures, fit_temperature, scale
+from search.answer.rules import average_positive
+from search.stats.calibration import calibration_figures, fit_temperature, scale
 
 FIGURES = Path("benchmarks/calibration.json")
 Method = Callable[[np.ndarray, np.ndarray], Callable[[np.ndarray], np.ndarray]]

@@ -5,7 +5,7 @@
 
 benchmarks/calibration.json is what `python -m benchmarks.calibration --searches <searches>`
 wrote: each finished search's answer calibrated on validation by no method, a temperature (the
-product's, search/calibration.py), Platt scaling and isotonic regression, each scored by
+product's, search/stats/calibration.py), Platt scaling and isotonic regression, each scored by
 top-label ECE (10 bins) and Brier on validation and test.
 """
 

@@ -43,7 +43,7 @@ REFERENCES = ("baseline", "seed_recipe")
 FIRST_ROUND = "start points"  # the references as the search's first trials (twins)
 # Measured and rejected: "told references" (trained first, told to TPE as finished trials,
 # not searched again). Then start points with validation every tenth epoch; the
-# product: the answer chosen among every full-budget model (search.answer.answer_members).
+# product: the answer chosen among every full-budget model (search.answer.rules.answer_members).
 ROUND = "full-budget answer"
 
 
@@ -235,7 +235,7 @@ def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
     training time, which a smaller answer would not spend."""
     import pandas as pd
 
-    from search.answer import average
+    from search.answer.rules import average
     from trainable.metrics import evaluate
 
     data, members, probs = member_probabilities(experiment)

@@ -67,7 +67,7 @@ def draw_configs(n: int, seed: int, epochs: int) -> dict[str, dict]:
     trainable's defaults; names, not positions, tie results to configs."""
     import optuna
 
-    from search.reruns import REFERENCES
+    from search.answer.references import REFERENCES
     from spaces import SPACES
     from trainable.config import TrainConfig
 

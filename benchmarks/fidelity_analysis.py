@@ -24,7 +24,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.metrics import log_loss, roc_auc_score
 
-from search.answer import ENSEMBLE_SIZE, Trial, average_positive, one_image, the_answer
+from search.answer.rules import ENSEMBLE_SIZE, Trial, average_positive, one_image, the_answer
 from trainable import metrics
 
 REFERENCES = ("baseline", "seed_recipe")
@@ -292,10 +292,10 @@ def top_by_best_epoch(names: list[str], scores: dict) -> list[str]:
 def best_epoch_top_k(
     cut: str = "val", also: tuple[str, ...] = (), logits: bool = False
 ) -> Callable:
-    """The answer of search/answer.py as it was chosen: the mean of the top trials by
+    """The answer of search/answer/rules.py as it was chosen: the mean of the top trials by
     best-epoch val bal. acc, each at its best epoch, thresholded on the mean's validation
     probabilities; `also` adds fixed members (the references) to every mean; `logits`: the
-    mean of their logits (search.answer.average, the product's), else of probabilities."""
+    mean of their logits (search.answer.rules.average, the product's), else of probabilities."""
 
     def pick(s: Setting, names: list[str], scores: dict) -> float:
         members = top_by_best_epoch(names, scores) + [n for n in also if n in s.runs]
@@ -305,7 +305,7 @@ def best_epoch_top_k(
 
 
 def product_answer(s: Setting, names: list[str], scores: dict) -> float:
-    """The product's own answer, chosen by search.answer.the_answer (not a copy of it): the
+    """The product's own answer, chosen by search.answer.rules.the_answer (not a copy of it): the
     models (here every one ran the full budget, the references among them) within one
     validation image of the best, at most five, their logits averaged at their best epochs,
     thresholded on the mean's validation scores."""

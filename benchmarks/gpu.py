@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-import search.quiet_ray  # noqa: F401  (before Ray is imported)
+import search.tune.quiet_ray  # noqa: F401  (before Ray is imported)
 
 # isort: split
 import torch
@@ -94,7 +94,7 @@ def packed_trials_per_hour(
     import ray
     from ray import tune
 
-    from search.reruns import run_configs
+    from search.tune.reruns import run_configs
     from trainable.ray_trainable import train_trial
 
     configs = [TrainConfig(epochs=epochs, seed=s, device=device).to_dict() for s in range(trials)]

@@ -122,7 +122,7 @@ def score_search(experiment: Path, no_shift_npz: Path) -> None:
     target = experiment / "scores.npz"
     if target.exists():
         return
-    from search.predict import answer_probabilities, load_answer
+    from search.deploy.answer import answer_probabilities, load_answer
     from trainable.data import load_data
 
     data = load_data(str(carve_of(experiment)))

@@ -10,7 +10,7 @@ validation-tuned cut, on the no-shift test and on the shipped test. Per carve: t
 over seeds and the answer's margin over each, with two 95% intervals, both paired over the
 test images (every seed scores the same images): over the images alone, and over the images
 and the seeds (a seed drawn again with them), which is the one to judge by. And each
-technique family's best validation score and its test figures (search.findings names the
+technique family's best validation score and its test figures (search.answer.findings names the
 families), per seed and on average.
 """
 
@@ -26,9 +26,9 @@ import numpy as np
 
 from benchmarks.pages import load_json
 from benchmarks.ratios import ENSEMBLE_SEED0, OUT, RATIOS, REFERENCES
-from search.answer import average
-from search.calibration import fit_temperature, scale
-from search.findings import augmentation, technique
+from search.answer.findings import augmentation, technique
+from search.answer.rules import average
+from search.stats.calibration import fit_temperature, scale
 from trainable.metrics import evaluate
 
 FIGURES = Path("benchmarks/ratios.json")
@@ -254,7 +254,7 @@ def answer_configs(out: Path, ratio: str, seed: int) -> list[str]:
 
 def identical_answers(out: Path, ratio: str, seeds: list[int]) -> list[list[int]]:
     """Pairs of seeds whose answers were the same models (configs and training seeds): before
-    new seeds were spaced apart (search.answer.extra_seed), search seed s trained seeds s + 1
+    new seeds were spaced apart (search.answer.rules.extra_seed), search seed s trained seeds s + 1
     and s + 2, so two searches could end in one model."""
     answers = {s: answer_configs(out, ratio, s) for s in seeds}
     return [[a, b] for a in seeds for b in seeds if a < b and answers[a] == answers[b]]

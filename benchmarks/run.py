@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import search.quiet_ray  # noqa: F401  (before Ray is imported)
+import search.tune.quiet_ray  # noqa: F401  (before Ray is imported)
 
 # isort: split
 import numpy as np
@@ -133,7 +133,7 @@ def tune_seconds(data: Data, runs: list[dict], storage: Path) -> tuple[float, fl
     import ray
     from ray import tune
 
-    from search.reruns import run_configs
+    from search.tune.reruns import run_configs
     from trainable.ray_trainable import train_trial
 
     started = time.perf_counter()  # Ray's start-up is part of what a search costs

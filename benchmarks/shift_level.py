@@ -1,4 +1,5 @@
-"""Does the shift test (search/adapt.py) hold its level? Its false alarms on targets without shift.
+"""Does the shift test (search/stats/adapt.py) hold its level? Its false alarms on targets
+without shift.
 
     python -m benchmarks.shift_level       # after benchmarks.ratios run; writes shift_level.json
 
@@ -8,7 +9,7 @@ tenth of the same folder), whole and in random halves and random 250-image sites
 `search.predict --adapt` takes), each scored by every model trained for the full budget and
 every answer of every search there; and, without any doubt about patients shared with
 training, one random half of validation against the other (its labels used on one side).
-The test is called at its level (search.adapt.ALPHA) on each target against the model's
+The test is called at its level (search.stats.adapt.ALPHA) on each target against the model's
 validation scores; the share of targets it flags is its false alarm rate, with a 95%
 Clopper-Pearson interval. Targets that share images and models are not
 independent, so the interval is optimistic; the count of distinct models says how many truly
@@ -45,7 +46,7 @@ def targets(no_shift: np.ndarray, rng: np.random.Generator) -> list[np.ndarray]:
 def measure(out: Path) -> dict:
     from scipy.stats import binomtest
 
-    from search.adapt import ALPHA, label_shift_corrected_p
+    from search.stats.adapt import ALPHA, label_shift_corrected_p
 
     rng = np.random.default_rng(0)
     calls = {"no_shift": [], "validation_halves": [], "shipped_test": []}

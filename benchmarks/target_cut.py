@@ -62,7 +62,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.efficiency import OUT, answer_checkpoints, member_probabilities
-from search.adapt import ALPHA, adapted_cut, label_shift_weights, logit, mixture_cut
+from search.stats.adapt import ALPHA, adapted_cut, label_shift_weights, logit, mixture_cut
 from trainable.robustness import SITE_CORRUPTIONS
 
 FIGURES = Path("benchmarks/target_cut.json")
@@ -116,7 +116,7 @@ def matched_cut(val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarr
 
 def quantile_cut(val: np.ndarray, val_y: np.ndarray, cut: float, target: np.ndarray) -> float:
     """The cut that calls as many target images positive as the target's estimated share of
-    positives (black-box shift estimation, search.adapt.label_shift_weights)."""
+    positives (black-box shift estimation, search.stats.adapt.label_shift_weights)."""
     prior = label_shift_weights(val, val_y, cut, target)[1] * np.mean(val_y == 1)
     return float(np.quantile(target, 1 - prior))
 
@@ -134,7 +134,7 @@ def cut_rules(
 
     val_cut, mixture = tune_threshold(val, val_y), mixture_cut(target)
     p = shift_p_value(val, target)
-    corrected = adapted_cut(val, val_y, val_cut, target)  # the product's rule (search.adapt)
+    corrected = adapted_cut(val, val_y, val_cut, target)  # the product's rule (search.stats.adapt)
     return {
         "val": score(val_cut),
         "mixture": score(mixture),
@@ -152,7 +152,7 @@ def answer_scores(experiment: Path, cache: Path) -> dict[str, np.ndarray]:
     path = cache / f"{experiment.name}.npz"
     if path.exists():
         return dict(np.load(path))
-    from search.answer import average
+    from search.answer.rules import average
 
     data, _, probs = member_probabilities(experiment)
     scores = {split: average([p[split] for p in probs])[:, 1] for split in ("val", "test")}
@@ -263,7 +263,7 @@ def site_table(rows: dict[str, dict]) -> str:
 
 CANDIDATES = ("val", "mixture", "mixture_detected", "matched", "matched_detected", "quantile",
               "oracle")  # fmt: skip
-ALPHAS = (0.01, 0.05, 0.1)  # the shift test's level; the product's is search.adapt.ALPHA
+ALPHAS = (0.01, 0.05, 0.1)  # the shift test's level; the product's is search.stats.adapt.ALPHA
 TOP_MODELS = 12  # per setting-draw: the models a search would hand over, by validation
 FIDELITY_FIGURES = Path("benchmarks/target_cut_fidelity.json")
 
@@ -276,7 +276,7 @@ def candidate_rules(
     is the product's --adapt); the oracle alone reads the target's labels."""
     from sklearn.metrics import balanced_accuracy_score
 
-    from search.adapt import label_shift_corrected_p
+    from search.stats.adapt import label_shift_corrected_p
     from trainable.metrics import tune_threshold
 
     val_cut = tune_threshold(val, val_y)

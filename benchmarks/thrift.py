@@ -6,7 +6,7 @@ Every search is the product's own (`search.job.build_tuner`), differing only in 
 --scheduler and --grace-period: same space, same trial budget, same seed point, one trial at a
 time with 2 CPUs so that a seed repeats exactly on CPU. Compute is counted in epochs trained;
 the score is the best validation balanced accuracy any trial reached at any epoch (a trial's
-leaderboard score; the answer itself is a mean of models, search/answer.py).
+leaderboard score; the answer itself is a mean of models, search/answer/rules.py).
 """
 
 from __future__ import annotations

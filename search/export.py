@@ -14,7 +14,7 @@
     probs = session.run(None, {"images": images})[0]
 
 The module holds the answer's members, each with its normalisation, their mean and the
-temperature fitted on validation (search.calibration); no optimiser state. answer.json (also
+temperature fitted on validation (search.stats.calibration); no optimiser state. answer.json (also
 inside answer.pt2 as an extra file) says what it expects and returns: channels, size, the
 resize method training's images went through, class names, the tuned cut and the cuts at
 each sensitivity level, and the versions it was made with. `torch.export` (an ExportedProgram,
@@ -25,15 +25,16 @@ onnxscript to write it) for runtimes other than torch, the description in its me
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import sys
 from importlib import metadata
 from pathlib import Path
 
-from search.predict import Answer, check_out, load_answer
+from search.deploy.answer import Answer, load_answer
+from search.predict import check_out
 from trainable.errors import UserError
+from trainable.files import replacing
 
 EXTRA_FILE = "answer.json"
 
@@ -64,7 +65,7 @@ def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
     its description beside it (and inside it); return the description."""
     import torch
 
-    from search.answer_module import answer_module
+    from search.deploy.module import answer_module
 
     answer = load_answer(experiment)
     module = answer_module(answer).requires_grad_(False)
@@ -88,17 +89,11 @@ def write_beside(out: Path, model: bytes, text: str) -> None:
     """The model and its description, each written beside its place and renamed into it once
     both are whole. Serialised in memory first: torch's own file writer, out of disk space,
     aborted the process in C++ (no error line, a temporary file left)."""
-    pairs = [(out, model), (out.with_suffix(".json"), text.encode())]
-    temps = [path.with_name(f".{path.name}.tmp") for path, _ in pairs]
-    try:
-        for tmp, (_, data) in zip(temps, pairs, strict=True):
-            tmp.write_bytes(data)
-        for tmp, (path, _) in zip(temps, pairs, strict=True):
-            tmp.replace(path)
+    try:  # both written before either is renamed: the inner block ends first
+        with replacing(out) as model_tmp, replacing(out.with_suffix(".json")) as text_tmp:
+            model_tmp.write_bytes(model)
+            text_tmp.write_text(text)
     except OSError as e:
-        for tmp in temps:
-            with contextlib.suppress(OSError):  # a read-only folder refuses this too
-                tmp.unlink(missing_ok=True)
         raise UserError(
             f"cannot write {out} ({e.strerror or e}); it needs about "
             f"{(len(model) + len(text)) / 2**20:.1f} MiB in {out.parent}: free space there or "

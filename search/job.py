@@ -1,6 +1,6 @@
 """The whole job one search command runs, in named phases that each read one `Job` (the
 resolved settings, the experiment's folder, the data, the trainable) and hand on typed trial
-records (search.answer.Trial): prepare (search.json, Ray), search (TPE + ASHA), references,
+records (search.answer.rules.Trial): prepare (search.json, Ray), search (TPE + ASHA), references,
 members (the answer's plan), report, and with --confirm, confirm.
 
     from search.job import search
@@ -12,7 +12,7 @@ members (the answer's plan), report, and with --confirm, confirm.
 
 from __future__ import annotations
 
-import search.quiet_ray  # noqa: F401  (before Ray is imported)
+import search.tune.quiet_ray  # noqa: F401  (before Ray is imported)
 
 # isort: split
 import time
@@ -29,8 +29,9 @@ from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search import ConcurrencyLimiter
 
-from search import tune_compat
-from search.answer import (
+from search.answer.names import tensorboard_url
+from search.answer.references import REFERENCES, confirm_configs, reference_configs, reference_role
+from search.answer.rules import (
     PLAN_SIZE,
     Member,
     Trial,
@@ -40,38 +41,38 @@ from search.answer import (
     wave_joined,
     waves,
 )
-from search.asha import OrderedASHA, early_rungs, expected_epochs
-from search.board import TrialCurves
-from search.card import model_card, write_model_card
-from search.intact import listed_trials
-from search.interrupt import fit
-from search.layout import BEST, BOARD
-from search.manifest import experiment_lock
-from search.names import tensorboard_url
-from search.optuna_search import PruningOptunaSearch
-from search.plots import MIN_TRIALS_FOR_IMPORTANCES
-from search.preflight import check_space, check_writable, start_ray
-from search.progress import Progress, job_clock
-from search.records import member_records, trial_records
-from search.relocate import (
+from search.experiment.intact import listed_trials
+from search.experiment.layout import (
+    BEST,
+    BOARD,
+    CONFIRM_RUNS,
+    IMPORTANCES_PNG,
+    MODEL_CARD,
+    TEST_METRICS,
+    members_wave,
+)
+from search.experiment.layout import REFERENCES as REFERENCES_PHASE
+from search.experiment.manifest import experiment_lock
+from search.experiment.relocate import (
     ExperimentSearch,
     experiment_storage,
     resuming_at,
 )
-from search.report import write_confirm, write_report
-from search.reruns import (
-    REFERENCES,
-    confirm_configs,
-    member_dirname,
-    reference_configs,
-    reference_dirname,
-    reference_role,
-    run_configs,
-    search_dirname,
-)
-from search.resume import check_resume, record_or_check, restore_or_build
+from search.experiment.resume import check_resume, record_or_check, restore_or_build
+from search.outputs.card import model_card, write_model_card
+from search.outputs.plots import MIN_TRIALS_FOR_IMPORTANCES
+from search.outputs.report import write_confirm, write_report
+from search.outputs.summary import format_summary
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
-from search.summary import format_summary
+from search.tune import compat as tune_compat
+from search.tune.asha import OrderedASHA, early_rungs, expected_epochs
+from search.tune.callbacks import TrialCurves
+from search.tune.interrupt import fit
+from search.tune.optuna_search import PruningOptunaSearch
+from search.tune.preflight import check_space, check_writable, start_ray
+from search.tune.progress import Progress, job_clock
+from search.tune.records import member_records, trial_records
+from search.tune.reruns import member_dirname, reference_dirname, run_configs, search_dirname
 from spaces import SPACES, reference_start_points, start_points
 from spaces.catalog import is_point, named_start_points
 from trainable.cli import data_options
@@ -81,7 +82,7 @@ from trainable.models import peak_memory_mb
 from trainable.ray_trainable import train_trial
 
 # What the console's time left assumes the members' phase trains before the plan is known: the
-# plan fills three models (search.answer.PLAN_SIZE) and the start points are usually two of
+# plan fills three models (search.answer.rules.PLAN_SIZE) and the start points are usually two of
 # the good trials: 0, 1 and 0 new seeds in the default search of seeds 0-2 (efficiency.json).
 EXPECTED_MEMBER_RUNS = 1
 
@@ -228,7 +229,7 @@ class Job:
 
     @property
     def image(self) -> float:
-        """The most one validation image moves balanced accuracy (search.answer.one_image)."""
+        """The most one validation image moves balanced accuracy (search.answer.rules.one_image)."""
         return one_image(self.data.val_y, self.data.num_classes)
 
 
@@ -249,10 +250,10 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
     pictures = sorted(p.name for p in experiment.glob("*.png"))
-    print(f"report: {experiment}/ leaderboard.csv, best.json, test_metrics.json, MODEL_CARD.md, "
+    print(f"report: {experiment}/ {BOARD}, {BEST}, {TEST_METRICS}, {MODEL_CARD}, "
           f"{', '.join(pictures)}")  # fmt: skip
-    if "importances.png" not in pictures:
-        print(f"  importances.png not drawn: Optuna ranks knobs from at least "
+    if IMPORTANCES_PNG not in pictures:
+        print(f"  {IMPORTANCES_PNG} not drawn: Optuna ranks knobs from at least "
               f"{MIN_TRIALS_FOR_IMPORTANCES} scored trials whose knobs vary")  # fmt: skip
     print(f"review: tensorboard --logdir {job.settings.tune_path}")
     if "://" not in job.settings.tune_path:
@@ -262,7 +263,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
 
 def highlight_url(experiment: Path) -> str:
     """TensorBoard's address with the runs the answer averages and the references each in a
-    colour, the rest grey (search.names.tensorboard_url), read off the leaderboard."""
+    colour, the rest grey (search.answer.names.tensorboard_url), read off the leaderboard."""
     rows = pd.read_csv(experiment / BOARD)
     shown = rows["in_answer"].astype(bool) | rows["role"].isin(list(REFERENCES))
     folders = [f for f, keep in zip(listed_trials(experiment), shown, strict=True) if keep]
@@ -351,7 +352,7 @@ def reference_phase(job: Job, search: list[Trial]) -> list[Trial]:
         job.trainable,
         list(missing.values()),
         settings.tune_path,
-        "references",
+        REFERENCES_PHASE,
         settings.metric,
         settings.max_concurrent,
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
@@ -377,7 +378,7 @@ def started_references(search: list[Trial], points: dict[str, dict]) -> dict[str
 
 
 def member_phase(job: Job, search: list[Trial], references: list[Trial]) -> list[Trial]:
-    """The plan's runs (search.answer.plan_members): good trials ASHA stopped, trained in
+    """The plan's runs (search.answer.rules.plan_members): good trials ASHA stopped, trained in
     full, and new seeds of good trials, in waves."""
     settings = job.settings
     plan = plan_members(search, [t.score for t in ranked(references)], job.image)
@@ -431,7 +432,7 @@ def confirm_phase(job: Job, search: list[Trial]) -> None:
         job.trainable,
         configs,
         settings.tune_path,
-        "confirm",
+        CONFIRM_RUNS,
         settings.metric,
         settings.max_concurrent,
     )
@@ -450,7 +451,7 @@ def train_members(
 ) -> list[ResultGrid]:
     """The plan's runs, a Tune experiment per wave (members/, members_2/, ...): `models` (the
     search's and the references') and each wave's decide whether the next is trained
-    (search.answer.wave_joined); a resume repeats the decisions from the same results."""
+    (search.answer.rules.wave_joined); a resume repeats the decisions from the same results."""
     grids, done = [], 0
     counts = waves(len(configs), settings.max_concurrent)
     for i, count in enumerate(counts):
@@ -461,7 +462,7 @@ def train_members(
             tune.with_resources(train, each),
             configs[done : done + count],
             tune_path,
-            "members" if i == 0 else f"members_{i + 1}",
+            members_wave(i),
             settings.metric,
             at_once,
             runs_after=(*counts[i + 1 :], *confirm_runs(settings)),

@@ -149,7 +149,7 @@ def settings_for(args: argparse.Namespace, argv: list[str] | None) -> SearchSett
     """The settings a command line asks for: with --resume, the experiment's record (the
     flags typed are checked against it); otherwise the flags."""
     if args.resume:
-        from search.manifest import resumed_settings  # imports torch: not for --help
+        from search.experiment.manifest import resumed_settings  # imports torch: not for --help
 
         return resumed_settings(flag_values(args), given_flags(argv))
     return settings_from(args)
@@ -173,7 +173,7 @@ def interrupted_line(argv: list[str] | None, settings: SearchSettings | None) ->
     """What to do after a stop: resume the search, or, stopped before it saved a state (data
     loading, Ray starting), run the same command again."""
     if settings is not None and not settings.resume:
-        from search.resume import started
+        from search.experiment.resume import started
 
         if not started(settings):
             return "interrupted before the search began; run the same command again"
@@ -190,7 +190,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         settings = settings_for(args, argv)
         from search import job  # Ray and torch: imported once the flags are known good
-        from search.interrupt import stop_on_sigterm
+        from search.tune.interrupt import stop_on_sigterm
 
         stop_on_sigterm()
         if not job.search(settings):

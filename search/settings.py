@@ -20,7 +20,7 @@ from pathlib import Path
 
 import optuna
 
-from search.answer import ENSEMBLE_SIZE, SEED_STRIDE
+from search.answer.rules import ENSEMBLE_SIZE, SEED_STRIDE
 from spaces import SPACES
 from trainable.config import DEFAULT_PATIENT_PATTERN, MAX_EPOCHS, MAX_SEED
 from trainable.errors import UserError
@@ -30,7 +30,7 @@ from trainable.errors import UserError
 OBJECTIVES = {"val": "val_balanced_accuracy", "robust": "val_robust_balanced_accuracy"}
 # and spec@sens=L: validation specificity where sensitivity first reaches L, any L in (0, 1)
 OPERATING_PREFIX = "spec@sens="
-# TPE models the scores once this many finished trials are visible to it (search.optuna_search.
+# TPE models the scores once this many finished trials are visible to it (search.tune.optuna_search.
 # Visibility), the references' start points
 # (spaces.start_points) among them; Optuna's default, 10, left a 12-trial search 10 random
 # draws; 5 itself was not compared with other counts. Multivariate and grouped: the knobs are
@@ -50,7 +50,8 @@ SEARCH_SAMPLERS = {"tpe": tpe_sampler, "random": optuna.samplers.RandomSampler}
 SCHEDULERS = ("asha", "none")
 BUDGET_IMAGES = 10 * 4_708  # see default_epochs
 NAME_MAX = 255  # bytes in a folder name on Linux, macOS and Windows file systems
-CONFIRM_SEEDS = 3  # --confirm retrains each config with 3 new seeds (search.answer.extra_seed)
+# --confirm retrains each config with 3 new seeds (search.answer.rules.extra_seed)
+CONFIRM_SEEDS = 3
 # The most seeds above --seed a search trains: --confirm's, or the answer's new seeds
 EXTRA_SEEDS = max(CONFIRM_SEEDS, ENSEMBLE_SIZE - 1)
 

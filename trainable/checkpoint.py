@@ -22,6 +22,7 @@ from torch import nn
 
 from trainable.config import TrainConfig
 from trainable.errors import UserError
+from trainable.files import replacing
 
 CHECKPOINT_FILE = "checkpoint.pt"  # the file name inside a Tune checkpoint folder
 
@@ -53,12 +54,10 @@ def checkpoint_state(
 
 def save_checkpoint(state: dict, path: Path) -> None:
     """Write atomically: a crash or a full disk mid-write leaves the previous checkpoint intact."""
-    tmp = path.with_suffix(".tmp")
     try:
-        torch.save(state, tmp)
-        tmp.replace(path)
+        with replacing(path) as tmp:
+            torch.save(state, tmp)
     except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
-        tmp.unlink(missing_ok=True)
         raise UserError(
             f"cannot write checkpoint {path} ({e}); free disk space or fix "
             "permissions, then rerun with --resume"

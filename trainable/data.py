@@ -20,7 +20,6 @@ size, so the second run skips JPEG decoding.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -40,7 +39,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import StratifiedGroupKFold, train_test_split
 
 from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
-from trainable.files import IMAGE_SUFFIXES, find_images, printable
+from trainable.files import IMAGE_SUFFIXES, find_images, printable, replacing
 
 SPLITS = ("train", "val", "test")
 # Smallest side the models take: small_cnn pools twice, and the robustness battery blurs and
@@ -326,22 +325,19 @@ def fetch_medmnist(name: str, size: int, cache: Path, url: str | None = None) ->
             f"cannot create the download folder {cache} ({e}); set IMBALANCE_SEARCH_CACHE to "
             "a writable folder"
         ) from None
-    partial = target.with_suffix(".part")
     print(f"downloading {url} -> {target}", flush=True)
-    try:
-        with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except OSError as e:
-        partial.unlink(missing_ok=True)
-        raise UserError(
-            f"download of {url} failed ({e}); check the network, or put the file "
-            f"at {target} yourself"
-        ) from None
-    got = file_md5(partial)
-    if got != md5:
-        partial.unlink(missing_ok=True)
-        raise UserError(f"download of {url} is corrupt (md5 {got}, expected {md5}); run again")
-    partial.rename(target)
+    with replacing(target) as partial:  # a download cut short or corrupt is never the file
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response, open(partial, "wb") as out:
+                shutil.copyfileobj(response, out)
+        except OSError as e:
+            raise UserError(
+                f"download of {url} failed ({e}); check the network, or put the file "
+                f"at {target} yourself"
+            ) from None
+        got = file_md5(partial)
+        if got != md5:
+            raise UserError(f"download of {url} is corrupt (md5 {got}, expected {md5}); run again")
     return target
 
 
@@ -514,14 +510,12 @@ def _decode_cached(paths: list[Path], size: int, channels: int, cache: Path) -> 
     x = np.stack(images)
     x = x[:, None] if channels == 1 else x.transpose(0, 3, 1, 2)
     x = np.ascontiguousarray(x)
-    tmp = cached.with_suffix(f".{os.getpid()}.tmp.npy")
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        np.save(tmp, x)
-        tmp.replace(cached)  # atomic: a crash never leaves a half-written cache entry
+        # atomic: a crash never leaves a half-written cache entry
+        with replacing(cached) as tmp, tmp.open("wb") as f:
+            np.save(f, x)
     except OSError as e:  # the cache only saves time: go on without it
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         print(
             f"warning: cannot cache decoded images in {cached.parent} ({e}); they are decoded "
             "again next time (set IMBALANCE_SEARCH_CACHE to a writable folder)",

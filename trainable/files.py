@@ -1,11 +1,17 @@
 """Small atomic file writes shared by the trainable and the search, and which files are
-images; nothing heavy imported, so that a command can refuse bad input before torch loads."""
+images; nothing heavy imported, so that a command can refuse bad input before torch loads.
+
+    write_json(out / "metrics.json", metrics)      # whole, or the earlier file as it was
+    with replacing(out / "checkpoint.pt") as tmp:  # any writer: torch.save, np.save, a CSV
+        torch.save(state, tmp)
+"""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 IMAGE_SUFFIXES = {".jpeg", ".jpg", ".png", ".bmp", ".tif", ".tiff", ".gif", ".webp"}
@@ -49,14 +55,25 @@ def write_json(path: Path, obj: dict) -> None:
 
 
 def write_text(path: Path, text: str) -> None:
-    """Written beside, then renamed into place: the file is whole, or as it was. On a full
-    disk the earlier copy stays (a leaderboard written in place was left empty, and the
-    resume that should have finished the job refused it as damaged); the partial one goes."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    try:
+    """Atomic (replacing)."""
+    with replacing(path) as tmp:
         tmp.write_text(text)
+
+
+@contextlib.contextmanager
+def replacing(path: Path) -> Iterator[Path]:
+    """A temporary name beside `path` for the block to write; renamed into `path` when the
+    block ends, removed when it raises. The file is whole, or as it was: on a full disk the
+    earlier copy stays (a leaderboard written in place was left empty, and the resume that
+    should have finished the job refused it as damaged). The name is hidden, carries the
+    process id (two trials may fill one cache entry at once) and ends in .tmp, so it never
+    is a file of the user's (scores.tmp). Writers that add a suffix (np.save) get a file
+    object: `with replacing(p) as tmp, tmp.open("wb") as f: np.save(f, x)`."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
         tmp.replace(path)
-    except OSError:
+    except BaseException:
         with contextlib.suppress(OSError):  # a read-only folder refuses this too
             tmp.unlink(missing_ok=True)
         raise

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from benchmarks import adapted_cut_page as page
-from search.adapt import FALSE_ALARMS
+from search.stats.adapt import FALSE_ALARMS
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from benchmarks.answer_cut import RULES, anchored_cut, answers, combined, otsu_cut, rules_on
-from search.answer import average_positive
+from search.answer.rules import average_positive
 
 
 def two_groups(rng, centre_low: float, centre_high: float, n: int = 200):

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from benchmarks import asha_page
 from benchmarks.pages import render_blocks
-from search.asha import early_rungs
 from search.settings import default_epochs, default_eval_every, default_grace
+from search.tune.asha import early_rungs
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from search.adapt import FALSE_ALARMS, false_alarm_words
+from search.stats.adapt import FALSE_ALARMS, false_alarm_words
 
 ROOT = Path(__file__).resolve().parents[2]
 

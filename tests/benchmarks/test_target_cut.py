@@ -11,7 +11,7 @@ from benchmarks.target_cut import (
     matched_cut,
     shift_p_value,
 )
-from search.adapt import logit
+from search.stats.adapt import logit
 
 
 def test_shift_is_detected_between_acquisitions_and_not_within_one():

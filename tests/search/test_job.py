@@ -3,8 +3,8 @@
 import socket
 
 from search.job import member_slots
-from search.preflight import local_address
 from search.settings import SearchSettings
+from search.tune.preflight import local_address
 
 
 def test_a_recorded_cluster_that_no_longer_answers_gets_a_new_local_one(
@@ -43,7 +43,7 @@ def test_members_on_cpus_share_the_searchs_cpus_all_at_once():
 
 
 def test_a_reference_the_search_trained_from_its_start_point_is_not_trained_again():
-    from search.answer import Trial
+    from search.answer.rules import Trial
     from search.job import started_references
 
     point = {"gamma": 0.0, "alpha": 0.5, "sampler": "none", "aug_strength": 0.0}

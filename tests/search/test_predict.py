@@ -11,10 +11,10 @@ import pytest
 from datasets import PNEUMONIAMNIST
 from PIL import Image
 
-from search.answer import average
-from search.calibration import scale
+from search.answer.rules import average
 from search.predict import Answer
 from search.predict import main as predict
+from search.stats.calibration import scale
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from trainable.config import UserError
 from trainable.data import load_data
@@ -222,7 +222,7 @@ def test_adapt_refuses_before_loading_a_model(experiment, tmp_path, monkeypatch,
 
 @pytest.mark.slow
 def test_the_answer_as_a_library_call_gives_the_reports_probabilities(experiment, tmp_path):
-    from search.predict import load_answer
+    from search.deploy.answer import load_answer
 
     answer = load_answer(experiment)
     reported = answer_scores(experiment)
@@ -339,7 +339,7 @@ PREDICT_THEN_LIST_MODULES = """
 import sys
 from pathlib import Path
 import numpy as np
-from search.predict import load_answer
+from search.deploy.answer import load_answer
 answer = load_answer(Path(sys.argv[1]))
 answer.predict_proba(np.zeros((2, answer.channels, answer.size, answer.size), np.uint8))
 print(sorted(m for m in ("ray", "optuna") if m in sys.modules))

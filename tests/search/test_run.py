@@ -19,10 +19,10 @@ from tensorboard.plugins.hparams.metadata import (
 )
 from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
-from search.answer import UNJUDGED, extra_seed
-from search.board import SHOWN_FIRST
-from search.intervals import judge
+from search.answer.rules import UNJUDGED, extra_seed
+from search.outputs.board import SHOWN_FIRST
 from search.run import main
+from search.stats.intervals import judge
 
 pytestmark = pytest.mark.integration  # Ray and real data
 
@@ -425,7 +425,7 @@ def test_a_disk_without_room_for_the_checkpoints_is_refused_before_anything_is_w
 ):
     # a search that filled the disk printed hundreds of lines of Ray, Optuna and SQLite
     # tracebacks; a resume on a full disk cut Tune's state files to nothing
-    from search import preflight
+    from search.tune import preflight
 
     usage = shutil.disk_usage(tmp_path)
     tight = usage._replace(free=2 * 2**20)  # 2 MiB left: a small partition, nearly full

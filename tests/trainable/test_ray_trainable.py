@@ -3,7 +3,7 @@
 import sys
 from pathlib import Path
 
-import search.quiet_ray  # noqa: F401  (before Ray is imported)
+import search.tune.quiet_ray  # noqa: F401  (before Ray is imported)
 
 # isort: split
 import pytest

@@ -1,0 +1,3 @@
+"""The experiment folder: every file name in it (layout), the settings and data it was started
+with (manifest), whether it is whole (damage, intact), where it lives now (relocate), and opening
+or resuming its Tune state (resume)."""
