@@ -46,6 +46,7 @@ import numpy as np
 
 from benchmarks.efficiency import OUT, finished_searches, write_figures
 from search.answer.rules import average_positive
+from trainable.files import replacing
 
 FIGURES = Path("benchmarks/answer_rules.json")
 GREEDY_ROUNDS = 10
@@ -122,9 +123,8 @@ def score_models(experiment: Path, cache: Path) -> None:
             name = Path(result.path).name
             for split in ("val", "test"):
                 arrays[f"{split}/{name}"] = predict_checkpoint(state, data, split)[:, 1]
-    tmp = cache.with_suffix(".tmp.npz")
-    np.savez(tmp, **arrays)
-    tmp.replace(cache)
+    with replacing(cache) as tmp, tmp.open("wb") as f:
+        np.savez(f, **arrays)
 
 
 def balanced_accuracy_at_cut(val: np.ndarray, val_y: np.ndarray, test: np.ndarray, test_y):

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.fidelity import DATA_DIR, SETTINGS, held_out_test
+from trainable.files import replacing
 
 OUT = Path("results/efficiency")
 FIGURES = Path("benchmarks/efficiency.json")
@@ -68,9 +69,8 @@ def setting_source(setting: str, out: Path) -> tuple[str, list[str]]:
             for split in ("train", "val", "test"):
                 arrays[f"{split}_images"] = getattr(data, f"{split}_x")[:, 0]  # (N, 28, 28)
                 arrays[f"{split}_labels"] = getattr(data, f"{split}_y")[:, None]
-            tmp = target.with_suffix(".tmp.npz")
-            np.savez(tmp, **arrays)
-            tmp.replace(target)
+            with replacing(target) as tmp, tmp.open("wb") as f:
+                np.savez(f, **arrays)
         source = str(target)
     return source, flags
 

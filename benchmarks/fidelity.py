@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trainable.files import replacing
+
 DATA_DIR = Path(os.environ.get("IMBALANCE_DATA_DIR", Path(__file__).parents[2] / "shared/data"))
 SETTINGS = {
     "pneumoniamnist": {"source": "pneumoniamnist/pneumoniamnist.npz"},
@@ -194,9 +196,8 @@ def train_one(setting: str, name: str, config: dict, fold: int, out: Path, threa
     arrays = {k: np.array(v) for k, v in per_epoch.items() if v} | last
     arrays |= {"val_y": data.val_y, "test_y": data.test_y}
     out.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(target)
+    with replacing(target) as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, **arrays)
     return f"{setting} {name} fold {fold}: {time.perf_counter() - started:.1f}s on {device}"
 
 

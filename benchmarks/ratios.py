@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.fidelity import DATA_DIR
+from trainable.files import replacing
 
 OUT = Path("results/ratios")
 FIGURES = Path("benchmarks/ratios.json")
@@ -78,9 +79,8 @@ def carve(ratio: str, out: Path) -> tuple[Path, Path]:
 
 
 def save_npz(path: Path, arrays: dict) -> None:
-    tmp = path.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    tmp.replace(path)
+    with replacing(path) as tmp, tmp.open("wb") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def run_search(ratio: str, seed: int, out: Path) -> Path:

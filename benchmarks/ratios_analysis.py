@@ -29,6 +29,7 @@ from benchmarks.ratios import ENSEMBLE_SEED0, OUT, RATIOS, REFERENCES
 from search.answer.findings import augmentation, technique
 from search.answer.rules import average
 from search.stats.calibration import fit_temperature, scale
+from trainable.files import write_text
 from trainable.metrics import evaluate
 
 FIGURES = Path("benchmarks/ratios.json")
@@ -343,9 +344,7 @@ def analyse(out: Path = OUT, figures: Path = FIGURES) -> dict:
         )
         if seeds:
             results["carves"][ratio] = carve_figures(out, ratio, seeds)
-    tmp = figures.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1) + "\n")
-    tmp.replace(figures)
+    write_text(figures, json.dumps(results, indent=1) + "\n")
     write_page(results)
     return results
 

@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.ratios import OUT
+from trainable.files import write_text
 
 FIGURES = Path("benchmarks/shift_level.json")
 HALVES = 2  # random halves of the no-shift test per model
@@ -93,9 +94,7 @@ def main(argv: list[str] | None = None) -> None:
     from benchmarks.provenance import provenance
 
     found = measure(args.out) | {"provenance": provenance()}
-    tmp = FIGURES.with_suffix(".tmp")
-    tmp.write_text(json.dumps(found, indent=1) + "\n")
-    tmp.replace(FIGURES)
+    write_text(FIGURES, json.dumps(found, indent=1) + "\n")
     for name in ("no_shift", "validation_halves", "shipped_test"):
         f = found[name]
         print(

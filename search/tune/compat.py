@@ -134,6 +134,8 @@ def atomic_local_uploads() -> None:
     import pyarrow.fs
     from ray.train._internal import storage
 
+    from trainable.files import replacing
+
     plain = storage._pyarrow_fs_copy_files
     if getattr(plain, "atomic", False):
         return
@@ -147,24 +149,24 @@ def atomic_local_uploads() -> None:
             return plain(source, destination, source_filesystem=source_filesystem,
                          destination_filesystem=destination_filesystem, **kwargs)  # fmt: skip
         final = Path(destination)
+        if not final.is_dir():  # one file: a state file, whole or as it was
+            with replacing(final) as beside:
+                plain(source, str(beside), source_filesystem=source_filesystem,
+                      destination_filesystem=destination_filesystem, **kwargs)  # fmt: skip
+            return None
+        # a folder's upload (Ray made the folder, pyarrow fills it): copied into a hidden
+        # folder beside it, then each file renamed into place
         beside = final.with_name(f".{final.name}.upload-{os.getpid()}")
         try:
-            if final.is_dir():  # a folder's upload: Ray made the folder, pyarrow fills it
-                beside.mkdir(exist_ok=True)
+            beside.mkdir(exist_ok=True)
             plain(source, str(beside), source_filesystem=source_filesystem,
                   destination_filesystem=destination_filesystem, **kwargs)  # fmt: skip
-            if beside.is_dir():
-                for copied in sorted(p for p in beside.rglob("*") if p.is_file()):
-                    target = final / copied.relative_to(beside)
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(copied, target)
-            else:
-                os.replace(beside, final)
+            for copied in sorted(p for p in beside.rglob("*") if p.is_file()):
+                target = final / copied.relative_to(beside)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(copied, target)
         finally:
-            if beside.is_dir():
-                shutil.rmtree(beside, ignore_errors=True)
-            else:
-                beside.unlink(missing_ok=True)
+            shutil.rmtree(beside, ignore_errors=True)
 
     copy_files.atomic = True
     storage._pyarrow_fs_copy_files = copy_files
