@@ -8,8 +8,13 @@ import torch
 
 from trainable.checkpoint import load_checkpoint, save_checkpoint
 from trainable.config import TrainConfig, UserError
-from trainable.data import load_data
+from trainable.data import load_data, make_synthetic
 from trainable.loop import train
+
+
+def small_synthetic():
+    """A third of the synthetic set: the tests that train a run three times stay fast."""
+    return make_synthetic(n_train=160, n_eval=64)
 
 
 def run_epochs(cfg: TrainConfig, data, start=None):
@@ -24,7 +29,7 @@ def run_epochs(cfg: TrainConfig, data, start=None):
 
 
 def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(tmp_path):
-    data = load_data("synthetic")
+    data = small_synthetic()
     cfg = TrainConfig(epochs=3, sampler="oversample", loss="focal", aug_strength=0.5)
     path = tmp_path / "checkpoint.pt"
 
@@ -43,7 +48,7 @@ def test_resume_continues_at_the_next_epoch_and_matches_an_uninterrupted_run(tmp
 
 
 def test_eval_every_validates_every_kth_epoch_and_the_last_and_resumes_between(tmp_path):
-    data = load_data("synthetic")
+    data = small_synthetic()
     cfg = TrainConfig(epochs=5, eval_every=2, aug_strength=0.5)
     every, states = run_epochs(cfg, data)
     assert [m["epoch"] for m in every] == [2, 4, 5]  # the last epoch always validates
