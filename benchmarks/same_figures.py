@@ -18,9 +18,10 @@ from typing import Any
 
 import pandas as pd
 
-# What differs between two runs of the same search without any figure differing.
+# What differs between two runs of the same search without any figure differing; the files'
+# format_version is their layout's, which a change of code may raise without moving a figure.
 # Optuna's trial numbers are compared: they are the order in which the configs were proposed.
-UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "run_time_s")
+UNCOMPARED = ("trial_id", "search_trial", "checkpoint", "run_time_s", "format_version")
 
 
 # Tune's id inside a run's folder name (trial_a1b2c3d4_baseline, trial_e36a1_00000_...),

@@ -32,6 +32,7 @@ from importlib import metadata
 from pathlib import Path
 
 from search.deploy.answer import Answer, load_answer
+from search.experiment.formats import stamped
 from search.predict import check_out
 from trainable.errors import UserError
 from trainable.files import replacing
@@ -70,7 +71,7 @@ def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
     answer = load_answer(experiment)
     module = answer_module(answer).requires_grad_(False)
     example = torch.zeros(2, answer.channels, answer.size, answer.size, dtype=torch.uint8)
-    info = description(answer)
+    info = stamped(description(answer))
     text = json.dumps(info, indent=2)
     with quiet_export():
         if form == "onnx":

@@ -21,7 +21,6 @@ otherwise; <out>.adapt.json says which, with the test's p-value.
 from __future__ import annotations
 
 import csv
-import json
 import sys
 import zipfile
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ from search.deploy.answer import (
     load_answer,
     read_inputs,
 )
+from search.experiment.formats import read_best, write_record
 from search.experiment.layout import BEST, VAL_SCORES
 from trainable.errors import UserError
 from trainable.files import printable, replacing
@@ -154,10 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         probs = answer_probabilities(answer, images, args.device, args.batch_size)
         rows = prediction_rows(answer, names, probs, errors)
         if args.adapt:
-            from trainable.files import write_json
-
             reason = adapt_rows(answer, args.experiment, probs, rows)
-            write_json(args.out.with_suffix(".adapt.json"), reason)
+            write_record(args.out.with_suffix(".adapt.json"), reason)
         write_csv(args.out, rows)
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
@@ -174,11 +172,10 @@ def main(argv: list[str] | None = None) -> int:
 def check_adapt(experiment: Path, inputs: list[Path]) -> None:
     """--adapt's refusals that need no model: more than two classes, a search from before
     --adapt, fewer image files than a shift can be read off (an npz counts its images)."""
-    best = experiment / BEST
-    if best.exists():
+    if (experiment / BEST).exists():
         try:
-            threshold = json.loads(best.read_text())["answer"]["threshold"]
-        except (ValueError, KeyError, TypeError):
+            threshold = read_best(experiment).threshold
+        except UserError:
             return  # load_answer names what is wrong with it
         if threshold is None:
             raise UserError("--adapt moves a two-class answer's cut; this answer has more classes")

@@ -13,7 +13,6 @@ is imported, and torch only once a model is loaded.
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -94,43 +93,33 @@ def load_answer(experiment: Path) -> Answer:
     checked as --resume checks what it reads: each file parses and has the fields read here,
     each member loads `weights_only` into the model its config names; a damaged one is a
     UserError naming the file."""
-    from search.experiment.damage import check_json, damaged
-    from search.experiment.layout import BEST, MANIFEST, SHAPE
+    from search.experiment.damage import damaged
+    from search.experiment.formats import read_best, read_manifest
+    from search.experiment.layout import MANIFEST
     from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
     from trainable.data import resize_method
     from trainable.inference import model_from_state
 
-    best_file, manifest_file = experiment / BEST, experiment / MANIFEST
-    for path in (best_file, manifest_file):
-        if not path.exists():
-            raise UserError(
-                f"{path} not found: give the folder of a finished search (results/NAME)"
-            )
-    check_json(best_file, shape=("answer",))
-    check_json(manifest_file, shape=SHAPE)
-    best = json.loads(best_file.read_text())["answer"]
-    manifest = json.loads(manifest_file.read_text())
+    best = read_best(experiment)
+    manifest = read_manifest(experiment)
+    if manifest is None:
+        raise UserError(
+            f"{experiment / MANIFEST} not found: give the folder of a finished search "
+            "(results/NAME)"
+        )
     try:
-        shape = manifest["data"]["image_shape"]  # (C, H, W)
-        classes = list(manifest["data"]["classes"])
-        prep = manifest.get("preprocessing") or {  # searches from before it was recorded
+        shape = manifest.data["image_shape"]  # (C, H, W)
+        classes = list(manifest.data["classes"])
+        prep = manifest.preprocessing or {  # searches from before it was recorded
             "channels": shape[0],
             "size": shape[-1],
-            "resize": resize_method(manifest["settings"]["data"]),
+            "resize": resize_method(manifest.settings["data"]),
         }
         channels, size = int(prep["channels"]), int(prep["size"])
     except (KeyError, TypeError, ValueError, IndexError) as e:
-        raise damaged(manifest_file, f"no {e} of the data it was trained on") from None
-    members, threshold = best.get("members"), best.get("threshold", 0.5)
-    if not (
-        isinstance(members, list)
-        and members
-        and all(isinstance(m, dict) and isinstance(m.get("checkpoint"), str) for m in members)
-        and (threshold is None or isinstance(threshold, (int, float)))
-    ):
-        raise damaged(best_file, "no members with checkpoints, or no cut")
+        raise damaged(experiment / MANIFEST, f"no {e} of the data it was trained on") from None
     states = []
-    for member in members:
+    for member in best.members:
         path = experiment / member["checkpoint"] / CHECKPOINT_FILE
         if not path.exists():
             raise UserError(
@@ -148,9 +137,9 @@ def load_answer(experiment: Path) -> Answer:
         states.append(state)
     return Answer(
         states=states,
-        temperature=best.get("temperature", 1.0),  # 1.0: searches before calibration
-        threshold=threshold,
-        sensitivity_cuts=best.get("sensitivity_cuts", {}),
+        temperature=best.temperature,
+        threshold=best.threshold,
+        sensitivity_cuts=best.sensitivity_cuts,
         classes=classes,
         channels=channels,
         size=size,

@@ -28,6 +28,7 @@ from contextlib import closing
 from pathlib import Path
 
 from search.experiment.damage import BACK, check_json, damaged
+from search.experiment.formats import read_manifest
 from search.experiment.layout import (
     BOARD,
     MANIFEST,
@@ -36,7 +37,6 @@ from search.experiment.layout import (
     PHASES,
     REFERENCES,
     SEARCH_STATES,
-    SHAPE,
     STUDY,
 )
 from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint
@@ -52,10 +52,12 @@ def check_intact(experiment: Path, study_name: str, tune_files: bool = True) -> 
     A finished experiment (one with a report: leaderboard.csv) must have every file; one
     stopped before its report, those it has must be whole (a phase killed as it began may not
     have saved its state yet, and Tune starts it again)."""
-    check_json(experiment / MANIFEST, shape=SHAPE)
+    manifest = read_manifest(experiment)
+    if manifest is None:
+        raise UserError(f"{experiment / MANIFEST} is missing; {BACK}")
     # the name the search began with: a copy under another --name keeps its study's (and
     # its saved searcher's), and was refused as "damaged" though it was whole
-    began = json.loads((experiment / MANIFEST).read_text())["settings"].get("name")
+    began = manifest.settings.get("name")
     check_study(experiment / STUDY, began or study_name)
     if not tune_files:
         return

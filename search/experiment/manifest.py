@@ -16,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import hashlib
-import json
 import os
 import socket
 from collections.abc import Iterator
@@ -27,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from search.experiment.layout import LOCK, MANIFEST, SHAPE, TUNER
+from search.experiment.formats import read_manifest, write_record
+from search.experiment.layout import LOCK, MANIFEST, TUNER
 from search.settings import SearchSettings, experiment_dir
 from trainable.data import Data, resize_method
 from trainable.errors import UserError
-from trainable.files import write_json
 
 # Flags that may differ on --resume: where the experiment is, how it is run and shown.
 FREE_ON_RESUME = ("name", "storage", "address", "resume", "verbose")
@@ -78,23 +77,7 @@ def write_manifest(folder: Path, settings: SearchSettings, data: Data) -> None:
         "versions": versions,
     }
     folder.mkdir(parents=True, exist_ok=True)
-    write_json(folder / MANIFEST, record)
-
-
-def read_manifest(folder: Path) -> dict | None:
-    path = folder / MANIFEST
-    if not path.exists():
-        return None
-    try:
-        record = json.loads(path.read_bytes())
-    except (OSError, ValueError) as e:  # JSONDecodeError and UnicodeDecodeError among them
-        raise UserError(f"cannot read {path} ({e}); restore it or start a new --name") from None
-    if not (isinstance(record, dict) and all(isinstance(record.get(k), dict) for k in SHAPE)):
-        raise UserError(
-            f"cannot read {path} (not an object with {', '.join(SHAPE)}); restore it or start "
-            "a new --name"
-        )
-    return record
+    write_record(folder / MANIFEST, record)
 
 
 def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSettings:
@@ -116,7 +99,7 @@ def resumed_settings(flags: dict[str, Any], given: dict[str, Any]) -> SearchSett
         )
     if record is None:
         return SearchSettings(**flags)  # nothing there yet: the job says there is no experiment
-    recorded = record["settings"]
+    recorded = record.settings
     for key, value in given.items():
         if key in (*FREE_ON_RESUME, "data") or key not in recorded or recorded[key] == value:
             continue
@@ -149,10 +132,10 @@ def check_same_data(folder: Path, data: Data) -> None:
     if record is None:
         return
     now = data_summary(data)
-    recorded = {k: now[k] for k in record["data"] if k in now}  # a record from before a field
-    if record["data"] != recorded:
-        changed = [k for k in recorded if record["data"].get(k) != now[k]]
-        then = [record["data"].get(k) for k in changed]
+    recorded = {k: now[k] for k in record.data if k in now}  # a record from before a field
+    if record.data != recorded:
+        changed = [k for k in recorded if record.data.get(k) != now[k]]
+        then = [record.data.get(k) for k in changed]
         raise UserError(
             f"--resume: the data is not what this experiment began with ({', '.join(changed)}: "
             f"{then} then, {[now[k] for k in changed]} now); point --data at the original or "

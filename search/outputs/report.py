@@ -45,6 +45,7 @@ from search.answer.rules import (
     why_not_in_answer,
 )
 from search.answer.scoring import score_answer, score_trial
+from search.experiment.formats import write_record
 from search.experiment.layout import (
     ANSWER_RUN,
     BEST,
@@ -60,7 +61,7 @@ from search.outputs.plots import roc_pr_figure, write_plots, write_tensorboard
 from search.stats.intervals import balanced_accuracy, decisions, margin_interval, seed_spread
 from trainable.config import TrainConfig
 from trainable.data import Data
-from trainable.files import replacing, write_json, write_text
+from trainable.files import replacing, write_text
 
 
 @dataclass(frozen=True)
@@ -180,14 +181,14 @@ def write_report(
         {k: p["cut"] for k, p in operating["val"].items()} if operating else {}
     )
     best_trial = {k: public["best_trial"][k] for k in single}
-    write_json(
+    write_record(
         experiment / BEST,
         {"objective": objective, "answer": best, "best_trial": best_trial},
     )
     if data.num_classes == 2:  # what `search.predict --adapt` compares a site's images with
         with replacing(experiment / VAL_SCORES) as tmp, tmp.open("wb") as f:
             np.savez(f, scores=answer.val_probs[:, 1], labels=data.val_y)
-    write_json(
+    write_record(
         experiment / TEST_METRICS,
         {"objective": objective, "technique_finding": finding, "verdict": found, **public},
     )
@@ -431,7 +432,7 @@ def write_confirm(
     for rank, entry in summary.items():
         config = ranks[rank][0]
         entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
-    write_json(experiment / CONFIRM, summary)
+    write_record(experiment / CONFIRM, summary)
     lines = ["confirm: top configs retrained with new seeds (mean +- std over seeds)"]
     for rank, entry in summary.items():
         cells = "  ".join(
