@@ -8,11 +8,11 @@ Top level: the command lines (run, predict, export), the job's phases (job) and 
 settings (settings). Below them, one package per concern, each importing only from the
 floors under it (tests/test_layers.py holds this):
 
-    stats       intervals, calibration, the shift test       numpy and scipy only
-    answer      which models are the answer, and its figures  pure over typed records
+    stats       intervals, calibration, the shift test       numpy, scipy, scikit-learn
+    answer      which models are the answer, and its figures  rules pure over typed records
     settings    the flags as validated data
     tune        Ray Tune and Optuna, adapted; compat holds every private touch
-    experiment  the folder: file names, manifest, checks, resume
+    experiment  the folder: file names, formats, manifest, checks, resume, moves
     outputs     the report's files, written, not decided
     deploy      the answer outside a search: torch, no Ray
 """

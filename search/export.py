@@ -33,11 +33,10 @@ from pathlib import Path
 
 from search.deploy.answer import Answer, load_answer
 from search.experiment.formats import stamped
+from search.experiment.layout import EXPORT_DESCRIPTION, EXPORTS
 from search.predict import check_out
 from trainable.errors import UserError
 from trainable.files import replacing
-
-EXTRA_FILE = "answer.json"
 
 
 def description(answer: Answer) -> dict:
@@ -80,7 +79,7 @@ def export(experiment: Path, out: Path, form: str = "pt2") -> dict:
             batch = torch.export.Dim("batch")
             program = torch.export.export(module, (example,), dynamic_shapes=({0: batch},))
             buffer = io.BytesIO()
-            torch.export.save(program, buffer, extra_files={EXTRA_FILE: text})
+            torch.export.save(program, buffer, extra_files={EXPORT_DESCRIPTION: text})
             model = buffer.getvalue()
     write_beside(out, model, text + "\n")
     return info
@@ -118,7 +117,7 @@ def onnx_bytes(module, example, text: str) -> bytes:
         verbose=False,
     )
     model = program.model_proto
-    onnx.helper.set_model_props(model, {EXTRA_FILE: text})
+    onnx.helper.set_model_props(model, {EXPORT_DESCRIPTION: text})
     return model.SerializeToString()
 
 
@@ -146,9 +145,6 @@ class quiet_export:
         return False
 
 
-FORMATS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
-
-
 def main(argv: list[str] | None = None) -> int:
     from trainable.cli import HelpWithDefaults, OneLineParser, command_name, help_text
 
@@ -160,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("experiment", type=Path, help="a finished search's folder (results/NAME)")
     p.add_argument(
         "--format",
-        choices=tuple(FORMATS),
+        choices=tuple(EXPORTS),
         default="pt2",
         help="pt2: torch.export, loads with torch alone; onnx: ONNX (onnxruntime and other "
         "runtimes; needs the onnx extra)",
@@ -171,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the file written (default: EXPERIMENT/answer.pt2, or answer.onnx)",
     )
     args = p.parse_args(argv)
-    out = args.out or args.experiment / FORMATS[args.format]
+    out = args.out or args.experiment / EXPORTS[args.format]
     try:
-        owned = (*FORMATS.values(), EXTRA_FILE)  # an earlier export's files
+        owned = (*EXPORTS.values(), EXPORT_DESCRIPTION)  # an earlier export's files
         check_out(out, (f".{args.format}",), args.experiment, owned=owned)
         check_out(out.with_suffix(".json"), (".json",), args.experiment, owned=owned)
         if args.format == "onnx":

@@ -46,6 +46,7 @@ from search.experiment.layout import (
     BEST,
     BOARD,
     CONFIRM_RUNS,
+    FIGURES,
     IMPORTANCES_PNG,
     MODEL_CARD,
     TEST_METRICS,
@@ -249,7 +250,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         confirm_phase(job, search_trials)
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
-    pictures = sorted(p.name for p in experiment.glob("*.png"))
+    pictures = [name for name in FIGURES if (experiment / name).exists()]
     print(f"report: {experiment}/ {BOARD}, {BEST}, {TEST_METRICS}, {MODEL_CARD}, "
           f"{', '.join(pictures)}")  # fmt: skip
     if IMPORTANCES_PNG not in pictures:
@@ -433,6 +434,7 @@ def confirm_phase(job: Job, search: list[Trial]) -> None:
         configs,
         settings.tune_path,
         CONFIRM_RUNS,
+        FIGURES,
         settings.metric,
         settings.max_concurrent,
     )

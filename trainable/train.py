@@ -120,7 +120,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace) -> None:
     # Here, not at the top: they import torch, which --help should not wait for.
-    from trainable.checkpoint import load_checkpoint, save_checkpoint
+    from trainable.checkpoint import CHECKPOINT_FILE, load_checkpoint, save_checkpoint
     from trainable.data import load_data
     from trainable.files import write_json
     from trainable.inference import evaluate_checkpoint
@@ -130,7 +130,7 @@ def run(args: argparse.Namespace) -> None:
     overrides = {k: v for k, v in (("epochs", args.epochs), ("seed", args.seed)) if v is not None}
     if args.out.exists() and not args.out.is_dir():
         raise UserError(f"--out {args.out} is a file; give a folder (new or existing) for the run")
-    checkpoint_path = args.out / "checkpoint.pt"
+    checkpoint_path = args.out / CHECKPOINT_FILE
     start = load_checkpoint(checkpoint_path) if args.resume and checkpoint_path.exists() else None
     if args.resume and start is None:
         raise UserError(f"--resume: no checkpoint at {checkpoint_path}; run without --resume")

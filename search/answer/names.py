@@ -46,17 +46,21 @@ def start_point_role(config: dict, start_points: dict[str, dict]) -> str:
     return next((role for role, point in start_points.items() if is_point(config, point)), "")
 
 
+def trial_folder(trial_id: str, label: str = "") -> str:
+    """Every run's folder: trial_<Tune's id>, then what sets it apart where anything does."""
+    return f"trial_{trial_id}_{label}" if label else f"trial_{trial_id}"
+
+
 def search_folder(trial_id: str, config: dict, start_points: dict[str, dict]) -> str:
-    label = start_point_role(config, start_points) or technique_label(config)
-    return f"trial_{trial_id}_{label}"
+    return trial_folder(trial_id, start_point_role(config, start_points) or technique_label(config))
 
 
 def member_folder(trial_id: str, member: Member | None) -> str:
     """A member run: which kind (full-run, new-seed) of which search trial, by its id."""
     if member is None:
-        return f"trial_{trial_id}"
+        return trial_folder(trial_id)
     kind = member.kind.replace("_", "-")
-    return f"trial_{trial_id}_{kind}-of-{trial_id_of(member.search_trial)}"
+    return trial_folder(trial_id, f"{kind}-of-{trial_id_of(member.search_trial)}")
 
 
 def trial_id_of(folder: str) -> str:

@@ -1,7 +1,8 @@
 """The search's answer: the mean of at most five models (of their logits), each trained for
 the full budget, chosen on validation alone. Pure functions over typed records, so every
-decision here is tested on hand-made trials (tests/search/test_answer.py); search/tune/records.py
-builds the records from Tune's result grids, search/answer/scoring.py scores them.
+decision here is tested on hand-made trials (tests/search/answer/test_rules.py);
+search/tune/records.py builds the records from Tune's result grids, search/answer/scoring.py
+scores them.
 
     plan = plan_members(search_trials, reference_scores=[0.9846, 0.9847], image=0.0037)
     members = the_answer([*search_trials, *member_runs, *references], search_trials, 0.0037)

@@ -70,19 +70,27 @@ def read_best(experiment: Path) -> Best:
         raise UserError(f"{path} not found: give the folder of a finished search (results/NAME)")
     answer = read_record(path, shape=("answer",))["answer"]
     members, threshold = answer.get("members"), answer.get("threshold", 0.5)
+    temperature = answer.get("temperature", 1.0)  # 1.0: searches before calibration
+    cuts = answer.get("sensitivity_cuts", {})
     if not (
         isinstance(members, list)
         and members
         and all(isinstance(m, dict) and isinstance(m.get("checkpoint"), str) for m in members)
-        and (threshold is None or isinstance(threshold, (int, float)))
+        and (threshold is None or is_number(threshold))
     ):
         raise damaged(path, "no members with checkpoints, or no cut")
+    if not (is_number(temperature) and temperature > 0):
+        raise damaged(path, f"temperature {temperature!r} is not a positive number")
+    if not (isinstance(cuts, dict) and all(is_number(c) for c in cuts.values())):
+        raise damaged(path, "sensitivity_cuts is not a level -> cut object")
     return Best(
-        members=members,
-        threshold=threshold,
-        temperature=answer.get("temperature", 1.0),  # 1.0: searches before calibration
-        sensitivity_cuts=answer.get("sensitivity_cuts", {}),
+        members=members, threshold=threshold, temperature=temperature, sensitivity_cuts=cuts
     )
+
+
+def is_number(value: Any) -> bool:
+    """A JSON number: int or float, and not a bool (JSON's true is no cut)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)

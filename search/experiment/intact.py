@@ -31,11 +31,16 @@ from search.experiment.damage import BACK, check_json, damaged
 from search.experiment.formats import read_manifest
 from search.experiment.layout import (
     BOARD,
+    EXPERIMENT_STATE,
     MANIFEST,
     MEMBERS,
+    PARAMS_JSON,
+    PARAMS_PKL,
     PHASE_STATES,
     PHASES,
+    PROGRESS,
     REFERENCES,
+    RESULTS,
     SEARCH_STATES,
     STUDY,
 )
@@ -144,7 +149,7 @@ def check_tune_state(folder: Path, patterns: tuple[str, ...], required: bool) ->
         if required and not found:
             raise UserError(f"{folder / pattern} is missing; {BACK}")
         for path in found:
-            (check_json if path.name.startswith("experiment_state") else check_pickle)(path)
+            (check_json if path.name.startswith(EXPERIMENT_STATE) else check_pickle)(path)
 
 
 def listed_trials(experiment: Path) -> list[Path]:
@@ -169,16 +174,16 @@ def listed_trials(experiment: Path) -> list[Path]:
 
 
 def check_trial(folder: Path) -> None:
-    check_json(folder / "params.json")
-    check_pickle(folder / "params.pkl")
+    check_json(folder / PARAMS_JSON)
+    check_pickle(folder / PARAMS_PKL)
     # Tune writes each report to both; a file cut short holds fewer, and the report would be
     # rebuilt from a shorter history (another best epoch) without a word
-    last = check_json_lines(folder / "result.json")[-1].get(ITERATION)
-    rows = check_csv(folder / "progress.csv")
+    last = check_json_lines(folder / RESULTS)[-1].get(ITERATION)
+    rows = check_csv(folder / PROGRESS)
     if str(last) != rows[-1].get(ITERATION):
         raise damaged(
             folder,
-            f"the last report of result.json is {ITERATION} {last}, of progress.csv "
+            f"the last report of {RESULTS} is {ITERATION} {last}, of {PROGRESS} "
             f"{rows[-1].get(ITERATION)}: one was cut short",
         )
     checkpoints = sorted(folder.glob("checkpoint_*"))

@@ -28,6 +28,11 @@ CONFUSION_PNG = "confusion.png"
 ROC_PR_PNG = "roc_pr.png"
 CALIBRATION_PNG = "calibration.png"
 IMPORTANCES_PNG = "importances.png"
+FIGURES = (KNOBS_PNG, HISTORY_PNG, CURVES_PNG, CONFUSION_PNG, ROC_PR_PNG, CALIBRATION_PNG,
+           IMPORTANCES_PNG)  # fmt: skip
+# What `imbalance-export` writes, by default into the experiment: the model and its description
+EXPORTS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
+EXPORT_DESCRIPTION = "answer.json"  # beside the model, and inside it
 
 # The phases' Tune experiments, beside the search's trials
 REFERENCES = "references"  # the baseline and the seed recipe
@@ -44,11 +49,15 @@ PHASES = (REFERENCES, MEMBERS, f"{MEMBERS}_*", CONFIRM_RUNS)  # globs of the pha
 
 # Tune's own files, as Ray 2.60 names them
 TUNER = "tuner.pkl"
+EXPERIMENT_STATE = "experiment_state"  # the prefix of Tune's JSON state; the others are pickles
 # the tuner, the experiment's state, its search algorithm's (pickles, whatever the name says)
 SEARCH_STATES = (
     TUNER,
-    "experiment_state-*.json",
+    f"{EXPERIMENT_STATE}-*.json",
     "searcher-state-*.pkl",
     "search_gen_state-*.json",
 )
-PHASE_STATES = (TUNER, "experiment_state-*.json", "basic-variant-state-*.json")
+PHASE_STATES = (TUNER, f"{EXPERIMENT_STATE}-*.json", "basic-variant-state-*.json")
+# A trial's folder: its config (JSON and pickle), its reports (JSON lines and CSV)
+PARAMS_JSON, PARAMS_PKL = "params.json", "params.pkl"
+RESULTS, PROGRESS = "result.json", "progress.csv"

@@ -24,11 +24,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from optuna.storages import RDBStorage
 from ray.tune.search import SearchGenerator
 
 from search.experiment.layout import STUDY
-from search.tune.compat import point_generator_at
+from search.tune.compat import RDBStorageReopened, point_generator_at
 
 
 @dataclass(frozen=True)
@@ -56,13 +55,11 @@ def study_url(folder: Path) -> str:
     return f"sqlite:///{Path(folder).resolve() / STUDY}"
 
 
-class ExperimentStorage(RDBStorage):
+class ExperimentStorage(RDBStorageReopened):
     """The experiment's SQLite study, reopened in the experiment's folder when unpickled."""
 
-    def __setstate__(self, state: dict) -> None:
-        if _resuming is not None:
-            state = {**state, "url": study_url(_resuming.folder)}
-        super().__setstate__(state)
+    def reopen_at(self, url: str) -> str:
+        return study_url(_resuming.folder) if _resuming is not None else url
 
 
 def experiment_storage(folder: Path) -> ExperimentStorage:

@@ -17,7 +17,7 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from search.answer.rules import Scored
-from search.experiment.layout import MODEL_CARD
+from search.experiment.layout import BEST, BOARD, CALIBRATION_PNG, MODEL_CARD, TEST_METRICS
 from search.settings import SearchSettings
 from search.stats.adapt import false_alarm_words
 from search.stats.intervals import (
@@ -173,7 +173,7 @@ def model_card(
             if c["test"]["ece"] > c["test"]["ece_uncalibrated"]
             else ""
         )
-        + ". calibration.png shows the reliability diagrams.",
+        + f". {CALIBRATION_PNG} shows the reliability diagrams.",
         "",
         "## Limitations",
         "- Every choice (configs, members, cut, temperature) was made on one validation "
@@ -191,7 +191,7 @@ def model_card(
         f"- Trained at {data.train_x.shape[-1]} px; finer findings may need more resolution.",
         "",
         "## Files",
-        "- `best.json`, `test_metrics.json`, `leaderboard.csv`: the answer and every trial.",
+        f"- `{BEST}`, `{TEST_METRICS}`, `{BOARD}`: the answer and every trial.",
         "- `python -m search.predict <this folder> IMAGES --out predictions.csv`: apply it.",
         "- `python -m search.export <this folder>`: one file (`answer.pt2`, `answer.json`) "
         "that loads with torch alone.",

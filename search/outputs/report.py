@@ -432,7 +432,7 @@ def write_confirm(
     for rank, entry in summary.items():
         config = ranks[rank][0]
         entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
-    write_record(experiment / CONFIRM, summary)
+    write_record(experiment / CONFIRM, {"ranks": summary})
     lines = ["confirm: top configs retrained with new seeds (mean +- std over seeds)"]
     for rank, entry in summary.items():
         cells = "  ".join(

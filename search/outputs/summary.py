@@ -13,6 +13,7 @@ calibration, and the answer's members with their knobs.
 from __future__ import annotations
 
 from search.answer.references import REFERENCES
+from search.experiment.layout import CALIBRATION_PNG
 from search.outputs.report import Report
 from search.stats.adapt import false_alarm_words
 
@@ -99,7 +100,7 @@ def format_summary(report: Report) -> str:
         f"calibration: the answer's probabilities scaled by temperature {c['temperature']:.2f} "
         f"(fitted on validation); ECE val {c['val']['ece_uncalibrated']:.3f} -> "
         f"{c['val']['ece']:.3f}, test {c['test']['ece_uncalibrated']:.3f} -> "
-        f"{c['test']['ece']:.3f} (calibration.png)"
+        f"{c['test']['ece']:.3f} ({CALIBRATION_PNG})"
         + (
             f"; the positive class's own probability: ECE val {c['val']['ece_positive']:.3f}, "
             f"test {c['test']['ece_positive']:.3f} (class weights pull it; the cut allows for it)"

@@ -122,7 +122,8 @@ class OrderedASHA(FIFOScheduler):
         protected: Callable[[dict], bool] = lambda config: False,
     ):
         super().__init__()
-        self._metric, self.time_attr, self.reduction_factor = metric, time_attr, reduction_factor
+        super().set_search_properties(metric, "max")  # Tune's own setter; ours refuses later calls
+        self.time_attr, self.reduction_factor = time_attr, reduction_factor
         self.max_t = max_t
         self.rungs = early_rungs(max_t, grace_period, reduction_factor)
         self.protected = protected
@@ -152,7 +153,7 @@ class OrderedASHA(FIFOScheduler):
     def _record(self, tid: str, result: dict) -> list[int]:
         """A result's time and its score at a rung (like Ray's bracket: one rung per result,
         the highest one crossed and not yet decided); the rungs it crossed."""
-        time_, score = result.get(self.time_attr), result.get(self._metric)
+        time_, score = result.get(self.time_attr), result.get(self.metric)
         if time_ is None or score is None:
             return []
         self.book.reached[tid] = max(self.book.reached.get(tid, 0), time_)
@@ -163,7 +164,7 @@ class OrderedASHA(FIFOScheduler):
 
     def on_trial_result(self, tune_controller, trial, result: dict) -> str:
         time_ = result.get(self.time_attr)
-        if time_ is None or result.get(self._metric) is None:
+        if time_ is None or result.get(self.metric) is None:
             return TrialScheduler.CONTINUE
         tid = trial.trial_id
         self.book.add(tid)

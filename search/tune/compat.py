@@ -24,6 +24,7 @@ from pathlib import Path
 
 import optuna
 import ray
+from optuna.storages import RDBStorage
 from ray.air.constants import EXPR_RESULT_FILE
 from ray.tune.logger import TBXLoggerCallback
 from ray.tune.search.optuna import OptunaSearch
@@ -236,3 +237,15 @@ def point_generator_at(generator, tune_path: str) -> None:
     storage.experiment_dir_name = name
     generator._experiment.storage = storage
     generator._experiment.spec["storage"] = storage
+
+
+class RDBStorageReopened(RDBStorage):
+    """Optuna's RDBStorage, which pickles its URL and reconnects to it when unpickled, with a
+    say in where: `reopen_at(url)` returns the URL to connect to (the same one here). Optuna
+    has no option for it; `__setstate__`'s "url" key is where RDBStorage 5.0 keeps it."""
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__({**state, "url": self.reopen_at(state["url"])})
+
+    def reopen_at(self, url: str) -> str:
+        return url

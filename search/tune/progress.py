@@ -30,7 +30,7 @@ import optuna
 from optuna.storages import BaseStorage
 from ray import tune
 
-from search.answer.names import start_point_role
+from search.answer.names import start_point_role, trial_folder
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
 PHASE_START_S = 10.0  # Tune's start of a phase's runs, and the report: seconds, measured ~7-9
@@ -191,7 +191,7 @@ def folder_name(trial) -> str:
     """The trial's folder, as the disk, the leaderboard and TensorBoard name it
     (search.answer.names)."""
     path = getattr(trial, "path", None)
-    return Path(path).name if path else f"trial_{trial.trial_id}"
+    return Path(path).name if path else trial_folder(trial.trial_id)
 
 
 def job_clock(now: float | None = None) -> str:

@@ -21,7 +21,7 @@ from ray import tune
 from ray.tune import ResultGrid
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
-from search.answer.names import member_folder, search_folder, technique_label
+from search.answer.names import member_folder, search_folder, technique_label, trial_folder
 from search.answer.references import reference_role, same_config
 from search.answer.rules import Member
 from search.tune.callbacks import TrialCurves
@@ -93,7 +93,7 @@ def reference_dirname(trial, references: dict[str, dict]) -> str:
 def trial_dirname(trial) -> str:
     """A run's folder: Tune's id and what sets it apart, e.g. trial_e36a1_00000_oversample-focal
     (Tune's default packs every knob in)."""
-    return f"trial_{trial.trial_id}_{technique_label(trial.config)}"
+    return trial_folder(trial.trial_id, technique_label(trial.config))
 
 
 def search_dirname(trial, start_points: dict[str, dict]) -> str:

@@ -12,8 +12,9 @@ import torch
 from datasets import PNEUMONIAMNIST
 
 from search.deploy.answer import answer_probabilities, load_answer
-from search.export import EXTRA_FILE, write_beside
+from search.experiment.formats import FORMAT_VERSION
 from search.export import main as export
+from search.export import write_beside
 from trainable.data import load_data
 from trainable.errors import UserError
 
@@ -60,7 +61,7 @@ def test_the_exported_answer_gives_the_experiments_probabilities_in_a_torch_only
         "resize": "torch_bilinear_antialias",
     }  # fmt: skip
     assert described["threshold"] == pytest.approx(answer.threshold)
-    assert EXTRA_FILE == "answer.json"
+    assert described["format_version"] == FORMAT_VERSION  # read through experiment.formats
 
 
 def test_exporting_a_folder_that_is_not_an_experiment_is_one_line(tmp_path, capsys):

@@ -329,7 +329,7 @@ def test_robust_objective_and_confirm_with_storage_given_as_a_uri(tmp_path, caps
     confirm = pd.read_csv(experiment / "confirm.csv")
     assert sorted(confirm["seed"]) == [extra_seed(0, k) for k in (1, 2, 3)]
     assert (confirm["rank"] == 1).all()
-    summary = json.loads((experiment / "confirm.json").read_text())["1"]
+    summary = json.loads((experiment / "confirm.json").read_text())["ranks"]["1"]
     assert summary["test_balanced_accuracy"]["mean"] == pytest.approx(
         confirm["test_balanced_accuracy"].mean()
     )

@@ -47,6 +47,12 @@ def test_a_best_json_without_members_or_cut_is_damaged_and_a_missing_one_not_fou
     write_record(tmp_path / "best.json", {"answer": {"members": [], "threshold": 0.5}})
     with pytest.raises(UserError, match="no members with checkpoints"):
         read_best(tmp_path)
-    write_record(tmp_path / "best.json", {"answer": ANSWER | {"threshold": "high"}})
-    with pytest.raises(UserError, match="no members with checkpoints, or no cut"):
-        read_best(tmp_path)
+    for bad, says in (
+        ({"threshold": "high"}, "no members with checkpoints, or no cut"),
+        ({"threshold": True}, "no members with checkpoints, or no cut"),
+        ({"temperature": "hot"}, "temperature 'hot' is not a positive number"),
+        ({"sensitivity_cuts": [1]}, "sensitivity_cuts is not a level -> cut object"),
+    ):
+        write_record(tmp_path / "best.json", {"answer": ANSWER | bad})
+        with pytest.raises(UserError, match=says):
+            read_best(tmp_path)
