@@ -250,7 +250,7 @@ def run_search(settings: SearchSettings, experiment: Path, data: Data) -> bool:
         confirm_phase(job, search_trials)
     peak_mb = peak_memory_mb()["peak_rss_mb"]  # this process: the driver
     print(f"{job_clock()} done; driver peak memory {peak_mb:.0f} MiB")
-    pictures = [name for name in FIGURES if (experiment / name).exists()]
+    pictures = sorted(name for name in FIGURES if (experiment / name).exists())
     print(f"report: {experiment}/ {BOARD}, {BEST}, {TEST_METRICS}, {MODEL_CARD}, "
           f"{', '.join(pictures)}")  # fmt: skip
     if IMPORTANCES_PNG not in pictures:
