@@ -31,6 +31,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from search.answer.names import tensorboard_url
 from search.answer.references import REFERENCES, confirm_configs, reference_configs, reference_role
+from search.answer.report import compute_report
 from search.answer.rules import (
     PLAN_SIZE,
     Member,
@@ -62,7 +63,7 @@ from search.experiment.relocate import (
 from search.experiment.resume import check_resume, record_or_check, restore_or_build
 from search.outputs.card import model_card, write_model_card
 from search.outputs.plots import MIN_TRIALS_FOR_IMPORTANCES
-from search.outputs.report import write_confirm, write_report
+from search.outputs.report import load_study, optuna_numbers, write_confirm, write_report
 from search.outputs.summary import format_summary
 from search.settings import CONFIRM_SEEDS, SEARCH_SAMPLERS, SearchSettings
 from search.tune import compat as tune_compat
@@ -404,15 +405,17 @@ def report_phase(
     """The report's files, its summary on the console and the model card; False when no
     trial scored."""
     counts = np.bincount(job.data.train_y, minlength=job.data.num_classes).tolist()
-    report = write_report(
-        job.experiment,
+    study = load_study(job.experiment)
+    report = compute_report(
         search,
         members,
         references,
         job.data,
         job.settings.metric,
         named_start_points(job.settings.space, counts),
+        optuna_numbers(study),
     )
+    write_report(job.experiment, report, job.data, study)
     print(format_summary(report))
     if report.scored:
         card = model_card(report.scored, job.data, job.settings, report.finding, report.verdict)

@@ -123,6 +123,12 @@ class Member:
         return self.kind != "search"
 
 
+def full_budget(epochs_run: int, budget: int) -> bool:
+    """Whether a run trained its whole budget (complete) or ASHA ended it early (stopped): the
+    rule the records, the console and the searcher's pruned trials all read from here."""
+    return epochs_run >= budget
+
+
 def one_image(val_labels: np.ndarray, num_classes: int) -> float:
     """The most one validation image moves balanced accuracy: one of the smallest class."""
     return 1 / (num_classes * np.bincount(val_labels, minlength=num_classes).min())

@@ -1,6 +1,6 @@
 """MODEL_CARD.md: what the answer is, what it was measured on, and where it may fail.
 
-    write_model_card(experiment, model_card(report.scored, data, settings))  # write_report's
+    write_model_card(experiment, model_card(report.scored, data, settings))  # compute_report's
 
 After Mitchell et al., "Model Cards for Model Reporting" (FAT* 2019), cut to what a finished
 search knows: intended use, the data and its class counts, the members' configs, test metrics
@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
-from search.answer.rules import Scored
+from search.answer.rules import Scored, one_image
 from search.experiment.layout import BEST, BOARD, CALIBRATION_PNG, MODEL_CARD, TEST_METRICS
 from search.settings import SearchSettings
 from search.stats.adapt import false_alarm_words
@@ -178,7 +178,7 @@ def model_card(
         "## Limitations",
         "- Every choice (configs, members, cut, temperature) was made on one validation "
         f"split of {len(data.val_y)} images; one image of its smallest class moves balanced "
-        f"accuracy by {1 / (data.num_classes * counts['val'].min()):.4f}.",
+        f"accuracy by {one_image(data.val_y, data.num_classes):.4f}.",
         "- A new acquisition (scanner, site, population) can move the cut: the models may "
         "still rank images well (ROC-AUC) while the validation-tuned cut lands in the wrong "
         "place. Check the operating point on labelled images from the site before use.",

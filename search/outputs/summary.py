@@ -13,8 +13,8 @@ calibration, and the answer's members with their knobs.
 from __future__ import annotations
 
 from search.answer.references import REFERENCES
+from search.answer.report import Report
 from search.experiment.layout import CALIBRATION_PNG
-from search.outputs.report import Report
 from search.stats.adapt import false_alarm_words
 
 SUMMARY_METRICS = (

@@ -41,6 +41,7 @@ from optuna.exceptions import UpdateFinishedTrialError
 from optuna.trial import TrialState
 
 from search.answer.names import search_folder
+from search.answer.rules import full_budget
 from search.tune.compat import OptunaSearchInternals
 
 logger = logging.getLogger(__name__)
@@ -187,7 +188,7 @@ class PruningOptunaSearch(OptunaSearchInternals):
         stopped_early = (
             not error
             and result is not None
-            and result.get("epoch", self.max_epochs) < self.max_epochs
+            and not full_budget(result.get("epoch", self.max_epochs), self.max_epochs)
             and trial_id not in self.told
         )
         if not stopped_early:

@@ -31,6 +31,7 @@ from optuna.storages import BaseStorage
 from ray import tune
 
 from search.answer.names import start_point_role, trial_folder
+from search.answer.rules import full_budget
 
 STATUS_EVERY_S = 30.0  # a status line at most this often, while results arrive
 PHASE_START_S = 10.0  # Tune's start of a phase's runs, and the report: seconds, measured ~7-9
@@ -108,7 +109,7 @@ class Progress(tune.Callback):
         )
         best_of_trial = trial.metric_analysis.get(self.objective, {}).get("max", score)
         self.best = max(self.best, best_of_trial)
-        status = "complete" if epoch >= self.max_epochs else "stopped"
+        status = "complete" if full_budget(epoch, self.max_epochs) else "stopped"
         self.ended[status] += 1
         if not self._role(trial):
             self.ended_epochs += epoch

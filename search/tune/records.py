@@ -18,7 +18,7 @@ from ray import tune
 from ray.tune import Result, ResultGrid
 
 from search.answer.references import same_config
-from search.answer.rules import Member, Trial
+from search.answer.rules import Member, Trial, full_budget
 
 
 def best_epoch(result: Result, objective: str) -> tuple[tune.Checkpoint | None, dict]:
@@ -54,7 +54,7 @@ def trial_record(
     epochs_run = int(history["epoch"].max())
     return Trial(
         score=float(history[objective].max()),
-        complete=epochs_run >= epochs,
+        complete=full_budget(epochs_run, epochs),
         epochs_run=epochs_run,
         best=best,
         checkpoint=checkpoint,

@@ -1,38 +1,10 @@
-"""The leaderboard from hand-made trial records, the printed summary, and the exit code when
-trials error."""
+"""The computed report: the leaderboard from hand-made trial records, and which runs are one
+config trained with other seeds."""
 
-import numpy as np
 import pandas as pd
 
-import search.job
-import search.run
+from search.answer.report import full_config, leaderboard, repeats
 from search.answer.rules import Trial
-from search.outputs.report import Report, leaderboard
-from search.outputs.summary import format_summary
-
-
-def table_with_an_errored_trial() -> pd.DataFrame:
-    return pd.DataFrame(
-        {
-            "trial_id": ["trial_a", "trial_b"],
-            "role": ["search", "search"],
-            "status": ["complete", "error"],
-            "val_balanced_accuracy": [0.9, np.nan],
-        }
-    )
-
-
-def test_the_summary_says_how_many_trials_errored_and_where_to_look():
-    text = format_summary(Report("x", table_with_an_errored_trial(), {}, None))
-    assert "trials 2: 1 complete, 1 error" in text
-    assert "warning: 1 trial(s) errored" in text and "error.txt" in text
-
-
-def test_a_search_without_any_score_exits_1_with_one_line(monkeypatch, tmp_path, capsys):
-    monkeypatch.setattr(search.job, "search", lambda settings: False)
-    code = search.run.main(["--space", "focal", "--storage", str(tmp_path)])
-    err = capsys.readouterr().err.strip()
-    assert code == 1 and err.startswith("error: no trial reported a score") and "\n" not in err
 
 
 def record(name: str, scores: list[float] | None, kind: str = "search", budget: int = 3) -> Trial:
@@ -77,26 +49,8 @@ def test_the_leaderboard_ranks_each_group_at_its_best_epoch_with_one_status_rule
     assert table.iloc[2]["epochs_run"] == 0 and pd.isna(table.iloc[2]["best_epoch"])
 
 
-def test_the_summary_counts_the_references_start_points_among_the_search_trials():
-    table = pd.DataFrame(
-        {
-            "trial_id": ["trial_a", "trial_b", "trial_c"],
-            "optuna_trial": [0, 1, 2],
-            "role": ["baseline", "seed_recipe", "search"],
-            "status": ["complete", "complete", "stopped"],
-            "val_balanced_accuracy": [0.9, 0.91, 0.8],
-        }
-    )
-    text = format_summary(Report("x", table, {}, None))
-    assert "trials 3 (the start points of baseline and seed recipe among them): " in text
-    assert "2 complete, 1 stopped" in text
-
-
 def test_a_trial_and_its_new_seeds_are_one_config_though_their_records_differ():
     # a search trial's record holds the knobs its space set; a member's run holds every knob
-    from search.answer.rules import Trial
-    from search.outputs.report import full_config, repeats
-
     trial = Trial("trial_a", 0.9, {"loss": "focal", "gamma": 2.0, "lr": 0.01, "seed": 0}, True)
     seed = Trial("trial_m_00000", 0.9, {**full_config(trial), "seed": 1}, True)
     other = Trial("trial_b", 0.9, {**full_config(trial), "lr": 0.02, "seed": 0}, True)
