@@ -10,8 +10,7 @@ from datasets import CHEST_XRAY, PNEUMONIAMNIST
 from medmnist.info import INFO
 from PIL import Image
 
-from trainable import data as data_module
-from trainable.config import UserError
+from trainable.config import DEFAULT_PATIENT_PATTERN, UserError
 from trainable.data import (
     RESIZE_BY_PIL,
     carve_validation,
@@ -21,6 +20,7 @@ from trainable.data import (
     patient_ids,
     read_image,
 )
+from trainable.data import medmnist as medmnist_module
 
 pytestmark = pytest.mark.integration  # real PneumoniaMNIST and Kermany files
 
@@ -89,7 +89,7 @@ def test_carve_never_puts_a_patient_on_both_sides():
     names = sorted(os.listdir(CHEST_XRAY / "train" / "PNEUMONIA"))
     names += sorted(os.listdir(CHEST_XRAY / "train" / "NORMAL"))
     labels = np.array([1] * 3875 + [0] * 1341)
-    groups = patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN)
+    groups = patient_ids(names, DEFAULT_PATIENT_PATTERN)
     assert len(set(groups[labels == 1])) == 1635  # pneumonia patients, by file name
     train_idx, val_idx = carve_validation(labels, groups, 0.1, seed=0)
     assert set(groups[train_idx]).isdisjoint(groups[val_idx])
@@ -106,7 +106,7 @@ def test_the_carve_holds_the_fraction_asked_for(fraction):
     names = sorted(os.listdir(CHEST_XRAY / "train" / "PNEUMONIA"))
     names += sorted(os.listdir(CHEST_XRAY / "train" / "NORMAL"))
     labels = np.array([1] * 3875 + [0] * 1341)
-    groups = patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN)
+    groups = patient_ids(names, DEFAULT_PATIENT_PATTERN)
     train_idx, val_idx = carve_validation(labels, groups, fraction, seed=0)
     assert len(val_idx) / len(labels) == pytest.approx(fraction, abs=0.01)
     assert set(groups[train_idx]).isdisjoint(groups[val_idx])
@@ -120,7 +120,7 @@ def test_patient_ids_follow_kermany_names():
         "NORMAL2-IM-1427-0001.jpeg",
         "x.png",
     ]
-    assert patient_ids(names, data_module.DEFAULT_PATIENT_PATTERN).tolist() == [
+    assert patient_ids(names, DEFAULT_PATIENT_PATTERN).tolist() == [
         "person123",
         "IM-0115",
         "NORMAL2-IM-1427",
@@ -349,13 +349,13 @@ def test_any_2d_medmnist_set_by_name_reaches_its_own_url_and_md5(tmp_path, monke
     a local mirror stands in for Zenodo, so the md5 check is what stops the copy."""
     assert INFO["breastmnist"]["url_64"].endswith("/breastmnist_64.npz?download=1")
     asked = []
-    real_urlopen = data_module.urllib.request.urlopen
+    real_urlopen = medmnist_module.urllib.request.urlopen
 
     def mirror(url, timeout):  # what would have been fetched, served from the shared file
         asked.append(url)
         return real_urlopen(PNEUMONIAMNIST.as_uri(), timeout=timeout)
 
-    monkeypatch.setattr(data_module.urllib.request, "urlopen", mirror)
+    monkeypatch.setattr(medmnist_module.urllib.request, "urlopen", mirror)
     with pytest.raises(UserError, match=f"expected {INFO['breastmnist']['MD5_64']}"):
         load_data("breastmnist", size=64, cache_dir=tmp_path)
     assert asked == [INFO["breastmnist"]["url_64"]]
