@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from search.experiment.manifest import (
@@ -16,7 +17,7 @@ from search.experiment.manifest import (
 )
 from search.run import flag_values, given_flags, parse_args
 from search.settings import SearchSettings
-from trainable.data import load_data
+from trainable.data import load_data, make_synthetic
 from trainable.errors import UserError
 
 
@@ -75,12 +76,10 @@ def test_resume_on_other_data_is_refused(recorded, tmp_path):
 
 def test_data_that_moved_is_resumed_from_its_new_place(tmp_path):
     # --data NEWPATH on resume was refused as a contradiction, with no way to go on
-    import shutil
-
-    from datasets import PNEUMONIAMNIST
-
     first = tmp_path / "a.npz"
-    shutil.copy(PNEUMONIAMNIST, first)
+    made = make_synthetic(n_train=40, n_eval=16)  # saved in MedMNIST's layout, (N, H, W)
+    np.savez(first, **{f"{s}_images": made.split(s)[0][:, 0] for s in ("train", "val", "test")},
+             **{f"{s}_labels": made.split(s)[1] for s in ("train", "val", "test")})  # fmt: skip
     settings = SearchSettings(space="focal", data=str(first), name="x", storage=str(tmp_path))
     data = load_data(str(first))
     write_manifest(settings.report_dir, settings.for_train_images(len(data.train_y)), data)
