@@ -17,7 +17,15 @@ import numpy as np
 from sklearn.metrics import balanced_accuracy_score
 
 from search.answer.rules import Scored, one_image
-from search.experiment.layout import BEST, BOARD, CALIBRATION_PNG, MODEL_CARD, TEST_METRICS
+from search.experiment.layout import (
+    BEST,
+    BOARD,
+    CALIBRATION_PNG,
+    EXPORT_DESCRIPTION,
+    EXPORTS,
+    MODEL_CARD,
+    TEST_METRICS,
+)
 from search.settings import SearchSettings
 from search.stats.adapt import false_alarm_words
 from search.stats.intervals import (
@@ -67,13 +75,31 @@ def model_card(
     """The card's markdown; `finding` (search.answer.findings) comes first when given, `verdict`
     (search.answer.rules.verdict) words each reference's comparison with the answer."""
     answer = scored["answer"].figures
-    counts = {
-        split: np.bincount(data.split(split)[1], minlength=data.num_classes)
-        for split in ("train", "val", "test")
-    }
     lines = [
         f"# Model card: {settings.name}",
         "",
+        *intended_use(data, settings),
+        *finding_section(finding),
+        *data_section(data, settings),
+        *model_section(answer, data),
+        *test_section(scored, data, verdict),
+        *operating_section(answer),
+        *calibration_section(answer, data),
+        *limitations_section(answer, data),
+        *files_section(),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def split_counts(data: Data) -> dict[str, np.ndarray]:
+    return {
+        split: np.bincount(data.split(split)[1], minlength=data.num_classes)
+        for split in ("train", "val", "test")
+    }
+
+
+def intended_use(data: Data, settings: SearchSettings) -> list[str]:
+    return [
         "## Intended use",
         f"Classifies {data.train_x.shape[-1]} px, {data.train_x.shape[1]}-channel images into "
         f"{', '.join(data.classes)}. Made by an automated search over ways of handling class "
@@ -81,7 +107,11 @@ def model_card(
         "site before any use; not a medical device, and not to be used for a diagnosis "
         "without a clinician and a validation on the site's own images.",
         "",
-        *finding_section(finding),
+    ]
+
+
+def data_section(data: Data, settings: SearchSettings) -> list[str]:
+    lines = [
         "## Data",
         f"Source: `{settings.data}`"
         + (
@@ -93,10 +123,13 @@ def model_card(
         "| split | " + " | ".join(data.classes) + " |",
         "|---|" + "---:|" * data.num_classes,
     ]
-    for split, n in counts.items():
+    for split, n in split_counts(data).items():
         lines.append(f"| {split} | " + " | ".join(str(int(c)) for c in n) + " |")
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def model_section(answer: dict, data: Data) -> list[str]:
+    lines = [
         "## The model",
         f"The mean of {len(answer['members'])} networks' log probabilities (softmax again), "
         f"calibrated by a temperature of {answer['temperature']:.3f} fitted on validation; "
@@ -113,14 +146,17 @@ def model_card(
     for member in answer["members"]:
         knobs = " | ".join(str(member["config"].get(k, "")) for k in SHOWN_KNOBS)
         lines.append(f"| {member['trial_id']} | {member['kind']} | {knobs} |")
-    test_probs = scored["answer"].test_probs
-    lines += [
-        "",
+    return [*lines, ""]
+
+
+def test_section(scored: dict[str, Scored], data: Data, verdict: dict | None) -> list[str]:
+    answer = scored["answer"].figures
+    lines = [
         f"## Test results ({len(data.test_y)} images, scored once after the search)",
         "",
         "| metric | value | 95% interval |",
         "|---|---:|---|",
-        *metric_rows(test_probs, data.test_y, answer.get("threshold")),
+        *metric_rows(scored["answer"].test_probs, data.test_y, answer.get("threshold")),
         "",
         f"Validation balanced accuracy {answer['val']['balanced_accuracy']:.4f} (in-sample: "
         "validation chose the answer, so this flatters it); test "
@@ -134,24 +170,31 @@ def model_card(
                 f"accuracy {ref['balanced_accuracy']:.4f}, ROC-AUC {ref['roc_auc']:.4f}"
                 + comparison_words((verdict or {}).get(name))
             )
+    return [*lines, ""]
+
+
+def operating_section(answer: dict) -> list[str]:
     points = answer.get("operating_points")
-    if points:
-        lines += [
-            "",
-            "## Operating points (cut chosen on validation, applied to test)",
-            "",
-            "| sensitivity wanted | cut | validation sens / spec | test sens / spec |",
-            "|---|---:|---|---|",
-        ]
-        for level, v in points["val"].items():
-            t = points["test"][level]
-            lines.append(
-                f"| {level} | {v['cut']:.4f} | {v['sensitivity']:.3f} / {v['specificity']:.3f} "
-                f"| {t['sensitivity']:.3f} / {t['specificity']:.3f} |"
-            )
-    c = answer["calibration"]
-    lines += [
+    if not points:
+        return []
+    lines = [
+        "## Operating points (cut chosen on validation, applied to test)",
         "",
+        "| sensitivity wanted | cut | validation sens / spec | test sens / spec |",
+        "|---|---:|---|---|",
+    ]
+    for level, v in points["val"].items():
+        t = points["test"][level]
+        lines.append(
+            f"| {level} | {v['cut']:.4f} | {v['sensitivity']:.3f} / {v['specificity']:.3f} "
+            f"| {t['sensitivity']:.3f} / {t['specificity']:.3f} |"
+        )
+    return [*lines, ""]
+
+
+def calibration_section(answer: dict, data: Data) -> list[str]:
+    c, counts = answer["calibration"], split_counts(data)
+    return [
         "## Calibration (top-label ECE, 10 bins; Brier)",
         f"Validation ECE {c['val']['ece_uncalibrated']:.3f} before the temperature, "
         f"{c['val']['ece']:.3f} after; test {c['test']['ece_uncalibrated']:.3f} -> "
@@ -175,6 +218,11 @@ def model_card(
         )
         + f". {CALIBRATION_PNG} shows the reliability diagrams.",
         "",
+    ]
+
+
+def limitations_section(answer: dict, data: Data) -> list[str]:
+    return [
         "## Limitations",
         "- Every choice (configs, members, cut, temperature) was made on one validation "
         f"split of {len(data.val_y)} images; one image of its smallest class moves balanced "
@@ -190,13 +238,17 @@ def model_card(
         "them), its figures are development figures, not a held-out estimate.",
         f"- Trained at {data.train_x.shape[-1]} px; finer findings may need more resolution.",
         "",
+    ]
+
+
+def files_section() -> list[str]:
+    return [
         "## Files",
         f"- `{BEST}`, `{TEST_METRICS}`, `{BOARD}`: the answer and every trial.",
         "- `python -m search.predict <this folder> IMAGES --out predictions.csv`: apply it.",
-        "- `python -m search.export <this folder>`: one file (`answer.pt2`, `answer.json`) "
-        "that loads with torch alone.",
+        f"- `python -m search.export <this folder>`: one file (`{EXPORTS['pt2']}`, "
+        f"`{EXPORT_DESCRIPTION}`) that loads with torch alone.",
     ]
-    return "\n".join(lines) + "\n"
 
 
 def finding_section(finding: dict | None) -> list[str]:
