@@ -54,85 +54,103 @@ def make_parser() -> argparse.ArgumentParser:
         description=help_text(__doc__, "search.run", "imbalance-search", paragraphs=3),
         formatter_class=HelpWithDefaults,
     )
-    p.add_argument("--space", help=f"one of: {', '.join(SPACES)} (required)")
-    p.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
-    add_data_flags(p, defaults.data)
-    p.add_argument("--num-samples", type=int, default=defaults.num_samples, help="trials to run")
-    p.add_argument(
-        "--epochs",
-        type=int,
-        help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least "
-        "10, at most 200)",
-    )
-    p.add_argument(
-        "--max-concurrent", type=int, default=defaults.max_concurrent, help="trials running at once"
-    )
-    p.add_argument(
-        "--cpus-per-trial",
-        type=float,
-        default=defaults.cpus_per_trial,
-        help="CPUs Ray reserves for each trial",
-    )
-    p.add_argument(
-        "--gpus-per-trial",
-        type=float,
-        default=defaults.gpus_per_trial,
-        help="fractions allowed, e.g. 0.25",
-    )
-    p.add_argument(
+    add_search_flags(p, defaults)
+    add_data_flags(p.add_argument_group("the data"), defaults.data)
+    add_budget_flags(p, defaults)
+    add_running_flags(p, defaults)
+    return p
+
+
+def add_search_flags(p: argparse.ArgumentParser, defaults: type[SearchSettings]) -> None:
+    """The space, how Optuna proposes and ASHA stops, what the search optimises."""
+    g = p.add_argument_group("what is searched")
+    g.add_argument("--space", help=f"one of: {', '.join(SPACES)} (required)")
+    g.add_argument("--list-spaces", action="store_true", help="print each space's knobs")
+    g.add_argument(
         "--sampler",
         choices=tuple(SEARCH_SAMPLERS),
         default=defaults.sampler,
         help="Optuna sampler; random is the baseline TPE has to beat (benchmarks/run.py)",
     )
-    p.add_argument(
+    g.add_argument(
         "--scheduler",
         choices=SCHEDULERS,
         default=defaults.scheduler,
         help="asha stops weak trials early; none trains every trial in full",
     )
-    p.add_argument(
+    g.add_argument(
         "--grace-period",
         type=int,
         help="ASHA: epochs every trial gets before it may be stopped (default: a tenth of "
         "--epochs, at least 1; see docs/asha.md)",
     )
-    p.add_argument(
-        "--eval-every",
-        type=int,
-        help="epochs between validation passes, each a report and a checkpoint (default: a "
-        "tenth of --epochs, at least 1: 1 on PneumoniaMNIST, 9 of 94 on 500 images)",
-    )
-    p.add_argument(
+    g.add_argument(
         "--objective",
         default=defaults.objective,
         help="val: validation balanced accuracy at the tuned threshold; robust: the same on "
         "perturbed validation images (trainable/robustness.py); spec@sens=L: validation "
         "specificity where sensitivity first reaches L, e.g. spec@sens=0.95 (screening)",
     )
-    p.add_argument(
+    g.add_argument("--seed", type=int, default=defaults.seed, help="TPE sampler and training seed")
+
+
+def add_budget_flags(p: argparse.ArgumentParser, defaults: type[SearchSettings]) -> None:
+    """Trials, epochs, validation passes and --confirm's retraining."""
+    g = p.add_argument_group("how much is trained")
+    g.add_argument("--num-samples", type=int, default=defaults.num_samples, help="trials to run")
+    g.add_argument(
+        "--epochs",
+        type=int,
+        help="max epochs per trial (default: as many images as 10 epochs of 4,708, at least "
+        "10, at most 200)",
+    )
+    g.add_argument(
+        "--eval-every",
+        type=int,
+        help="epochs between validation passes, each a report and a checkpoint (default: a "
+        "tenth of --epochs, at least 1: 1 on PneumoniaMNIST, 9 of 94 on 500 images)",
+    )
+    g.add_argument(
         "--confirm",
         type=int,
         default=defaults.confirm,
         metavar="K",
         help="retrain the top K configs with 3 new seeds each; report mean and spread",
     )
-    p.add_argument(
+
+
+def add_running_flags(p: argparse.ArgumentParser, defaults: type[SearchSettings]) -> None:
+    """Ray's resources, the experiment's name and place, resuming, and logs."""
+    g = p.add_argument_group("where and how it runs")
+    g.add_argument(
+        "--max-concurrent", type=int, default=defaults.max_concurrent, help="trials running at once"
+    )
+    g.add_argument(
+        "--cpus-per-trial",
+        type=float,
+        default=defaults.cpus_per_trial,
+        help="CPUs Ray reserves for each trial",
+    )
+    g.add_argument(
+        "--gpus-per-trial",
+        type=float,
+        default=defaults.gpus_per_trial,
+        help="fractions allowed, e.g. 0.25",
+    )
+    g.add_argument(
         "--max-failures",
         type=int,
         default=defaults.max_failures,
         help="retries of a crashed trial, from its last checkpoint",
     )
-    p.add_argument("--seed", type=int, default=defaults.seed, help="TPE sampler and training seed")
-    p.add_argument("--name", help="experiment name (default: <space>-<date>-<time>)")
-    p.add_argument("--storage", default=defaults.storage, help="results folder or cloud URI")
-    p.add_argument(
+    g.add_argument("--name", help="experiment name (default: <space>-<date>-<time>)")
+    g.add_argument("--storage", default=defaults.storage, help="results folder or cloud URI")
+    g.add_argument(
         "--address",
         help="an existing Ray cluster, e.g. 'auto' (default: a Ray started for this search)",
     )
-    p.add_argument("--resume", action="store_true", help="continue the experiment --name")
-    p.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
-    return p
+    g.add_argument("--resume", action="store_true", help="continue the experiment --name")
+    g.add_argument("--verbose", action="store_true", help="show Ray's own logs and tables")
 
 
 def flag_values(args: argparse.Namespace) -> dict:

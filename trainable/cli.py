@@ -15,7 +15,8 @@ DATA_OPTIONS = ("size", "channels", "val_fraction", "patient_pattern", "train_su
 
 
 def add_data_flags(p: argparse.ArgumentParser, default_data: str = "pneumoniamnist") -> None:
-    """--data and load_data's options; `data_options(args)` reads the latter back."""
+    """--data and load_data's options on `p` (a parser or one of its argument groups);
+    `data_options(args)` reads the latter back."""
     p.add_argument(
         "--data",
         default=default_data,
