@@ -39,6 +39,7 @@ import numpy as np
 from benchmarks.target_cut import fidelity_targets, target_kind
 from search.answer.rules import ENSEMBLE_SIZE, average_positive
 from search.stats.adapt import ALPHA, adapted_cut, logit, mixture_cut
+from trainable.files import write_text
 
 FIGURES = Path("benchmarks/answer_cut.json")
 SEARCH_SIZE = 12  # configs per random search, as the default search's 12 trials
@@ -208,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table(groups))
     record = {"groups": groups, "draws": args.draws, "search_size": SEARCH_SIZE,
               "provenance": provenance()}  # fmt: skip
-    args.json.write_text(json.dumps(record, indent=1) + "\n")
+    write_text(args.json, json.dumps(record, indent=1) + "\n")
     return 0
 
 

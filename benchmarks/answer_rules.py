@@ -37,7 +37,6 @@ Figures with provenance go to benchmarks/answer_rules.json.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,6 +45,7 @@ import numpy as np
 
 from benchmarks.efficiency import OUT, finished_searches, write_figures
 from search.answer.rules import average_positive
+from search.experiment.formats import read_best, read_manifest
 from trainable.files import replacing
 
 FIGURES = Path("benchmarks/answer_rules.json")
@@ -70,7 +70,7 @@ def load_models(experiment: Path) -> tuple[list[Model], np.ndarray, np.ndarray, 
     import pandas as pd
 
     board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
-    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    members = read_best(experiment).members
     member_ids = [m["trial_id"] for m in members]
     cache = experiment / "models.npz"
     if not cache.exists():
@@ -104,7 +104,7 @@ def score_models(experiment: Path, cache: Path) -> None:
     from trainable.data import load_data
     from trainable.inference import predict_checkpoint
 
-    record = json.loads((experiment / "search.json").read_text())["settings"]
+    record = read_manifest(experiment).settings
     settings = SearchSettings(**{**record, "resume": True})
     data = load_data(settings.data, **data_options(settings))
     objective = settings.metric

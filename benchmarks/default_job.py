@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.efficiency import wall_summary
 from benchmarks.pages import load_json, render_blocks
+from trainable.files import write_text
 
 DOC = Path("docs/default-job.md")
 EFFICIENCY = Path("benchmarks/efficiency.json")
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{DOC} and README's set-up line match the JSON")
         return 0
-    DOC.write_text(fresh)
+    write_text(DOC, fresh)
     print(f"wrote {DOC}; README's set-up line: {setup_line()}")
     return 0
 

@@ -35,7 +35,8 @@ from typing import Any
 import numpy as np
 
 from benchmarks.fidelity import DATA_DIR, SETTINGS, held_out_test
-from trainable.files import replacing
+from search.experiment.formats import read_best, read_manifest, read_test_metrics
+from trainable.files import replacing, write_text
 
 OUT = Path("results/efficiency")
 FIGURES = Path("benchmarks/efficiency.json")
@@ -107,8 +108,8 @@ def search_key(row: dict) -> tuple[str, str, int]:
 
 def figures(experiment: Path, seconds: float) -> dict:
     """What the table shows, read from a finished search's own report files."""
-    report = json.loads((experiment / "test_metrics.json").read_text())
-    verdict = report["verdict"]
+    report = read_test_metrics(experiment).models
+    verdict = read_test_metrics(experiment).verdict
     row = {"wall_s": round(seconds), "trials": verdict["trials"]}
     row["answer_models"] = verdict["answer_models"]
     for name in ("answer", "best_trial", *REFERENCES):
@@ -127,7 +128,7 @@ def figures(experiment: Path, seconds: float) -> dict:
     row["search_trials_s"] = round(
         sum(float(r["run_time_s"] or 0) for r in board if r.get("optuna_trial")), 1
     )
-    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    members = read_best(experiment).members
     row["member_runs"] = sum(role.startswith("member_") for role in roles)
     row["member_runs_in_answer"] = sum(m["kind"] in ("full_run", "new_seed") for m in members)
     return row
@@ -199,7 +200,7 @@ def write_figures(path: Path, rows: dict) -> None:
     """A rescoring benchmark's figures, one entry per search, with their provenance."""
     from benchmarks.provenance import provenance
 
-    path.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1) + "\n")
+    write_text(path, json.dumps({"searches": rows, "provenance": provenance()}, indent=1) + "\n")
 
 
 def answer_checkpoints(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
@@ -210,10 +211,10 @@ def answer_checkpoints(experiment: Path) -> tuple[Any, list[dict], list[dict]]:
     from trainable.cli import data_options
     from trainable.data import load_data
 
-    record = json.loads((experiment / "search.json").read_text())["settings"]
+    record = read_manifest(experiment).settings
     settings = SearchSettings(**{**record, "resume": True})
     data = load_data(settings.data, **data_options(settings))
-    members = json.loads((experiment / "best.json").read_text())["answer"]["members"]
+    members = read_best(experiment).members
     states = [load_checkpoint(experiment / m["checkpoint"] / CHECKPOINT_FILE) for m in members]
     return data, members, states
 
@@ -334,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{experiment.parent.name}: {cells}", flush=True)
         recorded["answer_sizes"] = rows
-        FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
+        write_text(FIGURES, json.dumps(recorded, indent=1) + "\n")
         return 0
     if args.command == "merge":
         theirs = json.loads(args.rows.read_text())["searches"]
@@ -345,7 +346,7 @@ def main(argv: list[str] | None = None) -> int:
             *(r for r in recorded["searches"] if search_key(r) not in keys),
             *rows,
         ]
-        FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
+        write_text(FIGURES, json.dumps(recorded, indent=1) + "\n")
     if args.command == "run":
         from benchmarks.provenance import provenance
 
@@ -356,7 +357,7 @@ def main(argv: list[str] | None = None) -> int:
                 key = (args.round, setting, seed)
                 kept = [s for s in recorded["searches"] if search_key(s) != key]
                 recorded["searches"] = [*kept, row]
-                FIGURES.write_text(json.dumps(recorded, indent=1) + "\n")
+                write_text(FIGURES, json.dumps(recorded, indent=1) + "\n")
                 print(table([row]).splitlines()[2], flush=True)
     print(table(recorded["searches"]))
     if recorded.get("answer_sizes"):

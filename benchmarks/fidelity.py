@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from trainable.files import replacing
+from trainable.files import replacing, write_text
 
 DATA_DIR = Path(os.environ.get("IMBALANCE_DATA_DIR", Path(__file__).parents[2] / "shared/data"))
 SETTINGS = {
@@ -209,7 +209,7 @@ def run_training(args: argparse.Namespace) -> None:
     else:
         configs = draw_configs(args.configs, args.seed, args.epochs)
         configs_file.parent.mkdir(parents=True, exist_ok=True)
-        configs_file.write_text(json.dumps(configs, indent=1) + "\n")
+        write_text(configs_file, json.dumps(configs, indent=1) + "\n")
     jobs = [(name, cfg, fold) for fold in range(args.folds) for name, cfg in configs.items()]
     print(f"{args.setting}: {len(configs)} configs x {args.folds} fold(s) -> {out}", flush=True)
     started = time.perf_counter()
@@ -229,8 +229,8 @@ def run_training(args: argparse.Namespace) -> None:
             for f in futures:
                 print(f.result(), flush=True)
     provenance = out / "provenance.json"
-    provenance.write_text(
-        json.dumps(provenance_of(time.perf_counter() - started, args), indent=1) + "\n"
+    write_text(
+        provenance, json.dumps(provenance_of(time.perf_counter() - started, args), indent=1) + "\n"
     )
 
 

@@ -26,6 +26,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from search.answer.rules import ENSEMBLE_SIZE, Trial, average_positive, one_image, the_answer
 from trainable import metrics
+from trainable.files import write_text
 
 REFERENCES = ("baseline", "seed_recipe")
 ROUNDS = 25  # AutoGluon's default ensemble_size
@@ -504,7 +505,7 @@ def analyse(outs: list[Path], subsets: int, trials: int, json_path: Path | None)
             print(f"analysed {key} ({time.perf_counter() - started:.0f}s)", flush=True)
     print(format_tables(report))
     if json_path:
-        json_path.write_text(json.dumps(report, indent=1) + "\n")
+        write_text(json_path, json.dumps(report, indent=1) + "\n")
         print(f"wrote {json_path}")
     return report
 

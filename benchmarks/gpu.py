@@ -35,6 +35,7 @@ import torch
 from benchmarks.provenance import provenance
 from trainable.config import TrainConfig
 from trainable.data import Data, load_data
+from trainable.files import write_text
 from trainable.loop import train
 
 SHARED = Path(__file__).parents[1].parent / "shared/data"
@@ -180,7 +181,7 @@ def main() -> None:
     results["provenance"] = provenance()
     results["packing"] = packed
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

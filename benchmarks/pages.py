@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from trainable.files import write_text
+
 BLOCK = re.compile(
     r"(<!-- table (\w+) -->)\n(?:(?:(?!<!-- end -->).)*?\n)?(<!-- end -->)", re.DOTALL
 )
@@ -153,6 +155,6 @@ def page_main(
             return 1
         print(f"{doc} matches its JSON")
         return 0
-    doc.write_text(fresh)
+    write_text(doc, fresh)
     print(f"wrote {doc}")
     return 0

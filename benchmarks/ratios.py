@@ -37,7 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.fidelity import DATA_DIR
-from trainable.files import replacing
+from search.experiment.formats import read_best, read_manifest
+from trainable.files import replacing, write_text
 
 OUT = Path("results/ratios")
 FIGURES = Path("benchmarks/ratios.json")
@@ -101,7 +102,7 @@ def run_search(ratio: str, seed: int, out: Path) -> Path:
         done = subprocess.run(command, stdout=console, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         raise SystemExit(f"error: the search {name} failed (exit {done.returncode}); see {log}")
-    (experiment / "wall_s.txt").write_text(f"{time.monotonic() - started:.0f}\n")
+    write_text((experiment / "wall_s.txt"), f"{time.monotonic() - started:.0f}\n")
     return experiment
 
 
@@ -154,16 +155,16 @@ def score_search(experiment: Path, no_shift_npz: Path) -> None:
     answer = load_answer(experiment)
     for split, x in (("val", data.val_x), ("test", data.test_x), ("no_shift", x_no_shift)):
         arrays[f"answer/{split}"] = answer_probabilities(answer, x)[:, 1].astype(np.float32)
-    best = json.loads((experiment / "best.json").read_text())["answer"]
+    best = read_best(experiment)
     summary = {
         "models": models,
         "answer": {
             "threshold": answer.threshold,
-            "members": [m["trial_id"] for m in best["members"]],
-            "member_kinds": [m["kind"] for m in best["members"]],
+            "members": [m["trial_id"] for m in best.members],
+            "member_kinds": [m["kind"] for m in best.members],
         },
     }
-    (experiment / "models.json").write_text(json.dumps(summary, indent=1) + "\n")
+    write_text(experiment / "models.json", json.dumps(summary, indent=1) + "\n")
     save_npz(target, arrays)
 
 
@@ -178,8 +179,7 @@ def _predict(state: dict, images: np.ndarray, data) -> np.ndarray:
 
 
 def carve_of(experiment: Path) -> Path:
-    manifest = json.loads((experiment / "search.json").read_text())
-    return Path(manifest["settings"]["data"])
+    return Path(read_manifest(experiment).settings["data"])
 
 
 def train_member(config: dict, carve_npz: str, no_shift_npz: str, target: str) -> str:

@@ -359,7 +359,7 @@ def ensembles_done(out: Path, name: str) -> bool:
 def write_page(results: dict) -> None:
     from benchmarks.ratios_page import render
 
-    PAGE.write_text(render(results))
+    write_text(PAGE, render(results))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -375,7 +375,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         print(f"{PAGE} matches {FIGURES}")
         return 0
-    PAGE.write_text(fresh)
+    write_text(PAGE, fresh)
     print(f"wrote {PAGE}")
     return 0
 

@@ -43,6 +43,7 @@ from torchvision import transforms as T
 from benchmarks.provenance import provenance
 from trainable.config import TrainConfig
 from trainable.data import Data, load_data
+from trainable.files import write_text
 from trainable.loop import train
 from trainable.models import make_model
 
@@ -272,7 +273,7 @@ def main() -> None:
     for section in sections:  # each figure with the commit, versions and machine behind it
         results[section]["provenance"] = provenance()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2) + "\n")
+    write_text(args.out, json.dumps(results, indent=2) + "\n")
     print(f"wrote {args.out}")
 
 

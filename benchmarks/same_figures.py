@@ -18,6 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from trainable.files import write_text
+
 # What differs between two runs of the same search without any figure differing; the files'
 # format_version is their layout's, which a change of code may raise without moving a figure.
 # Optuna's trial numbers are compared: they are the order in which the configs were proposed.
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
             "same_figures": same,
             "provenance": provenance(),
         }
-        args.json.write_text(json.dumps(record, indent=1) + "\n")
+        write_text(args.json, json.dumps(record, indent=1) + "\n")
     return 0 if all(same.values()) else 1
 
 

@@ -28,6 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from benchmarks.fidelity import DATA_DIR
+from trainable.files import write_text
 
 DATA = DATA_DIR / "pneumoniamnist" / "pneumoniamnist.npz"
 JSON = Path("benchmarks/speed.json")
@@ -169,7 +170,7 @@ def main() -> None:
         "one_validation_image": 1 / 270,
         "provenance": provenance(),
     }
-    args.json.write_text(json.dumps(figures, indent=1) + "\n")
+    write_text(args.json, json.dumps(figures, indent=1) + "\n")
     print(f"wrote {args.json}")
 
 

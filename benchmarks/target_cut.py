@@ -63,6 +63,7 @@ import numpy as np
 
 from benchmarks.efficiency import OUT, answer_checkpoints, member_probabilities
 from search.stats.adapt import ALPHA, adapted_cut, label_shift_weights, logit, mixture_cut
+from trainable.files import write_text
 from trainable.robustness import SITE_CORRUPTIONS
 
 FIGURES = Path("benchmarks/target_cut.json")
@@ -412,7 +413,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{folder}: {len(draws[str(folder)])} models", flush=True)
         print(fidelity_table(draws))
         record = {"draws": draws, "top_models": TOP_MODELS, "provenance": provenance()}
-        FIDELITY_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        write_text(FIDELITY_FIGURES, json.dumps(record, indent=1) + "\n")
         return 0
 
     if args.corrupt:
@@ -430,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{report.parent.name}: done", flush=True)
         print(corrupt_table(rows))
         record = {"searches": rows, "families": SITE_CORRUPTIONS, "provenance": provenance()}
-        CORRUPT_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        write_text(CORRUPT_FIGURES, json.dumps(record, indent=1) + "\n")
         return 0
 
     if args.site_sizes:
@@ -443,7 +444,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{report.parent.name}: {sites[report.parent.name]}", flush=True)
         print(site_table(sites))
         record = {"searches": sites, "draws": SITE_DRAWS, "provenance": provenance()}
-        SITE_FIGURES.write_text(json.dumps(record, indent=1) + "\n")
+        write_text(SITE_FIGURES, json.dumps(record, indent=1) + "\n")
         return 0
 
     rows = {}
@@ -459,7 +460,7 @@ def main(argv: list[str] | None = None) -> int:
         halves = no_shift_control(s["val"], s["val_y"])
         rows[experiment.name] = {"test": test, "val_halves": halves}
         print(f"| {experiment.name} | {cells(test)} | {cells(halves)} |", flush=True)
-    FIGURES.write_text(json.dumps({"searches": rows, "provenance": provenance()}, indent=1))
+    write_text(FIGURES, json.dumps({"searches": rows, "provenance": provenance()}, indent=1))
     return 0
 
 

@@ -3,6 +3,7 @@ through one typed reader here. Nothing heavy is imported: predict and export rea
 
     write_record(experiment / BEST, {"answer": {...}, ...})   # stamped, whole or as it was
     best = read_best(experiment)            # Best: members, cut, temperature, sensitivity cuts
+    report = read_test_metrics(experiment)  # TestMetrics: verdict, finding, each model's figures
     manifest = read_manifest(experiment)    # Manifest: settings, data, preprocessing; or None
 
 Files: search.json (experiment.manifest writes it), best.json, test_metrics.json and
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from search.experiment.damage import check_json, damaged
-from search.experiment.layout import BEST, MANIFEST, SHAPE
+from search.experiment.layout import BEST, MANIFEST, SHAPE, TEST_METRICS
 from trainable.errors import UserError
 from trainable.files import write_json
 
@@ -114,4 +115,28 @@ def read_manifest(experiment: Path) -> Manifest | None:
         data=record["data"],
         preprocessing=record.get("preprocessing"),
         versions=record.get("versions", {}),
+    )
+
+
+@dataclass(frozen=True)
+class TestMetrics:
+    """test_metrics.json: every figure the report quotes."""
+
+    objective: str
+    verdict: dict[str, Any] | None
+    technique_finding: dict[str, Any] | None
+    models: dict[str, dict[str, Any]]  # answer, best_trial, baseline, seed_recipe -> figures
+
+
+def read_test_metrics(experiment: Path) -> TestMetrics:
+    path = experiment / TEST_METRICS
+    if not path.exists():
+        raise UserError(f"{path} not found: give the folder of a finished search (results/NAME)")
+    record = read_record(path, shape=("answer",))
+    meta = (VERSION_KEY, "objective", "verdict", "technique_finding")
+    return TestMetrics(
+        objective=record.get("objective", "val_balanced_accuracy"),
+        verdict=record.get("verdict"),
+        technique_finding=record.get("technique_finding"),
+        models={k: v for k, v in record.items() if k not in meta and isinstance(v, dict)},
     )
