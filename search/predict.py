@@ -209,7 +209,7 @@ def read_val_scores(path: Path) -> tuple[np.ndarray, np.ndarray]:
 def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[dict]) -> dict:
     """Add `decision_adapted` to each scored row (search.stats.adapt) and return why, in words and
     figures, for <out>.adapt.json."""
-    from search.stats.adapt import adapted_cut, false_alarm_words
+    from search.stats.adapt import adapted_cut, false_alarm_words, p_words
 
     if answer.threshold is None:
         raise UserError("--adapt moves a two-class answer's cut; this answer has more classes")
@@ -229,15 +229,15 @@ def adapt_rows(answer: Answer, experiment: Path, probs: np.ndarray, rows: list[d
     if decision.shifted:
         says = (
             f"adapt: these images' scores differ from validation's beyond a change of class mix "
-            f"(p {decision.p_value:.3g}; at that threshold {false_alarm_words()}); "
+            f"({p_words(decision.p_value)}; at that threshold {false_alarm_words()}); "
             f"decision_adapted cuts "
             f"at {decision.cut:.4f}, "
             f"read off their own scores, instead of {answer.threshold:.4f}"
         )
     else:
         says = (
-            f"adapt: no shift from validation found (p {decision.p_value:.3g}); decision_adapted "
-            f"keeps the tuned cut {answer.threshold:.4f}"
+            f"adapt: no shift from validation found ({p_words(decision.p_value)}); "
+            f"decision_adapted keeps the tuned cut {answer.threshold:.4f}"
         )
     return {
         "says": says,

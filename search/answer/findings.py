@@ -196,5 +196,10 @@ def answer_words(members: Sequence[tuple[str, dict]], points: dict[str, dict]) -
             technique(full(runs[0])) + (f", {len(runs)} seeds" if len(runs) > 1 else "")
             for runs in searched.values()
         ]
-        parts.append(f"{len(searched)} searched config(s) ({'; '.join(described)})")
+        if len(searched) == 1:
+            parts.append(f"1 searched config ({described[0]})")
+        elif len(set(described)) == 1:  # two configs of one technique: say it once
+            parts.append(f"{len(searched)} searched configs, each {described[0]}")
+        else:
+            parts.append(f"{len(searched)} searched configs ({'; '.join(described)})")
     return f"The answer holds {', '.join(parts)}."

@@ -27,7 +27,7 @@ from search.experiment.layout import (
     TEST_METRICS,
 )
 from search.settings import SearchSettings
-from search.stats.adapt import false_alarm_words
+from search.stats.adapt import false_alarm_words, p_words
 from search.stats.intervals import (
     balanced_accuracy,
     decisions,
@@ -299,8 +299,8 @@ def shift_lines(answer: dict) -> list[str]:
     if adapted["shifted"]:
         return [
             f"- The test images differ from validation's beyond a change of class mix (shift "
-            f"test p {adapted['shift_p_value']:.3g}; {false_alarm_words()}): the test figures "
+            f"test {p_words(adapted['shift_p_value'])}; {false_alarm_words()}): the test figures "
             "above are at the validation-tuned cut, on images unlike validation's."
         ]
     return [f"- The shift test found no shift between validation and test "
-            f"(p {adapted['shift_p_value']:.3g})."]  # fmt: skip
+            f"({p_words(adapted['shift_p_value'])})."]  # fmt: skip

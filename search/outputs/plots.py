@@ -143,13 +143,18 @@ def knobs_figure(
     table = table[scored]
     if table.empty:
         return None
-    knobs = [c for c in table.columns if c.startswith("config/") and table[c].nunique() > 1]
+    knobs = [
+        c
+        for c in table.columns
+        if c.startswith("config/") and table.loc[knob_applies(c, table), c].nunique() > 1
+    ]
     cols = 3
     rows = max(1, -(-len(knobs) // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(4 * cols, 3 * rows), squeeze=False)
     finished = table["status"] == "complete"
     for ax, knob in zip(axes.flat, knobs, strict=False):
-        values = table[knob]
+        applies = knob_applies(knob, table)
+        values = table[knob].where(applies)  # sampler_power means nothing without oversampling
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.notna().sum() == values.notna().sum():  # e.g. alpha: floats, None elsewhere
             values = numeric
@@ -163,21 +168,23 @@ def knobs_figure(
             if knob.removeprefix("config/") in ("lr", "weight_decay"):
                 ax.set_xscale("log")
                 ax.xaxis.set_minor_formatter(NullFormatter())
-        ax.scatter(x[finished], table[objective][finished], label="complete")
+        ax.scatter(x[finished & applies], table[objective][finished & applies], label="complete")
         ax.scatter(
-            x[~finished],
-            table[objective][~finished],
+            x[~finished & applies],
+            table[objective][~finished & applies],
             facecolors="none",
             edgecolors="C1",
             label="stopped",
         )
-        chosen = table["trial_id"].isin(in_answer)
+        chosen = table["trial_id"].isin(in_answer) & applies
         if chosen.any():
             ax.scatter(x[chosen], table[objective][chosen], s=140, facecolors="none",
                        edgecolors="k", linewidths=1.2, label="in the answer")  # fmt: skip
-        for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
-            ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
-        ax.set_xlabel(knob.removeprefix("config/"))
+        reference_lines(ax, references)
+        label = knob.removeprefix("config/")
+        if not applies.all():  # a knob of one sampler or loss: its trials only
+            label += f" ({int(applies.sum())} of {len(applies)} trials use it)"
+        ax.set_xlabel(label)
         ax.set_ylabel(objective.removeprefix("val_"))
     for ax in list(axes.flat)[len(knobs) :]:
         ax.axis("off")
@@ -192,6 +199,35 @@ def knobs_figure(
     fig.suptitle(title, fontsize=9)
     fig.tight_layout()
     return fig
+
+
+def knob_applies(column: str, table: pd.DataFrame) -> pd.Series:
+    """The rows whose sampler or loss uses the knob in `column` (config/sampler_power: the
+    oversampled trials; config/gamma: the focal ones); every row for any other knob. The
+    leaderboard fills each knob's default in, which the trials without it never used."""
+    from trainable.config import LOSS_KNOBS, SAMPLER_KNOBS
+
+    knob = column.removeprefix("config/")
+    for owner, owned in (("sampler", SAMPLER_KNOBS), ("loss", LOSS_KNOBS)):
+        users = [name for name, knobs in owned.items() if knob in knobs]
+        if users and f"config/{owner}" in table:
+            return table[f"config/{owner}"].isin(users)
+    return pd.Series(True, index=table.index)
+
+
+def reference_lines(ax: plt.Axes, references: dict[str, float] | None) -> None:
+    """Each reference's score as a line of its own colour and style, its value in the legend
+    (the two often differ by one image: 0.9822 and 0.9810)."""
+    styles = (("--", "dimgrey"), (":", "tab:brown"))
+    for (name, score), (style, colour) in zip((references or {}).items(), styles, strict=False):
+        ax.axhline(score, color=colour, linestyle=style, linewidth=1.2, label=f"{name} {score:.4f}")
+
+
+def trial_colour(i: int):
+    """A colour per trial, 18 before one repeats: tab10's, then Dark2's (tab20's pale halves
+    read as their dark ones, and tab10 alone gave trials 1 and 11 one colour)."""
+    palette = [*plt.get_cmap("tab10").colors, *plt.get_cmap("Dark2").colors]
+    return palette[i % len(palette)]
 
 
 def natural_order(value: str) -> tuple:
@@ -239,6 +275,12 @@ def importances_figure(study: optuna.Study, objective: str = "score") -> plt.Fig
     if not importances:
         return None
     finished = sum(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+    partial = {
+        name: n
+        for name in importances
+        if (n := sum(name in t.params for t in trials)) < len(trials)
+    }
+    over = "; ".join(f"{name} over the {n} trials that have it" for name, n in partial.items())
     fig, ax = plt.subplots(figsize=(6.4, 0.4 * len(importances) + 2.2))
     names = list(importances)[::-1]
     ax.barh(names, [importances[n] for n in names])
@@ -248,8 +290,9 @@ def importances_figure(study: optuna.Study, objective: str = "score") -> plt.Fig
     )
     ax.set_xlabel(
         f"importance (Optuna's PED-ANOVA) over all {len(trials)} trials; a stopped trial's "
-        "best\ncame after fewer epochs; a knob only some trials have (gamma) over those;\n"
-        f"optuna-dashboard ranks the {finished} finished trials only, so it may differ",
+        "best came\nafter fewer epochs; "
+        + (f"{over};\n" if over else "")
+        + f"optuna-dashboard ranks the {finished} finished trials only, so it may differ",
         fontsize=8,
     )
     fig.tight_layout()
@@ -275,7 +318,6 @@ def history_figures(
         return {}
     roles = roles or {}
     best = max if study.direction == optuna.study.StudyDirection.MAXIMIZE else min
-    colours = plt.get_cmap("tab10")  # tab20's pale halves read as one colour
     history, ax_h = plt.subplots(figsize=(8, 4.6))
     curves, ax_c = plt.subplots(figsize=(9.5, 4.8))
     numbers, scores = [], []
@@ -287,7 +329,7 @@ def history_figures(
         score = best(t.intermediate_values.values())
         numbers.append(t.number)
         scores.append(score)
-        colour = colours(i % 10)
+        colour = trial_colour(i)
         notes = [] if folder.endswith(roles.get(folder, "search")) else [role]  # named already
         notes += ["stopped"] * stopped + ["in the answer"] * chosen
         label = f"#{t.number} {folder}".strip() + (f" ({', '.join(notes)})" if notes else "")
@@ -299,7 +341,8 @@ def history_figures(
             linestyle="--" if stopped else "-",
             linewidth=2.6 if chosen else 1.2,
             marker="*" if role != "search" else "o",
-            markersize=7 if role != "search" else 3,
+            markersize=8 if role != "search" else 5,
+            markerfacecolor="none" if stopped else colour,  # a one-epoch trial has no line
             label=label,
         )
         ax_h.scatter(
@@ -325,15 +368,14 @@ def history_figures(
     )
     ax_h.set_xlabel("Optuna trial number")
     ax_c.set_title(
-        f"every trial's {objective} by epoch;\ndashed: stopped by ASHA; thick: in the answer; "
-        "star: a reference's start point",
+        f"every trial's {objective} by epoch;\ndashed and hollow: stopped by ASHA; thick: in "
+        "the answer; star: a reference's start point",
         fontsize=9,
     )
     ax_c.set_xlabel("epoch")
     for ax in (ax_h, ax_c):
         ax.set_ylabel(objective)
-        for (name, score), style in zip((references or {}).items(), ("--", ":"), strict=False):
-            ax.axhline(score, color="grey", linestyle=style, linewidth=1, label=name)
+        reference_lines(ax, references)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     for fig in (history, curves):

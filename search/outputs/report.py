@@ -203,9 +203,13 @@ def write_pictures(
             f"{c['test']['ece_positive']:.3f}"
         )
     in_answer = frozenset(m["search_trial"] for m in answer["members"])
+    # the search's trials, the references' start points among them: those Optuna numbered
+    searched = (
+        table["optuna_trial"].notna() if "optuna_trial" in table else table["role"] == "search"
+    )
     write_plots(
         experiment,
-        table[table["role"] == "search"],
+        table[searched],
         objective,
         curves,
         study,

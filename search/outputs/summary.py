@@ -15,7 +15,7 @@ from __future__ import annotations
 from search.answer.references import REFERENCES
 from search.answer.report import Report
 from search.experiment.layout import CALIBRATION_PNG
-from search.stats.adapt import false_alarm_words
+from search.stats.adapt import false_alarm_words, p_words
 
 SUMMARY_METRICS = (
     "balanced_accuracy",
@@ -82,13 +82,13 @@ def format_summary(report: Report) -> str:
     if answer.get("adapted"):
         a = answer["adapted"]
         moved = (
-            f"shifted (p {a['shift_p_value']:.3g}; at that threshold {false_alarm_words()}). "
+            f"shifted ({p_words(a['shift_p_value'])}; at that threshold {false_alarm_words()}). "
             f"predict --adapt would cut at {a['cut']:.4f}, read off the images' own scores; "
             f"scored with the test labels afterwards, that cut gives balanced accuracy "
             f"{a['test']['balanced_accuracy']:.4f}: a second figure, not the answer's"
             if a["shifted"]
-            else f"no shift detected (p {a['shift_p_value']:.3g}, above the threshold): the tuned "
-            "cut stands"
+            else f"no shift detected ({p_words(a['shift_p_value'])}, above the threshold): the "
+            "tuned cut stands"
         )
         lines.append(
             f"the test images against validation (the test: no label read): {moved} "

@@ -41,6 +41,15 @@ FALSE_ALARMS = {
 }
 
 
+def p_words(p: float, draws: int = DRAWS) -> str:
+    """The shift test's p-value as it can be stated: 'p 0.0415', or, where no draw of the null
+    came as far, 'p <= 0.0033 (none of 300 draws as large)': 1 / (draws + 1) is the smallest
+    p that `draws` bootstrap draws can give, a bound, not a measurement."""
+    if p <= 1 / (draws + 1) + 1e-12:
+        return f"p <= {1 / (draws + 1):.2g} (none of {draws} draws as large)"
+    return f"p {p:.3g}"
+
+
 def false_alarm_words() -> str:
     halves, held = FALSE_ALARMS["validation_halves"], FALSE_ALARMS["held_out_training_images"]
     return (

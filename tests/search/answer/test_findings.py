@@ -92,12 +92,14 @@ def test_an_answer_of_a_reference_config_says_so():
     mixed = answer_words([("baseline", points["baseline"]), ("search", searched)], points)
     assert mixed == (
         "The answer holds 1 of the plain baseline's config, "
-        "1 searched config(s) (natural sampling + focal loss)."
+        "1 searched config (natural sampling + focal loss)."
     )
+    # two configs of one technique: the technique said once
+    other = {**searched, "gamma": 3.0}
+    both = answer_words([("search", searched), ("search", other)], points)
+    assert both == "The answer holds 2 searched configs, each natural sampling + focal loss."
     # a searched config and its new seed: one config, two seeds
     twice = answer_words(
         [("search", {**searched, "seed": 0}), ("new_seed", {**searched, "seed": 1})], points
     )
-    assert (
-        twice == "The answer holds 1 searched config(s) (natural sampling + focal loss, 2 seeds)."
-    )
+    assert twice == "The answer holds 1 searched config (natural sampling + focal loss, 2 seeds)."

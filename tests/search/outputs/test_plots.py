@@ -83,6 +83,7 @@ def test_importances_rank_every_trials_best_epoch_score_and_say_why_the_dashboar
     assert "val_balanced_accuracy at each trial's best epoch" in ax.get_title()
     assert "over all 10 trials" in ax.get_xlabel()
     assert "optuna-dashboard ranks the 2 finished trials only" in ax.get_xlabel()
+    assert "trials that have it" not in ax.get_xlabel()  # every trial has lr and weight_decay
     bars = {
         t.get_text(): b.get_width()
         for t, b in zip(fig.axes[0].get_yticklabels(), fig.axes[0].patches, strict=True)
@@ -131,6 +132,19 @@ def test_a_knob_searched_over_choices_is_drawn_as_choices():
     assert [t.get_text() for t in panel.get_xticklabels()] == ["64", "128"]
 
 
+def test_a_knob_of_one_sampler_is_drawn_for_the_trials_that_use_it_only():
+    # the leaderboard fills sampler_power's default in for trials without oversampling
+    table = pd.concat([leaderboard()] * 2, ignore_index=True)
+    table["trial_id"] = [f"trial_{i}" for i in range(6)]
+    table["status"] = "complete"
+    table["config/sampler_power"] = [0.5, 1.0, 1.0, 0.2, 1.0, 1.0]
+    fig = knobs_figure(table, OBJECTIVE)
+    (panel,) = [ax for ax in fig.axes if ax.get_xlabel().startswith("sampler_power")]
+    assert panel.get_xlabel() == "sampler_power (2 of 4 trials use it)"  # 2 errored: no score
+    drawn = np.concatenate([c.get_offsets() for c in panel.collections])
+    assert sorted(drawn[:, 0]) == [0.2, 0.5]  # the oversampled trials, not four at 1.0
+
+
 def test_references_are_lines_on_every_knob_panel_and_the_answers_trials_are_ringed():
     refs = {"baseline": 0.7, "seed recipe": 0.8}
     fig = knobs_figure(leaderboard(), OBJECTIVE, refs, in_answer=frozenset({"trial_a"}))
@@ -170,12 +184,17 @@ def test_the_history_scores_every_trial_at_its_best_epoch_pruned_ones_too(tmp_pa
     assert len(dots) == 10  # Optuna's own history would show the 2 finished trials only
     best_epochs = [max(t.intermediate_values.values()) for t in study.trials]
     assert sorted(dots[:, 1]) == sorted(best_epochs)
-    assert any(line.get_label() == "baseline" for line in history.get_lines())
+    assert any(line.get_label() == "baseline 0.5500" for line in history.get_lines())
     curves = figures["learning_curves.png"].axes[0]
-    trials = [line for line in curves.get_lines() if line.get_label() != "baseline"]
+    trials = [line for line in curves.get_lines() if not line.get_label().startswith("baseline")]
     assert [len(line.get_xdata()) for line in trials] == [3, 3] + [2] * 8
-    # stopped trials dashed, each named by its Optuna number and folder as the leaderboard
+    # stopped trials dashed and hollow (a one-epoch trial has no line to dash), each named by
+    # its Optuna number and folder as the leaderboard
     assert [line.get_linestyle() for line in trials] == ["-", "-"] + ["--"] * 8
+    assert [line.get_markerfacecolor() == "none" for line in trials] == [False] * 2 + [True] * 8
+    # no two of a default search's twelve trials share a colour
+    twelve = history_figures(study_with_pruned_trials(12), OBJECTIVE)["learning_curves.png"]
+    assert len({line.get_color() for line in twelve.axes[0].get_lines()}) == 12
     study = study_with_pruned_trials(10, folders=True)
     figures = history_figures(
         study, OBJECTIVE, roles={"trial_00": "baseline"}, in_answer=frozenset({"trial_01"})
