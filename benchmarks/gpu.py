@@ -108,7 +108,14 @@ def packed_trials_per_hour(
             trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), share)
             with tempfile.TemporaryDirectory() as storage, GpuSampler() as gpu:
                 started = time.perf_counter()
-                run_configs(trainable, configs, storage, f"packed{k}", "val_balanced_accuracy", k)
+                run_configs(
+                    trainable,
+                    configs,
+                    storage=storage,
+                    name=f"packed{k}",
+                    objective="val_balanced_accuracy",
+                    max_concurrent=k,
+                )
                 wall = time.perf_counter() - started
             rows.append(
                 {

@@ -142,7 +142,14 @@ def tune_seconds(data: Data, runs: list[dict], storage: Path) -> tuple[float, fl
     startup = time.perf_counter() - started
     try:
         trainable = tune.with_resources(tune.with_parameters(train_trial, data=data), {"cpu": 2})
-        results = run_configs(trainable, runs, str(storage), "overhead", "val_balanced_accuracy", 1)
+        results = run_configs(
+            trainable,
+            runs,
+            storage=str(storage),
+            name="overhead",
+            objective="val_balanced_accuracy",
+            max_concurrent=1,
+        )
         total = time.perf_counter() - started
         epochs = sum(r.metrics_dataframe["epoch_time_s"].sum() for r in results)
         return total, startup, float(epochs)

@@ -31,7 +31,7 @@ from ray.tune.search import ConcurrencyLimiter
 
 from search.answer.names import tensorboard_url
 from search.answer.references import REFERENCES, confirm_configs, reference_configs, reference_role
-from search.answer.report import compute_report
+from search.answer.report import compute_confirm, compute_report
 from search.answer.rules import (
     PLAN_SIZE,
     Member,
@@ -50,10 +50,10 @@ from search.experiment.layout import (
     FIGURES,
     IMPORTANCES_PNG,
     MODEL_CARD,
+    REFERENCE_RUNS,
     TEST_METRICS,
     members_wave,
 )
-from search.experiment.layout import REFERENCES as REFERENCES_PHASE
 from search.experiment.manifest import experiment_lock
 from search.experiment.relocate import (
     ExperimentSearch,
@@ -353,10 +353,10 @@ def reference_phase(job: Job, search: list[Trial]) -> list[Trial]:
     results = run_configs(
         job.trainable,
         list(missing.values()),
-        settings.tune_path,
-        REFERENCES_PHASE,
-        settings.metric,
-        settings.max_concurrent,
+        storage=settings.tune_path,
+        name=REFERENCE_RUNS,
+        objective=settings.metric,
+        max_concurrent=settings.max_concurrent,
         runs_after=(EXPECTED_MEMBER_RUNS, *confirm_runs(settings)),
         dirname=partial(reference_dirname, references=references),
     )
@@ -435,14 +435,13 @@ def confirm_phase(job: Job, search: list[Trial]) -> None:
     confirmed = run_configs(
         job.trainable,
         configs,
-        settings.tune_path,
-        CONFIRM_RUNS,
-        FIGURES,
-        settings.metric,
-        settings.max_concurrent,
+        storage=settings.tune_path,
+        name=CONFIRM_RUNS,
+        objective=settings.metric,
+        max_concurrent=settings.max_concurrent,
     )
     runs = trial_records(confirmed, settings.metric, settings.epochs)
-    print(write_confirm(job.experiment, runs, ranks, job.data, settings.metric))
+    print(write_confirm(job.experiment, compute_confirm(runs, ranks, job.data, settings.metric)))
 
 
 def train_members(
@@ -466,10 +465,10 @@ def train_members(
         grid = run_configs(
             tune.with_resources(train, each),
             configs[done : done + count],
-            tune_path,
-            members_wave(i),
-            settings.metric,
-            at_once,
+            storage=tune_path,
+            name=members_wave(i),
+            objective=settings.metric,
+            max_concurrent=at_once,
             runs_after=(*counts[i + 1 :], *confirm_runs(settings)),
             dirname=dirname,
         )

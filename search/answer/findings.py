@@ -12,7 +12,8 @@ paired over the validation images, and its test figure, reported and never used 
 Validation chose each family's best, so its validation figures flatter it (the more trials,
 the more); the sentence says so.
 
-Pure over plain figures: search.outputs.report scores the models and writes what this returns.
+Pure over plain figures: search.answer.report scores the models and puts what this returns in
+the report; search.outputs.report writes it.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ writes it; nothing here writes a file.
 
     report = compute_report(search, members, references, data, objective, start_points, numbers)
     write_report(experiment, report, data, study)       # search.outputs.report
+    confirm = compute_confirm(runs, ranks, data, objective)   # --confirm's retrained configs
 
 Which models make the answer and the verdict are search.answer.rules's decisions, the scores
 search.answer.scoring's, the finding search.answer.findings's; this module puts them together.
@@ -19,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from search.answer.findings import Family, answer_words, family_bests, technique, technique_finding
-from search.answer.references import REFERENCES
+from search.answer.references import REFERENCES, rank_of
 from search.answer.rules import (
     Scored,
     Trial,
@@ -211,3 +212,50 @@ def validation_margin(a: Scored, b: Scored, labels: np.ndarray) -> list[float] |
     said_b = decisions(b.val_probs, b.figures["threshold"])
     margin = float(balanced_accuracy(labels, said_a) - balanced_accuracy(labels, said_b))
     return [margin, *margin_interval(labels, said_a, said_b)]
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """--confirm's retrained configs: one row per model, and per rank the mean, spread and
+    count of each shown metric over its new seeds, with the config."""
+
+    table: pd.DataFrame
+    ranks: dict[int, dict[str, Any]]
+    shown: list[str]
+
+
+def compute_confirm(
+    runs: Sequence[Trial], ranks: dict[int, list[dict]], data: Data, objective: str
+) -> Confirm:
+    """Each retrained run scored and matched to its rank by its config, never by position."""
+    rows = []
+    for run in ranked(runs):
+        scored = score_trial(run, data, objective).figures
+        rows.append(
+            {
+                "rank": rank_of(run.config, ranks),
+                "seed": scored["config"]["seed"],
+                **{f"val_{k}": v for k, v in scored["val"].items()},
+                **{f"test_{k}": v for k, v in scored["test"].items()},
+            }
+        )
+    table = pd.DataFrame(rows).sort_values(["rank", "seed"])
+    shown = [
+        "val_balanced_accuracy",
+        "val_robust_balanced_accuracy",  # scored by searches that optimise it
+        "test_balanced_accuracy",
+        "test_balanced_accuracy_05",
+        "test_roc_auc",
+    ]
+    shown = [m for m in shown if m in table.columns]
+    stats = table.groupby("rank")[shown].agg(["mean", "std", "count"])
+    summary = {
+        int(rank): {
+            m: {s: float(stats.loc[rank, (m, s)]) for s in ("mean", "std", "count")} for m in shown
+        }
+        for rank in stats.index
+    }
+    for rank, entry in summary.items():
+        config = ranks[rank][0]
+        entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
+    return Confirm(table, summary, shown)

@@ -7,8 +7,8 @@
 
 The probabilities are the report's: the members' mean in logit space, calibrated by the
 temperature fitted on validation (search.stats.calibration). Files are read and resized as
-training's were (search.json's `preprocessing`). Torch and numpy only: neither Ray nor Optuna
-is imported, and torch only once a model is loaded.
+training's were (search.json's `preprocessing`). Neither Ray nor Optuna is imported (torch,
+numpy, scipy and scikit-learn are), and torch only once a model is loaded.
 """
 
 from __future__ import annotations

@@ -39,7 +39,7 @@ from search.experiment.layout import (
     PHASE_STATES,
     PHASES,
     PROGRESS,
-    REFERENCES,
+    REFERENCE_RUNS,
     RESULTS,
     SEARCH_STATES,
     STUDY,
@@ -168,7 +168,7 @@ def listed_trials(experiment: Path) -> list[Path]:
         if row["role"].startswith("member_"):  # in the wave that trained it
             found = sorted(experiment.glob(f"{MEMBERS}*/{row['trial_id']}"))
             return found[0] if found else experiment / MEMBERS / row["trial_id"]
-        return experiment / REFERENCES / row["trial_id"]
+        return experiment / REFERENCE_RUNS / row["trial_id"]
 
     return [folder(row) for row in rows]
 

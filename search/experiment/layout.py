@@ -35,7 +35,7 @@ EXPORTS = {"pt2": "answer.pt2", "onnx": "answer.onnx"}
 EXPORT_DESCRIPTION = "answer.json"  # beside the model, and inside it
 
 # The phases' Tune experiments, beside the search's trials
-REFERENCES = "references"  # the baseline and the seed recipe
+REFERENCE_RUNS = "references"  # the baseline and the seed recipe, trained beside the search
 MEMBERS = "members"  # the answer's runs; later waves in members_2/, members_3/, ...
 CONFIRM_RUNS = "confirm"  # --confirm's retrained configs
 
@@ -45,7 +45,7 @@ def members_wave(i: int) -> str:
     return MEMBERS if i == 0 else f"{MEMBERS}_{i + 1}"
 
 
-PHASES = (REFERENCES, MEMBERS, f"{MEMBERS}_*", CONFIRM_RUNS)  # globs of the phases' folders
+PHASES = (REFERENCE_RUNS, MEMBERS, f"{MEMBERS}_*", CONFIRM_RUNS)  # globs of the phases' folders
 
 # Tune's own files, as Ray 2.60 names them
 TUNER = "tuner.pkl"

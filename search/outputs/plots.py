@@ -10,6 +10,7 @@
   validation score by epoch, the references' scores as lines;
 - calibration.png: reliability diagrams (scikit-learn's CalibrationDisplay, 10 bins) of the
   answer's calibrated probabilities on validation and test, beside the references' on test;
+- confusion.png: the answer's test decisions at its tuned cut, counts and rates;
 - answer/ (TensorBoard run): the answer's PR curves, ROC as a figure, test confusion matrix.
 """
 
@@ -42,6 +43,8 @@ from sklearn.metrics import (  # noqa: E402
     ConfusionMatrixDisplay,
 )
 from torch.utils.tensorboard import SummaryWriter  # noqa: E402
+
+from trainable.files import replacing  # noqa: E402
 
 # Fewer trials than this and importances are noise (PED-ANOVA compares the top share of trials
 # with the rest); a default search has 12.
@@ -447,7 +450,8 @@ def write_plots(
     for name, fig in figures.items():
         if fig is None:
             continue
-        fig.savefig(experiment / name, dpi=110)
+        with replacing(experiment / name) as tmp:  # a figure is whole or as it was
+            fig.savefig(tmp, format="png", dpi=110)
         plt.close(fig)
         written.append(experiment / name)
     return written

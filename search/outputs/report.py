@@ -13,8 +13,11 @@
   its validation-tuned threshold and at 0.5, with the validation-to-test gap; and the verdict:
   whether the answer beat each reference on validation by more than one minority image, and
   on test, and how many trials reached each reference on validation;
-- roc_pr.png, knobs.png, importances.png and an answer/ TensorBoard run of the answer
-  (search.outputs.plots).
+- answer_val_scores.npz: the answer's calibrated validation scores and labels, which
+  `search.predict --adapt` compares a site's images with;
+- the figures (search.outputs.plots: roc_pr, knobs, importances, history, learning_curves,
+  calibration, confusion) and an answer/ TensorBoard run of the answer;
+- with --confirm: confirm.csv and confirm.json (write_confirm).
 
     study = load_study(experiment)
     report = compute_report(search, members, references, data, objective, starts,
@@ -28,21 +31,17 @@ search.outputs.summary's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import optuna
 import pandas as pd
 
-from search.answer.references import REFERENCES, rank_of
-from search.answer.report import Report
+from search.answer.references import REFERENCES
+from search.answer.report import Confirm, Report
 from search.answer.rules import (
     Scored,
-    Trial,
-    ranked,
 )
-from search.answer.scoring import score_trial
 from search.experiment.formats import write_record
 from search.experiment.layout import (
     ANSWER_RUN,
@@ -232,53 +231,17 @@ def load_study(experiment: Path) -> optuna.Study | None:
     return optuna.load_study(study_name=names[0], storage=storage) if names else None
 
 
-def write_confirm(
-    experiment: Path,
-    runs: Sequence[Trial],
-    ranks: dict[int, list[dict]],
-    data: Data,
-    objective: str,
-) -> str:
+def write_confirm(experiment: Path, confirm: Confirm) -> str:
     """confirm.csv (one row per retrained model) and confirm.json (mean and spread per
-    config); each run is matched to its rank by its config, never by position."""
-    rows = []
-    for run in ranked(runs):
-        scored = score_trial(run, data, objective).figures
-        rows.append(
-            {
-                "rank": rank_of(run.config, ranks),
-                "seed": scored["config"]["seed"],
-                **{f"val_{k}": v for k, v in scored["val"].items()},
-                **{f"test_{k}": v for k, v in scored["test"].items()},
-            }
-        )
-    table = pd.DataFrame(rows).sort_values(["rank", "seed"])
-    write_text(experiment / CONFIRM_BOARD, table.to_csv(index=False))
-    shown = [
-        "val_balanced_accuracy",
-        "val_robust_balanced_accuracy",  # scored by searches that optimise it
-        "test_balanced_accuracy",
-        "test_balanced_accuracy_05",
-        "test_roc_auc",
-    ]
-    shown = [m for m in shown if m in table.columns]
-    stats = table.groupby("rank")[shown].agg(["mean", "std", "count"])
-    summary = {
-        int(rank): {
-            m: {s: float(stats.loc[rank, (m, s)]) for s in ("mean", "std", "count")} for m in shown
-        }
-        for rank in stats.index
-    }
-    for rank, entry in summary.items():
-        config = ranks[rank][0]
-        entry["config"] = {k: v for k, v in config.items() if k not in ("seed", "device")}
-    write_record(experiment / CONFIRM, {"ranks": summary})
+    config, under `ranks`); returns the console's lines."""
+    write_text(experiment / CONFIRM_BOARD, confirm.table.to_csv(index=False))
+    write_record(experiment / CONFIRM, {"ranks": confirm.ranks})
     lines = ["confirm: top configs retrained with new seeds (mean +- std over seeds)"]
-    for rank, entry in summary.items():
+    for rank, entry in confirm.ranks.items():
         cells = "  ".join(
             f"{m.replace('balanced_accuracy', 'bal_acc')} "
             f"{entry[m]['mean']:.4f}+-{entry[m]['std']:.4f}"
-            for m in shown
+            for m in confirm.shown
         )
-        lines.append(f"  #{rank} ({entry[shown[0]]['count']:.0f} runs)  {cells}")
+        lines.append(f"  #{rank} ({entry[confirm.shown[0]]['count']:.0f} runs)  {cells}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""The console's summary of a finished search, from the report (search.outputs.report.Report).
+"""The console's summary of a finished search, from the report (search.answer.report.Report).
 
     print(format_summary(report))
 

@@ -1,7 +1,8 @@
 """Fixed configs trained to the last epoch beside the search: the answer's members that ASHA
 stopped early, the reference rows, and --confirm.
 
-    results = run_configs(trainable, configs, "/abs/results/NAME", "references", objective, 2)
+    results = run_configs(trainable, configs, storage="/abs/results/NAME", name="references",
+                          objective="val_balanced_accuracy", max_concurrent=2)
 
 The search's own scores come from ASHA-shortened trials and one validation split. The report
 needs what a user would compare against, trained exactly as long: the plain baseline and the
@@ -33,6 +34,7 @@ from trainable.config import TrainConfig
 def run_configs(
     trainable,
     configs: list[dict],
+    *,
     storage: str,
     name: str,
     objective: str,

@@ -1,6 +1,7 @@
 """Starting Ray for a search on this machine."""
 
 import socket
+from types import SimpleNamespace
 
 from search.job import member_slots
 from search.settings import SearchSettings
@@ -58,3 +59,29 @@ def test_a_reference_the_search_trained_from_its_start_point_is_not_trained_agai
     # a start point that did not run the full budget (it errored) is no reference
     broken = [Trial("trial_b", None, config, complete=False, errored=True)]
     assert started_references(broken, {"baseline": point}) == {}
+
+
+def test_confirm_retrains_the_top_configs_under_its_own_folder_for_the_searchs_objective(
+    monkeypatch, tmp_path
+):
+    # run_configs' arguments are keywords: a stray one passed in place moved the objective
+    import search.job as job_module
+    from search.answer.rules import Trial
+
+    asked = {}
+
+    def run_configs(trainable, configs, **given):
+        asked.update(given, configs=configs)
+        return "grid"
+
+    monkeypatch.setattr(job_module, "run_configs", run_configs)
+    monkeypatch.setattr(job_module, "trial_records", lambda grid, objective, epochs: [])
+    monkeypatch.setattr(job_module, "compute_confirm", lambda *args: None)
+    monkeypatch.setattr(job_module, "write_confirm", lambda *args: "confirmed")
+    settings = SearchSettings(space="focal", data="synthetic", confirm=1, storage=str(tmp_path))
+    job = SimpleNamespace(settings=settings, trainable=None, experiment=tmp_path, data=None)
+    trial = Trial("trial_a", 0.9, {"loss": "focal", "gamma": 2.0, "seed": 0}, complete=True)
+    job_module.confirm_phase(job, [trial])
+    assert asked["name"] == "confirm" and asked["objective"] == settings.metric
+    assert asked["max_concurrent"] == settings.max_concurrent
+    assert len(asked["configs"]) == 3  # the top config, three new seeds

@@ -1,4 +1,5 @@
-"""From disk to three uint8 arrays: load a data set once, print its class balance.
+"""From disk to three uint8 arrays: load a data set once; `data.describe()` gives its class
+balance.
 
     from trainable.data import load_data
     data = load_data("../shared/data/pneumoniamnist/pneumoniamnist.npz")   # MedMNIST npz
@@ -8,14 +9,14 @@
     data = load_data("synthetic")                                           # smoke tests only
     data = load_data("pneumoniamnist", train_subsample=500)                 # learning curves
 
-Every source ends as the same `Data`: images `uint8 (N, C, H, W)` and labels `int64 (N,)`
-for train / val / test, plus class names. Small enough to live on the training device whole,
-which is what lets the training loop batch, sample and augment as tensors.
-
-A folder without a usable `val/` gets a validation split carved out of `train/`, stratified by
-class and grouped by patient (ids parsed from file names), so no patient sits on both sides.
-Decoded folders are cached as .npz, keyed by every file's path, size and mtime and the target
-size, so the second run skips JPEG decoding.
+Every source ends as the same `Data` (arrays): images `uint8 (N, C, H, W)` and labels
+`int64 (N,)` for train / val / test, plus class names. Small enough to live on the training
+device whole, which is what lets the training loop batch, sample and augment as tensors.
+One module per source: npz (MedMNIST's layout), medmnist (a set by name, downloaded and
+md5-checked), folders (train/<CLASS>/ images, decoded once and cached by every file's path,
+size and mtime), synthetic (smoke tests). A folder without a usable `val/` gets a validation
+split carved out of `train/` (carve), stratified by class and grouped by patient (ids parsed
+from file names), so no patient sits on both sides.
 """
 
 from __future__ import annotations

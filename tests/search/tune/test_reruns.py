@@ -34,7 +34,8 @@ def test_reruns_train_no_more_at_once_than_asked(tmp_path):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         trainable = tune.with_resources(train, {"cpu": 0.5})  # room for four at once
-        run_configs(trainable, configs, str(tmp_path), "one", "val_balanced_accuracy", 1)
+        run_configs(trainable, configs, storage=str(tmp_path), name="one",
+                    objective="val_balanced_accuracy", max_concurrent=1)  # fmt: skip
     finally:
         ray.shutdown()
     spans = []
