@@ -7,7 +7,8 @@
 
 Optimises validation balanced accuracy at the validation-tuned threshold. Results land in
 <storage>/<name>/: Tune's trial folders (TensorBoard events, checkpoints), the Optuna study
-(optuna.db, for optuna-dashboard), leaderboard.csv, best.json and test_metrics.json.
+(optuna.db, for optuna-dashboard), leaderboard.csv, best.json and test_metrics.json (with
+cloud storage the study and the report stay in ./results/<name>/ beside the driver).
 
 The command line only: the job itself is `search.job.search`, imported once the flags are read
 (Ray and torch take seconds to import; --help and a bad flag answer at once).

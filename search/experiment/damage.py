@@ -19,8 +19,8 @@ def damaged(path: Path, why: str) -> UserError:
     return UserError(f"{path} is damaged ({why}); {BACK}")
 
 
-def check_json(path: Path, shape: tuple[str, ...] = ()) -> None:
-    """A JSON object (with an object under each key of `shape`)."""
+def check_json(path: Path, shape: tuple[str, ...] = ()) -> dict:
+    """A JSON object (with an object under each key of `shape`), returned."""
     try:
         value = json.loads(path.read_bytes())
     except FileNotFoundError:
@@ -31,3 +31,4 @@ def check_json(path: Path, shape: tuple[str, ...] = ()) -> None:
         raise damaged(path, "not a JSON object")
     if not all(isinstance(value.get(key), dict) for key in shape):
         raise damaged(path, f"not an object with {', '.join(shape)}")
+    return value

@@ -15,7 +15,6 @@ it): fields may have changed meaning.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,8 +41,7 @@ def write_record(path: Path, record: dict[str, Any]) -> None:
 def read_record(path: Path, shape: tuple[str, ...] = ()) -> dict[str, Any]:
     """A JSON object (an object under each key of `shape`) of a format this code reads; a
     missing, cut or foreign file is a UserError naming it."""
-    check_json(path, shape)
-    record = json.loads(path.read_bytes())
+    record = check_json(path, shape)
     version = record.get(VERSION_KEY, 0)
     if not isinstance(version, int) or version < 0:
         raise damaged(path, f"format_version {version!r} is not a version")
