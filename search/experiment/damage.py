@@ -27,8 +27,7 @@ def check_json(path: Path, shape: tuple[str, ...] = ()) -> dict:
         raise UserError(f"{path} is missing; {BACK}") from None
     except (OSError, ValueError) as e:  # UnicodeDecodeError and JSONDecodeError among them
         raise damaged(path, f"not JSON: {str(e)[:80]}") from None
-    if not isinstance(value, dict):
-        raise damaged(path, "not a JSON object")
-    if not all(isinstance(value.get(key), dict) for key in shape):
-        raise damaged(path, f"not an object with {', '.join(shape)}")
+    wanted = f"an object with {', '.join(shape)}" if shape else "a JSON object"
+    if not (isinstance(value, dict) and all(isinstance(value.get(k), dict) for k in shape)):
+        raise damaged(path, f"not {wanted}")
     return value

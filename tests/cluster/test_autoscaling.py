@@ -241,7 +241,7 @@ def test_gpu_workers_come_with_queued_trials_pack_four_survive_a_loss_and_go_whe
         assert (experiment / name).is_file(), name
     metrics = json.loads((experiment / "test_metrics.json").read_text())
     models = {"answer", "best_trial", "baseline", "seed_recipe"}
-    assert set(metrics) == {"objective", "technique_finding", "verdict", *models}
+    assert set(metrics) == {"format_version", "objective", "technique_finding", "verdict", *models}
     # idle GPU workers are released after the idle timeout
     idle_deadline = time.monotonic() + 60 * IDLE_MINUTES + 90
     while gpu_nodes() and time.monotonic() < idle_deadline:

@@ -505,7 +505,7 @@ DAMAGE = {  # what is done to a finished experiment -> what the refusal says
     ),
     "search.json of the wrong shape": (
         lambda e: (e / "search.json").write_text("[]"),
-        "search.json (not an object with settings, data)",
+        "search.json is damaged (not an object with settings, data)",
     ),
     "tuner.pkl cut short": (
         lambda e: (e / "tuner.pkl").write_bytes((e / "tuner.pkl").read_bytes()[:100]),
