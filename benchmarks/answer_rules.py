@@ -46,6 +46,7 @@ import numpy as np
 from benchmarks.efficiency import OUT, finished_searches, write_figures
 from search.answer.rules import average_positive
 from search.experiment.formats import read_best, read_manifest
+from search.experiment.layout import BOARD, REFERENCE_RUNS, TUNER
 from trainable.files import replacing
 
 FIGURES = Path("benchmarks/answer_rules.json")
@@ -69,7 +70,7 @@ def load_models(experiment: Path) -> tuple[list[Model], np.ndarray, np.ndarray, 
     member folders (best.json); scores cached in <experiment>/models.npz."""
     import pandas as pd
 
-    board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
+    board = pd.read_csv(experiment / BOARD).set_index("trial_id")
     members = read_best(experiment).members
     member_ids = [m["trial_id"] for m in members]
     cache = experiment / "models.npz"
@@ -110,8 +111,8 @@ def score_models(experiment: Path, cache: Path) -> None:
     objective = settings.metric
     arrays = {"val_y": data.val_y, "test_y": data.test_y}
     waves = sorted(experiment.glob("members*"))  # members/, members_2/, ...
-    for grid_path in (experiment, experiment / "references", *waves):
-        if not (grid_path / "tuner.pkl").exists():
+    for grid_path in (experiment, experiment / REFERENCE_RUNS, *waves):
+        if not (grid_path / TUNER).exists():
             continue
         analysis = ExperimentAnalysis(grid_path, default_metric=objective, default_mode="max")
         for result in ResultGrid(analysis):

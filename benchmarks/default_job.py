@@ -21,6 +21,7 @@ import numpy as np
 
 from benchmarks.efficiency import wall_summary
 from benchmarks.pages import load_json, render_blocks
+from search.experiment.layout import BEST, BOARD, TEST_METRICS
 from trainable.files import write_text
 
 DOC = Path("docs/default-job.md")
@@ -74,7 +75,7 @@ def determinism_table() -> str:
     ]
     for label, record in load_json(DETERMINISM).items():
         cells = ["same" if record["same_figures"][f] else "DIFFERS"
-                 for f in ("leaderboard.csv", "best.json", "test_metrics.json")]  # fmt: skip
+                 for f in (BOARD, BEST, TEST_METRICS)]  # fmt: skip
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

@@ -36,6 +36,7 @@ import numpy as np
 
 from benchmarks.fidelity import DATA_DIR, SETTINGS, held_out_test
 from search.experiment.formats import read_best, read_manifest, read_test_metrics
+from search.experiment.layout import BOARD
 from trainable.files import replacing, write_text
 
 OUT = Path("results/efficiency")
@@ -120,7 +121,7 @@ def figures(experiment: Path, seconds: float) -> dict:
     for name in REFERENCES:
         row[f"trials_reaching_{name}"] = verdict[name]["trials_reaching_it"]
     # which of the members' runs (trained after the search for the answer) it holds
-    with (experiment / "leaderboard.csv").open() as f:
+    with (experiment / BOARD).open() as f:
         board = list(csv.DictReader(f))
     roles = [row["role"] for row in board]
     # the search's trials' own running time (Optuna's trials): with the search phase's wall
@@ -240,7 +241,7 @@ def answer_sizes(experiment: Path, sizes: tuple[int, ...] = (1, 3, 5)) -> dict:
     from trainable.metrics import evaluate
 
     data, members, probs = member_probabilities(experiment)
-    board = pd.read_csv(experiment / "leaderboard.csv").set_index("trial_id")
+    board = pd.read_csv(experiment / BOARD).set_index("trial_id")
     good = sum(m["kind"] != "new_seed" for m in members)
     out = {}
     for k in sizes:

@@ -38,6 +38,7 @@ import numpy as np
 
 from benchmarks.fidelity import DATA_DIR
 from search.experiment.formats import read_best, read_manifest
+from search.experiment.layout import BOARD, TEST_METRICS
 from trainable.files import replacing, write_text
 
 OUT = Path("results/ratios")
@@ -89,7 +90,7 @@ def run_search(ratio: str, seed: int, out: Path) -> Path:
     search_npz, _ = carve(ratio, out)
     name = f"r{ratio}-seed{seed}"
     experiment = out / "searches" / name
-    if (experiment / "test_metrics.json").exists():
+    if (experiment / TEST_METRICS).exists():
         return experiment
     log = out / "logs" / f"{name}.txt"
     log.parent.mkdir(parents=True, exist_ok=True)
@@ -130,7 +131,7 @@ def score_search(experiment: Path, no_shift_npz: Path) -> None:
     no_shift = np.load(no_shift_npz)
     x_no_shift = no_shift["images"][:, None]
     arrays = {"val_y": data.val_y, "test_y": data.test_y, "no_shift_y": no_shift["labels"]}
-    with (experiment / "leaderboard.csv").open() as f:
+    with (experiment / BOARD).open() as f:
         rows = list(csv.DictReader(f))
     folders = {p.name: p for p in experiment.rglob("trial_*") if p.is_dir()}
     models = []

@@ -28,6 +28,7 @@ from benchmarks.pages import load_json
 from benchmarks.ratios import ENSEMBLE_SEED0, OUT, RATIOS, REFERENCES
 from search.answer.findings import augmentation, technique
 from search.answer.rules import average
+from search.experiment.layout import BOARD
 from search.stats.calibration import fit_temperature, scale
 from trainable.files import write_text
 from trainable.metrics import evaluate
@@ -293,7 +294,7 @@ def wall_seconds(out: Path, ratio: str, seed: int) -> float | None:
 def reference_run_seconds(out: Path, ratio: str, seed: int) -> float:
     """What one full-budget run cost in that job: the references' own running time (two
     trials at once on the machine), their mean."""
-    with (out / "searches" / f"r{ratio}-seed{seed}" / "leaderboard.csv").open() as f:
+    with (out / "searches" / f"r{ratio}-seed{seed}" / BOARD).open() as f:
         rows = [r for r in csv.DictReader(f) if r["role"] in REFERENCES]
     return float(np.mean([float(r["run_time_s"]) for r in rows]))
 

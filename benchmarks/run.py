@@ -41,6 +41,7 @@ from torch.utils.data import DataLoader, Dataset, WeightedRandomSampler
 from torchvision import transforms as T
 
 from benchmarks.provenance import provenance
+from search.experiment.layout import BOARD
 from trainable.config import TrainConfig
 from trainable.data import Data, load_data
 from trainable.files import write_text
@@ -166,7 +167,7 @@ def memory_peaks(storage: Path) -> dict:
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     driver = float(re.search(r"driver peak memory (\d+) MiB", done.stdout).group(1))
-    board = pd.read_csv(storage / "memory" / "leaderboard.csv")
+    board = pd.read_csv(storage / "memory" / BOARD)
     return {"driver_peak_mib": driver, "trial_peak_mib": float(board["peak_rss_mb"].max())}
 
 

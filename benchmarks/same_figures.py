@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 
+from search.experiment.layout import BEST, BOARD, TEST_METRICS
 from trainable.files import write_text
 
 # What differs between two runs of the same search without any figure differing; the files'
@@ -45,7 +46,7 @@ def without_run_details(value: Any) -> Any:
 
 def leaderboard_figures(experiment: Path) -> pd.DataFrame:
     """The leaderboard's figures, rows in an order trial ids do not decide."""
-    table = pd.read_csv(experiment / "leaderboard.csv")
+    table = pd.read_csv(experiment / BOARD)
     dropped = [c for c in table.columns if c in UNCOMPARED or c.startswith("peak_")]
     table = table.drop(columns=dropped)
     table = table[sorted(table.columns)]
@@ -54,8 +55,8 @@ def leaderboard_figures(experiment: Path) -> pd.DataFrame:
 
 def differences(a: Path, b: Path) -> dict[str, bool]:
     """Each report file -> whether the two experiments' figures in it are the same."""
-    same = {"leaderboard.csv": leaderboard_figures(a).equals(leaderboard_figures(b))}
-    for name in ("best.json", "test_metrics.json"):
+    same = {BOARD: leaderboard_figures(a).equals(leaderboard_figures(b))}
+    for name in (BEST, TEST_METRICS):
         left, right = (without_run_details(json.loads((e / name).read_text())) for e in (a, b))
         same[name] = left == right
     return same
