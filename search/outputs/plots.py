@@ -49,6 +49,8 @@ from trainable.files import replacing  # noqa: E402
 # Fewer trials than this and importances are noise (PED-ANOVA compares the top share of trials
 # with the rest); a default search has 12.
 MIN_TRIALS_FOR_IMPORTANCES = 8
+# A reliability point from fewer images than this is drawn hollow: its share can swing by 0.1+
+FEW_IN_BIN = 10
 Curves = dict[str, tuple[np.ndarray, np.ndarray]]  # name -> (labels, positive-class scores)
 
 
@@ -389,7 +391,8 @@ def history_figures(
 def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Figure:
     """Each curve's reliability diagram (the share of positives against the mean predicted
     probability in 10 equal-width bins; the diagonal is perfect calibration) over the images
-    in each bin: a bin of 3 images says little, so the counts are drawn beneath."""
+    in each bin: a bin of 3 images says little, so the answer's counts are drawn beneath and
+    every curve's points from fewer than FEW_IN_BIN images are hollow."""
     from sklearn.calibration import calibration_curve
 
     fig, (ax, counts) = plt.subplots(
@@ -402,11 +405,18 @@ def calibration_figure(curves: Curves, classes: list[str], title: str) -> plt.Fi
         share, mean = calibration_curve(labels, scores, n_bins=10, strategy="uniform")
         style = {"marker": "s"} if answer else {"marker": "o", "linestyle": "--", "alpha": 0.8}
         ax.plot(mean, share, color=f"C{i}", label=name, **style)
+        # calibration_curve keeps the non-empty bins in order; its own binning, to match them
+        binned = np.bincount(np.searchsorted(edges[1:-1], scores), minlength=10)
+        few = binned[binned > 0] < FEW_IN_BIN
+        ax.scatter(mean[few], share[few], s=36, facecolors="white", edgecolors=f"C{i}", zorder=3)
         if answer:
             n, _ = np.histogram(scores, bins=edges)
             width = 0.045
             offset = -width / 2 if name.endswith("val") else width / 2
             counts.bar(edges[:-1] + 0.05 + offset, n, width=width, color=f"C{i}", label=name)
+    ax.scatter(
+        [], [], facecolors="white", edgecolors="grey", label=f"hollow: < {FEW_IN_BIN} images"
+    )
     ax.set_ylabel(f"share that is {classes[1]}")
     ax.set_xlim(0, 1)
     ax.set_ylim(-0.02, 1.02)

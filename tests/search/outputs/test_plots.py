@@ -7,6 +7,7 @@ from optuna.trial import TrialState
 
 from search.outputs.plots import (
     MIN_TRIALS_FOR_IMPORTANCES,
+    calibration_figure,
     confusion_figure,
     history_figures,
     importances_figure,
@@ -210,3 +211,15 @@ def test_the_history_scores_every_trial_at_its_best_epoch_pruned_ones_too(tmp_pa
     for name, fig in figures.items():  # they draw
         fig.savefig(tmp_path / name)
     assert history_figures(optuna.create_study(), OBJECTIVE) == {}
+
+
+def test_a_reliability_point_from_few_images_is_hollow_on_every_curve():
+    rng = np.random.default_rng(0)
+    scores = np.concatenate([rng.uniform(0, 0.1, 200), [0.55, 0.58, 0.62], rng.uniform(0.9, 1, 50)])
+    labels = (rng.random(len(scores)) < scores).astype(int)
+    curves = {"answer val": (labels, scores), "baseline test": (labels[::-1], scores)}
+    ax = calibration_figure(curves, ["normal", "pneumonia"], "t").axes[0]
+    hollow = [c for c in ax.collections if len(c.get_offsets())]
+    # one sparse bin (0.5-0.6: 2 images, 0.6-0.7: 1) per curve, drawn hollow on both curves
+    assert [len(c.get_offsets()) for c in hollow] == [2, 2]
+    assert any(t.get_text() == "hollow: < 10 images" for t in ax.get_legend().get_texts())
