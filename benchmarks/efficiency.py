@@ -109,8 +109,8 @@ def search_key(row: dict) -> tuple[str, str, int]:
 
 def figures(experiment: Path, seconds: float) -> dict:
     """What the table shows, read from a finished search's own report files."""
-    report = read_test_metrics(experiment).models
-    verdict = read_test_metrics(experiment).verdict
+    metrics = read_test_metrics(experiment)
+    report, verdict = metrics.models, metrics.verdict
     row = {"wall_s": round(seconds), "trials": verdict["trials"]}
     row["answer_models"] = verdict["answer_models"]
     for name in ("answer", "best_trial", *REFERENCES):
